@@ -1,0 +1,65 @@
+# customer-analytics: `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_DIR ?= demo_data
+DEMO_DAYS ?= 30
+DEMO_SCALE ?= 1
+PYTEST_ARGS ?=
+export DEMO_DIR
+
+.DEFAULT_GOAL := help
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
+	  awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) profiles.yml ## Create .venv and install the project (only when needed)
+
+profiles.yml: profiles.example.yml
+	cp profiles.example.yml profiles.yml
+
+demo-data: install ## Generate the demo shop's history if absent (DEMO_DAYS, DEMO_SCALE)
+	@test -f $(DEMO_DIR)/state.json || $(BIN)/python -m demo generate --days $(DEMO_DAYS) --scale $(DEMO_SCALE)
+
+run: install demo-data ## Main job on DuckDB: demo data -> ingestion -> dbt build -> summary
+	$(BIN)/python -m orchestration run
+
+advance: install ## Simulate one more day in the demo shop
+	$(BIN)/python -m demo advance
+
+system-deps: ## Install PostgreSQL server and Chromium OS packages if missing
+	./scripts/ensure-system-deps.sh
+
+test: install system-deps lint ## Whole test suite: lint, Python tests, dbt build on DuckDB and PostgreSQL
+	$(BIN)/python -m pytest -n 2 --durations=15 $(PYTEST_ARGS)
+
+lint: install ## ruff (lint + format check), sqlfluff, mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/sqlfluff lint dbt_project --processes 2
+	$(BIN)/mypy
+
+format: install ## Apply ruff format and sqlfluff fixes
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+	$(BIN)/sqlfluff fix dbt_project --processes 2
+
+docs: install ## Build the dbt docs site (target/index.html and target/static_index.html)
+	$(BIN)/dbt docs generate --static
+
+bench: install system-deps ## Benchmark a 10M-event day (BENCH_ARGS="--scale 100" for a quick run)
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+clean: ## Remove local warehouse, demo data and dbt artefacts (keeps .venv)
+	rm -rf warehouse $(DEMO_DIR) target logs .dlt/.pipelines
+
+.PHONY: help install demo-data run advance system-deps test lint format docs bench clean
