@@ -1,0 +1,157 @@
+"""``python -m orchestration run|backfill|replay|status|report``.
+
+Exit codes: 0 success, 1 a step failed (the step is named on one line on stderr), 2 bad
+arguments or settings, 3 another run holds the lock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from datetime import date
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from orchestration import runner
+from orchestration.redact import install_on_root_handlers, redact
+
+log = logging.getLogger("orchestration")
+
+
+def _iso_date(value: str) -> str:
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from exc
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--source",
+        dest="sources",
+        action="append",
+        metavar="NAME",
+        help="load only this source (repeatable); default: every enabled source",
+    )
+    parser.add_argument("--select", help="dbt selection passed to `dbt build --select`")
+    parser.add_argument(
+        "--full-refresh", action="store_true", help="reload sources and rebuild incrementals"
+    )
+    parser.add_argument("--skip-dbt", action="store_true", help="load only, do not run dbt")
+    parser.add_argument("--retries", type=int, help="retries per failed step (default 2)")
+    parser.add_argument("--backoff", type=float, dest="backoff_s", help="first retry wait, s")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the CLI."""
+    parser = argparse.ArgumentParser(prog="python -m orchestration", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="ingest every enabled source, then dbt build")
+    _add_common(run)
+    run.add_argument("--skip-ingest", action="store_true", help="run dbt build only")
+
+    backfill = sub.add_parser("backfill", help="load and rebuild a date window")
+    _add_common(backfill)
+    backfill.add_argument("--start", required=True, type=_iso_date, help="first day, YYYY-MM-DD")
+    backfill.add_argument("--end", required=True, type=_iso_date, help="last day, YYYY-MM-DD")
+
+    replay = sub.add_parser("replay", help="re-admit rejected records that now parse")
+    replay.add_argument("--source", dest="sources", action="append", metavar="NAME")
+    replay.add_argument("--select", help="dbt selection for the build after the replay")
+    replay.add_argument("--skip-dbt", action="store_true", help="do not run dbt afterwards")
+    replay.add_argument("--retries", type=int)
+    replay.add_argument("--backoff", type=float, dest="backoff_s")
+
+    status = sub.add_parser("status", help="last runs, freshness, failing tests, rejects")
+    status.add_argument("--limit", type=int, default=10, help="runs to show (default 10)")
+
+    report = sub.add_parser("report", help="write the static HTML health report")
+    report.add_argument("--out", type=Path, default=Path("reports/health.html"))
+    report.add_argument("--days", type=int, default=30, help="days of history (default 30)")
+    return parser
+
+
+def request_from_args(args: argparse.Namespace) -> runner.RunRequest:
+    """Turn parsed arguments into a run request."""
+    request = runner.RunRequest(
+        command=args.command,
+        sources=args.sources,
+        full_refresh=getattr(args, "full_refresh", False),
+        select=args.select,
+        skip_ingest=getattr(args, "skip_ingest", False),
+        skip_dbt=args.skip_dbt,
+        retries=args.retries,
+        backoff_s=args.backoff_s,
+    )
+    if args.command == "backfill":
+        if args.start > args.end:
+            raise argparse.ArgumentTypeError(f"--start {args.start} is after --end {args.end}")
+        request.start, request.end = args.start, args.end
+        request.dbt_vars = {"start_date": args.start, "end_date": args.end}
+    return request
+
+
+def print_summary(console: Console, result: runner.RunResult) -> None:
+    """The closing summary: rows per table, models, tests, warehouse location."""
+    run = result.run
+    if run is None:
+        return
+    if run.tables:
+        table = Table(title=f"Rows loaded — run {run.run_id}", title_justify="left")
+        for column in ("table", "loaded", "new", "updated", "rejected"):
+            table.add_column(column, justify="left" if column == "table" else "right")
+        for name, counts in sorted(run.tables.items()):
+            table.add_row(
+                name,
+                f"{counts.loaded:,}",
+                f"{counts.new:,}",
+                f"{counts.updated:,}",
+                f"{counts.rejected:,}",
+            )
+        console.print(table)
+    duration = f"{run.duration_s:.1f}s" if run.duration_s is not None else "?"
+    console.print(
+        f"run {run.run_id} ({run.status}) in {duration}: "
+        f"{run.rows_loaded:,} rows loaded, {run.rows_rejected:,} rejected; "
+        f"{run.models_built} models built; tests {run.tests_passed} passed, "
+        f"{run.tests_warned} warned, {run.tests_failed} failed"
+    )
+    console.print(f"warehouse: {result.warehouse_location} (ledger: schema ops)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        logging.basicConfig(
+            level=logging.DEBUG if args.verbose else logging.INFO,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            stream=sys.stderr,
+        )
+        install_on_root_handlers()
+        if args.command == "status":
+            from orchestration import status
+
+            return status.main(limit=args.limit)
+        if args.command == "report":
+            from orchestration import report
+
+            return report.main(out=args.out, days=args.days)
+        request = request_from_args(args)
+    except argparse.ArgumentTypeError as exc:
+        parser.print_usage(sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
+        return runner.EXIT_CONFIG
+    result = runner.execute(request)
+    print_summary(Console(), result)
+    if result.exit_code == runner.EXIT_OK:
+        Console().print(f"[green]{result.message}[/green]")
+    else:
+        print(redact(result.message), file=sys.stderr)
+    return result.exit_code

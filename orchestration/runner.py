@@ -1,0 +1,301 @@
+"""The job: lock → ledger row → ingestion (or replay) → dbt build → ledger, summary, alert.
+
+This module is the only implementation of the steps; the CLI (``python -m orchestration``) and
+the Airflow DAG both call it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ingestion import warehouse as wh
+from orchestration import alerts, dbt_step, settings
+from orchestration.ledger import Ledger, NodeResult, RunRecord, TableRows, utcnow
+from orchestration.lock import Acquired, LockHeld, run_lock
+from orchestration.redact import redact
+from orchestration.retry import Attempt, with_retries
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_STEP_FAILED = 1
+EXIT_CONFIG = 2
+EXIT_LOCKED = 3
+
+STEP_INGEST = "ingest"
+STEP_REPLAY = "replay"
+STEP_DBT = "dbt_build"
+STEP_LEDGER = "ledger"
+
+
+@dataclass
+class RunRequest:
+    """What to run. ``command`` is ``run``, ``backfill``, ``replay`` or ``ingest``/``dbt``."""
+
+    command: str = "run"
+    sources: list[str] | None = None
+    full_refresh: bool = False
+    select: str | None = None
+    start: str | None = None
+    end: str | None = None
+    dbt_vars: dict[str, Any] = field(default_factory=dict)
+    skip_ingest: bool = False
+    skip_dbt: bool = False
+    retries: int | None = None
+    backoff_s: float | None = None
+
+    def as_args(self) -> dict[str, Any]:
+        """The request as stored in ``ops.runs.args``."""
+        return {k: v for k, v in self.__dict__.items() if v not in (None, False, [], {})}
+
+
+@dataclass
+class RunResult:
+    """The outcome handed back to the CLI."""
+
+    exit_code: int
+    run: RunRecord | None
+    message: str
+    warehouse_location: str
+    lock: Acquired | None = None
+    attempts: dict[str, int] = field(default_factory=dict)
+
+
+def new_run_id() -> str:
+    """A sortable, unique run id: ``20261122T010203-1a2b3c``."""
+    return f"{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+
+
+def _first_line(text: str, limit: int = 300) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else text
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _table_rows(summary: Any) -> dict[str, TableRows]:
+    tables: dict[str, TableRows] = {}
+    for name, counts in (getattr(summary, "tables", None) or {}).items():
+        tables[name] = TableRows(
+            loaded=int(getattr(counts, "loaded", 0) or 0),
+            new=int(getattr(counts, "new", 0) or 0),
+            updated=int(getattr(counts, "updated", 0) or 0),
+            rejected=int(getattr(counts, "rejected", 0) or 0),
+        )
+    return tables
+
+
+def _ingestion_attempt(request: RunRequest, replay: bool) -> Attempt[Any]:
+    """Call ``ingestion.run`` / ``ingestion.replay`` once."""
+    import ingestion
+
+    try:
+        if replay:
+            summary = ingestion.replay(sources=request.sources)
+        else:
+            summary = ingestion.run(
+                sources=request.sources,
+                full_refresh=request.full_refresh,
+                start=request.start,
+                end=request.end,
+            )
+    except Exception as exc:
+        log.exception("ingestion raised")
+        return Attempt(None, error=f"{type(exc).__name__}: {exc}")
+    if not summary.ok:
+        errors = "; ".join(summary.errors) or "the loaders reported a failure without a message"
+        return Attempt(summary, error=errors)
+    return Attempt(summary)
+
+
+def _merge_tables(run: RunRecord, tables: dict[str, TableRows]) -> None:
+    for name, counts in tables.items():
+        total = run.tables.setdefault(name, TableRows())
+        total.loaded += counts.loaded
+        total.new += counts.new
+        total.updated += counts.updated
+        total.rejected += counts.rejected
+
+
+class Job:
+    """One run of the pipeline with its ledger bookkeeping."""
+
+    def __init__(self, request: RunRequest, cfg: settings.Settings, warehouse: wh.Warehouse):
+        self.request = request
+        self.cfg = cfg
+        self.warehouse = warehouse
+        self.ledger = Ledger(warehouse)
+        self.run = RunRecord(
+            run_id=new_run_id(),
+            command=request.command,
+            warehouse=warehouse.kind,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            args=request.as_args(),
+        )
+        self.attempts: dict[str, int] = {}
+
+    def _record_attempt(self, step: str, started: list[Any]) -> Any:
+        def on_attempt(number: int, outcome: Attempt[Any]) -> None:
+            status = "success" if outcome.ok else "failed"
+            error = redact(outcome.error) if outcome.error else None
+            self.ledger.record_step(
+                self.run.run_id, step, number, status, started[-1], utcnow(), error
+            )
+
+        return on_attempt
+
+    def _step(self, step: str, fn: Any) -> Attempt[Any]:
+        started: list[Any] = []
+
+        def attempt(number: int) -> Attempt[Any]:
+            started.append(utcnow())
+            log.info("step %s: attempt %d", step, number)
+            return fn()
+
+        outcome, count = with_retries(
+            step,
+            attempt,
+            self.cfg.retries,
+            self.cfg.backoff_s,
+            on_attempt=self._record_attempt(step, started),
+        )
+        self.attempts[step] = count
+        return outcome
+
+    def _ingest(self, replay: bool) -> bool:
+        step = STEP_REPLAY if replay else STEP_INGEST
+        outcome = self._step(step, lambda: _ingestion_attempt(self.request, replay))
+        summary = outcome.value
+        if summary is not None:
+            tables = _table_rows(summary)
+            self.ledger.record_tables(self.run.run_id, step, tables)
+            _merge_tables(self.run, tables)
+            self.run.dlt_load_ids.extend(getattr(summary, "load_ids", None) or [])
+        self.ledger.save_run(self.run)
+        if not outcome.ok:
+            self._fail(step, outcome.error or "failed")
+        return outcome.ok
+
+    def _dbt(self) -> bool:
+        def attempt() -> Attempt[dbt_step.DbtOutcome]:
+            result = dbt_step.run_build(
+                select=self.request.select,
+                full_refresh=self.request.full_refresh,
+                dbt_vars=self.request.dbt_vars or None,
+            )
+            return Attempt(result, error=result.error, retryable=result.retryable)
+
+        outcome = self._step(STEP_DBT, attempt)
+        result = outcome.value
+        if result is not None:
+            self.run.dbt_invocation_id = result.invocation_id
+            self.run.models_built = result.models_built
+            self.run.tests_passed = result.tests_passed
+            self.run.tests_warned = result.tests_warned
+            self.run.tests_failed = result.tests_failed
+            results: list[NodeResult] = [
+                NodeResult(**{**r.__dict__, "message": redact(r.message) if r.message else None})
+                for r in result.results
+            ]
+            self.ledger.record_dbt_results(self.run.run_id, result.invocation_id, results)
+        self.ledger.save_run(self.run)
+        if not outcome.ok:
+            self._fail(STEP_DBT, outcome.error or "failed")
+        return outcome.ok
+
+    def _fail(self, step: str, error: str) -> None:
+        self.run.status = "failed"
+        self.run.failed_step = step
+        self.run.error = redact(error)
+
+    def execute(self) -> None:
+        """Run the steps in order; stops at the first failed step."""
+        self.ledger.ensure()
+        self.ledger.save_run(self.run)
+        replay = self.request.command == "replay"
+        ok = True
+        if not self.request.skip_ingest:
+            ok = self._ingest(replay)
+        if ok and not self.request.skip_dbt:
+            ok = self._dbt()
+        if ok:
+            self.run.status = "success"
+        self.run.ended_at = utcnow()
+        self.ledger.save_run(self.run)
+
+
+def _alert(cfg: settings.Settings, run: RunRecord, location: str) -> None:
+    warned = run.status == "success" and run.tests_warned > 0 and cfg.alert_on_warning
+    if not cfg.alert_webhook_url or not (run.status != "success" or warned):
+        return
+    if alerts.send(cfg.alert_webhook_url, alerts.build_payload(run, location)):
+        log.info("alert sent for run %s", run.run_id)
+
+
+def execute(request: RunRequest) -> RunResult:
+    """Run the pipeline once under the run lock and record it in the ledger.
+
+    Returns:
+        A :class:`RunResult` whose ``exit_code`` is 0 (success), 1 (a step failed),
+        2 (bad settings) or 3 (another run holds the lock). Never raises for these.
+    """
+    try:
+        cfg = settings.load(request.retries, request.backoff_s)
+        warehouse = wh.current()
+    except (settings.SettingsError, wh.WarehouseConfigError) as exc:
+        return RunResult(EXIT_CONFIG, None, f"configuration error: {exc}", "?")
+    location = redact(warehouse.describe())
+    lock_file = settings.lock_path(warehouse.duckdb_path)
+    job = Job(request, cfg, warehouse)
+    try:
+        with run_lock(warehouse, lock_file, job.run.run_id, request.command) as acquired:
+            if acquired.recovered_from is not None:
+                _mark_abandoned(job.ledger, acquired)
+            try:
+                job.execute()
+            except Exception as exc:  # the ledger itself failed: still report and alert
+                log.exception("run %s stopped", job.run.run_id)
+                job._fail(job.run.failed_step or STEP_LEDGER, f"{type(exc).__name__}: {exc}")
+                job.run.ended_at = utcnow()
+    except LockHeld as exc:
+        return RunResult(EXIT_LOCKED, None, f"run refused: {redact(str(exc))}", location)
+    except Exception as exc:  # e.g. the warehouse cannot be reached to take the lock
+        job._fail(STEP_LEDGER, f"{type(exc).__name__}: {exc}")
+        job.run.ended_at = utcnow()
+        acquired = None
+    _alert(cfg, job.run, location)
+    run = job.run
+    if run.status == "success":
+        message = f"run {run.run_id} succeeded"
+        code = EXIT_OK
+    else:
+        attempts = job.attempts.get(run.failed_step or "", 1)
+        message = (
+            f"FAILED at step {run.failed_step} after {attempts} attempt(s): "
+            f"{_first_line(run.error or '')}"
+        )
+        code = EXIT_STEP_FAILED
+    return RunResult(code, run, message, location, acquired, job.attempts)
+
+
+def _mark_abandoned(ledger: Ledger, acquired: Acquired) -> None:
+    holder = acquired.recovered_from
+    if holder is None or holder.run_id == "?":
+        return
+    try:
+        if ledger.exists():
+            ledger.mark_abandoned(
+                holder.run_id, f"process {holder.pid} on {holder.host} died; lock recovered"
+            )
+    except Exception:
+        log.exception("could not mark run %s abandoned", holder.run_id)
+
+
+def repo_root() -> Path:
+    """The repository root (where dbt_project.yml and .dlt/ live)."""
+    return dbt_step.REPO_ROOT
