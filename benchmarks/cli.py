@@ -1,0 +1,99 @@
+"""``python -m benchmarks``: measure the project against this machine's limits in one run."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from benchmarks.runner import Bench, Settings
+
+WAREHOUSES = ("duckdb", "postgres")
+
+
+def _warehouses(text: str) -> list[str]:
+    names = [n.strip().lower() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in WAREHOUSES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"warehouses must be among {WAREHOUSES}, got {text!r}")
+    return names
+
+
+def parse_args(argv: list[str] | None = None) -> Settings:
+    """Read the command line into ``Settings``."""
+    defaults = Settings()
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="Benchmark a demo day: the project's loaders and dbt build side by side with "
+        "DuckDB's own read, PostgreSQL COPY, a bare HTTP loop and a bare SELECT.",
+    )
+    p.add_argument(
+        "--scale",
+        type=float,
+        default=defaults.scale,
+        help="demo scale; 1000 = the 10M-event day (default)",
+    )
+    p.add_argument(
+        "--warehouses",
+        type=_warehouses,
+        default=defaults.warehouses,
+        help="comma-separated: duckdb,postgres (default both)",
+    )
+    p.add_argument("--skip-naive", action="store_true", help="skip the pandas to_sql baseline")
+    p.add_argument(
+        "--skip-2x", action="store_true", help="skip the 2×-volume ingestion (peak memory at 2×)"
+    )
+    p.add_argument(
+        "--naive-rows",
+        type=int,
+        default=defaults.naive_rows,
+        help="rows in the naive baseline's slice (default 1,000,000)",
+    )
+    p.add_argument(
+        "--work-dir",
+        type=Path,
+        default=defaults.work_dir,
+        help="scratch dir, wiped at the start (default benchmarks/work)",
+    )
+    p.add_argument(
+        "--results-dir",
+        type=Path,
+        default=defaults.results_dir,
+        help="where the report goes (default benchmarks/results)",
+    )
+    p.add_argument(
+        "--name", default=defaults.name, help="report file name without extension (default latest)"
+    )
+    p.add_argument(
+        "--step-timeout",
+        type=float,
+        default=defaults.step_timeout_s,
+        help="seconds before a step is killed (default 1800)",
+    )
+    a = p.parse_args(argv)
+    return Settings(
+        scale=a.scale,
+        warehouses=a.warehouses,
+        skip_naive=a.skip_naive,
+        skip_2x=a.skip_2x,
+        skip_dbt=a.skip_dbt,
+        naive_rows=a.naive_rows,
+        work_dir=a.work_dir,
+        results_dir=a.results_dir,
+        name=a.name,
+        step_timeout_s=a.step_timeout,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; exit 0 when every step ran (missed targets are reported, not errors)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    settings = parse_args(argv)
+    bench = Bench(settings)
+    json_path, md_path = bench.run()
+    print(md_path.read_text())
+    failed = [s.id for s in bench.steps.values() if not s.ok]
+    if failed:
+        logging.getLogger("benchmarks").error("failed steps: %s", ", ".join(failed))
+    logging.getLogger("benchmarks").info("report: %s and %s", json_path, md_path)
+    return 1 if failed or bench.notes else 0

@@ -1,0 +1,121 @@
+"""Write one run's results as JSON and as a markdown table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from benchmarks.results import GIB, StepResult, TargetResult
+
+
+def _num(value: float | None, digits: int = 1) -> str:
+    return "–" if value is None else f"{value:,.{digits}f}"
+
+
+def _rows(value: int | None) -> str:
+    return "–" if value is None else f"{value:,}"
+
+
+def _rss(value: int | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value / GIB:.2f} GiB" if value >= GIB / 4 else f"{value / 1024**2:,.0f} MiB"
+
+
+def _met(target: TargetResult) -> str:
+    return {True: "yes", False: "**no**", None: "n/a"}[target.met]
+
+
+def _target_text(t: TargetResult) -> str:
+    if t.unit == "x":
+        limit = f"{t.op} {t.threshold:g}×"
+    elif t.unit == "bytes":
+        limit = f"{t.op} {t.threshold / GIB:g} GiB"
+    else:
+        limit = f"{t.op} {t.threshold:g} s"
+    return f"{limit} {t.baseline}".strip()
+
+
+def _value_text(t: TargetResult) -> str:
+    if t.value is None:
+        return "–"
+    if t.unit == "x":
+        return f"{t.value:.2f}×"
+    if t.unit == "bytes":
+        return _rss(int(t.value))
+    return f"{t.value:.1f} s"
+
+
+def markdown(meta: dict[str, Any], steps: list[StepResult], targets: list[TargetResult]) -> str:
+    """The report: one row per step, then every target with how far a miss is."""
+    by_step: dict[str, list[TargetResult]] = {}
+    for t in targets:
+        if t.step_id:
+            by_step.setdefault(t.step_id, []).append(t)
+    lines = [
+        f"# Benchmark: scale {meta['scale']:g} ({meta['events_per_day']:,} events/day)",
+        "",
+        f"Run {meta['started_at']} → {meta['finished_at']} on {meta['machine']}; "
+        f"warehouses: {', '.join(meta['warehouses'])}; commit `{meta['git_commit']}`.",
+        f"Peak RSS: {meta['rss_method']}",
+        "",
+        "| step | warehouse | rows | wall s | rows/s | peak RSS | ratio to the limit | target "
+        "| met? |",
+        "|---|---|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for s in steps:
+        label = s.label
+        if s.extrapolated:
+            label += " *(extrapolated)*"
+        if s.derived:
+            label += " *(sum of steps)*"
+        if not s.ok:
+            label += f" **FAILED**: {(s.error or '').splitlines()[-1][:120] if s.error else ''}"
+        attached = by_step.get(s.id, [])
+        ratio = "; ".join(_value_text(t) for t in attached if t.unit == "x") or "–"
+        target = "; ".join(_target_text(t) for t in attached) or "–"
+        met = "; ".join(_met(t) for t in attached) or "–"
+        lines.append(
+            f"| {label} | {s.warehouse or '–'} | {_rows(s.rows)} | {_num(s.wall_s)} "
+            f"| {_num(s.rows_per_s, 0)} | {_rss(s.peak_rss_bytes)} | {ratio} | {target} | {met} |"
+        )
+    lines += [
+        "",
+        "## Targets",
+        "",
+        "| target | measured | target | met? | missed by | note |",
+        "|---|---:|---|---|---|---|",
+    ]
+    for t in targets:
+        lines.append(
+            f"| {t.label} | {_value_text(t)} | {_target_text(t)} | {_met(t)} "
+            f"| {t.missed_by or '–'} | {t.note.strip() or '–'} |"
+        )
+    met = sum(1 for t in targets if t.met)
+    missed = sum(1 for t in targets if t.met is False)
+    lines += ["", f"{met} of {len(targets)} targets met, {missed} missed, "
+              f"{len(targets) - met - missed} not measured.", ""]  # fmt: skip
+    if meta.get("notes"):
+        lines += ["## Notes", ""] + [f"- {n}" for n in meta["notes"]] + [""]
+    return "\n".join(lines)
+
+
+def write(
+    results_dir: Path,
+    name: str,
+    meta: dict[str, Any],
+    steps: list[StepResult],
+    targets: list[TargetResult],
+) -> tuple[Path, Path]:
+    """Write ``<name>.json`` and ``<name>.md`` into ``results_dir``; return both paths."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = results_dir / f"{name}.json", results_dir / f"{name}.md"
+    payload = {
+        "meta": meta,
+        "steps": [s.to_json() for s in steps],
+        "targets": [t.to_json() for t in targets],
+    }
+    json_path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    md_path.write_text(markdown(meta, steps, targets))
+    return json_path, md_path

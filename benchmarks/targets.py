@@ -1,0 +1,208 @@
+"""The issue's targets, checked against the figures of one run.
+
+Ratios compare two steps measured in the same run on the same data; absolute targets (seconds,
+bytes) were set for the default scale 1000 (the 10M-event day) and are still checked, with a
+note, at other scales.
+"""
+
+from __future__ import annotations
+
+from benchmarks.results import GIB, StepResult, TargetResult
+
+DEFAULT_SCALE = 1000.0
+RSS_LIMIT_BYTES = 2 * GIB
+DBT_BUILD_LIMIT_S = {"duckdb": 60.0, "postgres": 300.0}
+END_TO_END_LIMIT_S = {"duckdb": 120.0, "postgres": 480.0}
+NOOP_LIMIT_S = 5.0
+NAIVE_FACTOR = 50.0
+
+
+def _fmt(value: float, unit: str) -> str:
+    if unit == "x":
+        return f"{value:.2f}×"
+    if unit == "bytes":
+        return f"{value / GIB:.2f} GiB"
+    return f"{value:.1f} s"
+
+
+def missed_by(value: float, threshold: float, op: str, unit: str) -> str:
+    """How far a missed target is from its threshold, in words ('' when met)."""
+    if op == "<=" and value <= threshold:
+        return ""
+    if op == ">=" and value >= threshold:
+        return ""
+    gap = value - threshold if op == "<=" else threshold - value
+    pct = 100.0 * gap / threshold
+    word = "over" if op == "<=" else "short"
+    return f"{_fmt(value, unit)} vs {op} {_fmt(threshold, unit)}: {pct:.0f}% {word}"
+
+
+class _Checker:
+    def __init__(self, steps: dict[str, StepResult], scale: float) -> None:
+        self.steps = steps
+        self.scale = scale
+        self.results: list[TargetResult] = []
+
+    def _ok(self, step_id: str) -> StepResult | None:
+        step = self.steps.get(step_id)
+        return step if step is not None and step.ok and step.wall_s else None
+
+    def add(
+        self,
+        target_id: str,
+        label: str,
+        step_id: str | None,
+        value: float | None,
+        threshold: float,
+        op: str,
+        unit: str,
+        baseline: str = "",
+        note: str = "",
+        absolute: bool = False,
+    ) -> None:
+        if absolute and self.scale != DEFAULT_SCALE:
+            note = (note + " " if note else "") + (
+                f"Threshold set for scale {DEFAULT_SCALE:g}; this run is scale {self.scale:g}."
+            )
+        met = None
+        miss = ""
+        if value is None:
+            note = (note + " " if note else "") + "Not measured in this run (step missing/failed)."
+        else:
+            met = value <= threshold if op == "<=" else value >= threshold
+            miss = missed_by(value, threshold, op, unit)
+        self.results.append(
+            TargetResult(
+                target_id, label, step_id, value, threshold, op, unit, met, baseline, miss, note
+            )
+        )
+
+    def ratio(
+        self, target_id: str, label: str, step_id: str, limit_id: str, threshold: float
+    ) -> None:
+        step, limit = self._ok(step_id), self._ok(limit_id)
+        value = step.wall_s / limit.wall_s if step and limit else None  # type: ignore[operator]
+        base = self.steps[limit_id].label if limit_id in self.steps else limit_id
+        self.add(target_id, label, step_id, value, threshold, "<=", "x", baseline=base)
+
+    def seconds(
+        self, target_id: str, label: str, step_id: str, threshold: float, absolute: bool = True
+    ) -> None:
+        step = self._ok(step_id)
+        self.add(
+            target_id,
+            label,
+            step_id,
+            step.wall_s if step else None,
+            threshold,
+            "<=",
+            "s",
+            absolute=absolute,
+        )
+
+    def peak_rss(self, target_id: str, label: str, prefix: str) -> StepResult | None:
+        group = [s for k, s in self.steps.items() if k.startswith(prefix) and s.peak_rss_bytes]
+        top = max(group, key=lambda s: s.peak_rss_bytes or 0, default=None)
+        value = float(top.peak_rss_bytes) if top and top.peak_rss_bytes else None
+        self.add(
+            target_id,
+            label,
+            top.id if top else None,
+            value,
+            RSS_LIMIT_BYTES,
+            "<=",
+            "bytes",
+            note=f"Largest of {len(group)} ingestion process(es)." if group else "",
+        )
+        return top
+
+
+def evaluate(
+    steps: dict[str, StepResult], warehouses: list[str], scale: float
+) -> list[TargetResult]:
+    """Check every target that applies to the selected warehouses."""
+    c = _Checker(steps, scale)
+    if "duckdb" in warehouses:
+        c.ratio(
+            "events_duckdb",
+            "Event files → DuckDB vs DuckDB's own read",
+            "duckdb.ingest.events",
+            "limit.duckdb_read",
+            1.5,
+        )
+    if "postgres" in warehouses:
+        c.ratio(
+            "events_postgres",
+            "Event files → PostgreSQL vs COPY",
+            "postgres.ingest.events",
+            "limit.pg_copy",
+            1.3,
+        )
+    for wh in warehouses:
+        c.ratio(
+            f"shop_{wh}",
+            f"Shop DB (orders, items, products) → {wh} vs bare SELECT",
+            f"{wh}.ingest.shop",
+            "limit.db_shop",
+            2.0,
+        )
+        c.ratio(
+            f"crm_{wh}",
+            f"CRM API (customers, campaigns) → {wh} vs bare HTTP loop",
+            f"{wh}.ingest.crm",
+            "limit.http_crm",
+            2.0,
+        )
+        c.seconds(
+            f"noop_{wh}",
+            f"No-op incremental run, every source ({wh})",
+            f"{wh}.ingest.noop",
+            NOOP_LIMIT_S,
+            absolute=False,
+        )
+        c.seconds(
+            f"dbt_{wh}", f"dbt build of the day ({wh})", f"{wh}.dbt.day1", DBT_BUILD_LIMIT_S[wh]
+        )
+        first, second = c._ok(f"{wh}.dbt.day1"), c._ok(f"{wh}.dbt.day2")
+        value = second.wall_s / first.wall_s if first and second else None  # type: ignore[operator]
+        c.add(
+            f"incremental_{wh}",
+            f"Next day's incremental dbt build vs the first ({wh})",
+            f"{wh}.dbt.day2",
+            value,
+            0.25,
+            "<=",
+            "x",
+            baseline="first dbt build",
+        )
+        c.seconds(
+            f"e2e_{wh}",
+            f"Whole day end to end: ingestion + dbt build ({wh})",
+            f"{wh}.e2e.day1",
+            END_TO_END_LIMIT_S[wh],
+        )
+        one = c.peak_rss(
+            f"rss_1x_{wh}", f"Peak RSS of ingestion at 1× volume ({wh})", f"{wh}.ingest."
+        )
+        two = c.peak_rss(
+            f"rss_2x_{wh}", f"Peak RSS of ingestion at 2× volume ({wh})", f"{wh}.ingest2x."
+        )
+        if one and two and one.peak_rss_bytes and two.peak_rss_bytes:
+            growth = two.peak_rss_bytes / one.peak_rss_bytes
+            c.results[-1].note += f" 2×/1× peak = {growth:.2f}."
+    naive, project = c._ok("naive.to_sql"), c._ok("postgres.ingest.events")
+    if naive is not None or "naive.to_sql" in steps:
+        value = None
+        if naive and project and naive.rows_per_s and project.rows_per_s:
+            value = project.rows_per_s / naive.rows_per_s
+        c.add(
+            "naive",
+            "Events → PostgreSQL rows/s vs naive pandas to_sql",
+            "postgres.ingest.events",
+            value,
+            NAIVE_FACTOR,
+            ">=",
+            "x",
+            baseline="naive to_sql (1M-row slice, extrapolated)",
+        )
+    return c.results

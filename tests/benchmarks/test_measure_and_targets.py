@@ -1,0 +1,117 @@
+"""The benchmark's measuring and target arithmetic, on real subprocesses and plain figures."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from benchmarks import measure, report, targets
+from benchmarks.results import GIB, StepResult
+
+
+def test_peak_rss_of_a_step_is_the_memory_its_own_process_touched(tmp_path: Path) -> None:
+    allocate = "b = bytearray(300 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096])"
+    big = measure.run(
+        [sys.executable, "-c", allocate], env={}, cwd=tmp_path, log_path=tmp_path / "big.log"
+    )
+    small = measure.run(
+        [sys.executable, "-c", "pass"], env={}, cwd=tmp_path, log_path=tmp_path / "small.log"
+    )
+    assert big.ok and small.ok
+    assert big.peak_rss_bytes >= 300 * 1024 * 1024
+    assert small.peak_rss_bytes < 100 * 1024 * 1024
+
+
+def test_a_failing_step_is_measured_and_reported_not_raised(tmp_path: Path) -> None:
+    m = measure.run(
+        [sys.executable, "-c", "print('boom'); raise SystemExit(3)"],
+        env={},
+        cwd=tmp_path,
+        log_path=tmp_path / "fail.log",
+    )
+    assert not m.ok
+    assert m.returncode == 3
+    assert "boom" in m.log_tail()
+
+
+def test_a_step_over_its_time_limit_is_killed(tmp_path: Path) -> None:
+    m = measure.run(
+        [sys.executable, "-c", "import time; time.sleep(30)"],
+        env={},
+        cwd=tmp_path,
+        log_path=tmp_path / "slow.log",
+        timeout_s=0.5,
+    )
+    assert m.timed_out and not m.ok
+    assert m.wall_s < 10
+
+
+def test_helper_result_lines_are_read_back(tmp_path: Path) -> None:
+    code = "from benchmarks.measure import emit_result; emit_result(rows=42, pages=3)"
+    m = measure.run(
+        [sys.executable, "-c", code],
+        env={"PYTHONPATH": str(Path.cwd())},
+        cwd=tmp_path,
+        log_path=tmp_path / "r.log",
+    )
+    assert m.result == {"rows": 42, "pages": 3}
+
+
+def _step(step_id: str, wall: float, rows: int = 1000, rss: int = 100 * 1024**2) -> StepResult:
+    return StepResult(step_id, step_id, "project", wall_s=wall, rows=rows, peak_rss_bytes=rss)
+
+
+def test_a_missed_ratio_target_says_by_how_much() -> None:
+    steps = {
+        s.id: s for s in [_step("limit.duckdb_read", 10.0), _step("duckdb.ingest.events", 18.0)]
+    }
+    found = {t.id: t for t in targets.evaluate(steps, ["duckdb"], 1000)}
+    events = found["events_duckdb"]
+    assert events.value == 1.8
+    assert events.met is False
+    assert "20% over" in events.missed_by
+
+
+def test_targets_without_their_steps_are_not_measured_rather_than_met() -> None:
+    found = {t.id: t for t in targets.evaluate({}, ["duckdb", "postgres"], 1000)}
+    assert found["dbt_postgres"].met is None
+    assert "Not measured" in found["dbt_postgres"].note
+    assert "events_postgres" in found and "events_duckdb" in found
+
+
+def test_peak_memory_target_takes_the_largest_ingestion_process() -> None:
+    steps = {
+        s.id: s
+        for s in [
+            _step("duckdb.ingest.crm", 1.0, rss=200 * 1024**2),
+            _step("duckdb.ingest.events", 1.0, rss=3 * GIB),
+            _step("duckdb.ingest2x.events", 1.0, rss=1 * GIB),
+        ]
+    }
+    found = {t.id: t for t in targets.evaluate(steps, ["duckdb"], 10)}
+    assert found["rss_1x_duckdb"].step_id == "duckdb.ingest.events"
+    assert found["rss_1x_duckdb"].met is False
+    assert found["rss_2x_duckdb"].met is True
+    assert "scale 10" in found["dbt_duckdb"].note
+
+
+def test_markdown_report_has_one_row_per_step_and_flags_extrapolation() -> None:
+    steps = [_step("limit.duckdb_read", 10.0), _step("duckdb.ingest.events", 12.0)]
+    steps.append(
+        StepResult("naive.extrapolated", "naive", "naive", rows=10, wall_s=5.0, extrapolated=True)
+    )
+    found = targets.evaluate({s.id: s for s in steps}, ["duckdb"], 1000)
+    meta = {
+        "scale": 1000.0,
+        "events_per_day": 10_000_000,
+        "started_at": "a",
+        "finished_at": "b",
+        "machine": "m",
+        "warehouses": ["duckdb"],
+        "git_commit": "c",
+        "rss_method": "r",
+    }
+    text = report.markdown(meta, steps, found)
+    assert "| rows | wall s | rows/s | peak RSS | ratio to the limit | target | met? |" in text
+    assert "*(extrapolated)*" in text
+    assert "1.20×" in text and "<= 1.5×" in text
