@@ -1,0 +1,78 @@
+"""CLI: ``python -m ingestion [--source NAME ...] [--full-refresh] [--start D --end D]``.
+
+``python -m ingestion replay [--source NAME ...]`` re-admits rejected records that now parse.
+Exits non-zero when a source fails, with one line per failing source.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from datetime import date
+
+from rich.console import Console
+from rich.table import Table
+
+from ingestion.summary import RunSummary
+
+logger = logging.getLogger("ingestion")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse the command line."""
+    parser = argparse.ArgumentParser(prog="python -m ingestion", description=__doc__)
+    parser.add_argument("command", nargs="?", choices=["run", "replay"], default="run")
+    parser.add_argument(
+        "--source", action="append", dest="sources", metavar="NAME", help="run only this source"
+    )
+    parser.add_argument("--full-refresh", action="store_true", help="drop and reload everything")
+    parser.add_argument("--start", type=date.fromisoformat, help="backfill window start (day)")
+    parser.add_argument("--end", type=date.fromisoformat, help="backfill window end (day)")
+    parser.add_argument("--quiet", action="store_true", help="no progress display")
+    return parser.parse_args(argv)
+
+
+def render(summary: RunSummary, console: Console) -> None:
+    """Print the per-table summary."""
+    table = Table(title=f"ingestion: {summary.duration_s:.1f} s, {len(summary.load_ids)} loads")
+    for column in ("table", "loaded", "new", "updated", "rejected"):
+        table.add_column(column, justify="left" if column == "table" else "right")
+    for key, counts in sorted(summary.tables.items()):
+        table.add_row(
+            key, str(counts.loaded), str(counts.new), str(counts.updated), str(counts.rejected)
+        )
+    console.print(table)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and return the exit code."""
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    console = Console(stderr=True)
+    try:
+        if args.command == "replay":
+            from ingestion.readmit import replay
+
+            summary = replay(args.sources)
+        else:
+            from ingestion.runner import run
+
+            summary = run(
+                args.sources,
+                full_refresh=args.full_refresh,
+                start=args.start,
+                end=args.end,
+                progress=None if args.quiet else "log",
+            )
+    except Exception as exc:  # configuration errors before any source ran
+        console.print(f"[red]ingestion failed:[/red] {type(exc).__name__}: {exc}")
+        return 2
+    render(summary, console)
+    for error in summary.errors:
+        console.print(f"[red]ingestion failed:[/red] {error}", soft_wrap=True)
+    return 0 if summary.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,399 @@
+"""Readers that turn one event file into Arrow tables plus rejected records.
+
+Fast path first (``pyarrow.parquet``, ``pyarrow.csv`` with explicit string columns); a file
+whose fast read fails is re-read line by line so each bad line is rejected on its own with its
+line number and reason. JSON lines are always parsed line by line because ``properties`` is an
+object there and must be kept as JSON text.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import IO, Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from ingestion import rejects
+
+logger = logging.getLogger(__name__)
+
+FILE_NAME_COLUMN = "_file_name"
+FILE_LINE_COLUMN = "_file_line"
+ARROW_TYPES: dict[str, pa.DataType] = {
+    "string": pa.string(),
+    "int64": pa.int64(),
+    "float64": pa.float64(),
+    "bool": pa.bool_(),
+    "timestamptz": pa.timestamp("us", tz="UTC"),
+    "json_text": pa.string(),
+}
+
+
+@dataclass
+class FileContract:
+    """What an event row must look like: declared column kinds and required columns."""
+
+    columns: dict[str, str]
+    required: list[str] = field(default_factory=list)
+    source_name: str = "events"
+    resource_name: str = "events"
+    batch_rows: int = 1_000_000
+
+    def __post_init__(self) -> None:
+        unknown = {k: v for k, v in self.columns.items() if v not in ARROW_TYPES}
+        if unknown:
+            raise ValueError(f"unknown column kinds {unknown}; use one of {sorted(ARROW_TYPES)}")
+
+
+@dataclass
+class Chunk:
+    """Rows read from a file: raw values per column plus their 1-based line/row numbers."""
+
+    table: pa.Table
+    lines: list[int]
+    raw_texts: list[str] | None = None
+
+
+def file_format(name: str) -> str | None:
+    """The reader for a file name (``parquet``, ``csv``, ``jsonl``) or None when unsupported."""
+    lowered = name.lower()
+    if lowered.endswith(".parquet"):
+        return "parquet"
+    if lowered.endswith((".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")):
+        return "jsonl"
+    if lowered.endswith((".csv", ".csv.gz")):
+        return "csv"
+    return None
+
+
+# ---------------------------------------------------------------- typing of one column
+
+
+def _parse_timestamptz(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        parsed = value
+    else:
+        text = str(value).strip()
+        parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        raise ValueError(f"timestamp {value!r} has no UTC offset")
+    return parsed.astimezone(UTC)
+
+
+def _parse_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not an integer")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError(f"{value!r} is not an integer")
+        return int(value)
+    return int(str(value).strip())
+
+
+def _to_json_text(value: Any) -> str:
+    if isinstance(value, str):
+        orjson.loads(value)  # must be valid JSON text
+        return value
+    return orjson.dumps(value).decode()
+
+
+_PY_PARSERS = {
+    "int64": _parse_int,
+    "float64": float,
+    "bool": lambda v: v if isinstance(v, bool) else {"true": True, "false": False}[str(v).lower()],
+    "timestamptz": _parse_timestamptz,
+    "json_text": _to_json_text,
+    "string": lambda v: v if isinstance(v, str) else orjson.dumps(v).decode(),
+}
+
+
+def _cast_vectorized(array: pa.ChunkedArray, kind: str) -> pa.ChunkedArray:
+    target = ARROW_TYPES[kind]
+    if array.type == target:
+        return array
+    if kind == "timestamptz" and pa.types.is_timestamp(array.type):
+        if array.type.tz is None:
+            raise pa.ArrowInvalid("timestamp without time zone")
+        return array.cast(target)
+    if kind == "json_text" and not pa.types.is_string(array.type):
+        raise pa.ArrowInvalid("nested value must be serialised row by row")
+    if kind == "json_text":
+        raise pa.ArrowInvalid("JSON text is validated row by row")
+    if kind == "string" and not (pa.types.is_string(array.type) or pa.types.is_null(array.type)):
+        raise pa.ArrowInvalid("non-string value kept as its JSON text row by row")
+    return array.cast(target)
+
+
+def cast_column(array: pa.ChunkedArray, kind: str, name: str) -> tuple[pa.Array, dict[int, str]]:
+    """Cast a column to its declared kind; values that cannot be typed are reported by index.
+
+    Returns:
+        The typed column (bad values as null) and ``{row_index: reason}`` for the bad values.
+    """
+    try:
+        return _cast_vectorized(array, kind), {}
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        pass
+    parse = _PY_PARSERS[kind]
+    values: list[Any] = []
+    bad: dict[int, str] = {}
+    for index, value in enumerate(array.to_pylist()):
+        if value is None or (isinstance(value, str) and value == "" and kind != "string"):
+            values.append(None)
+            continue
+        try:
+            values.append(parse(value))
+        except (ValueError, TypeError, KeyError, orjson.JSONDecodeError) as exc:
+            values.append(None)
+            bad[index] = f"column {name!r}: cannot read {value!r} as {kind} ({exc})"
+    return pa.array(values, type=ARROW_TYPES[kind]), bad
+
+
+def conform(
+    chunk: Chunk, contract: FileContract, location: str
+) -> tuple[pa.Table | None, list[dict[str, Any]]]:
+    """Type declared columns, keep extra columns as sent, split off rows breaking the contract.
+
+    Returns:
+        The good rows (with ``_file_name`` / ``_file_line``) and rejected record rows.
+    """
+    table = chunk.table
+    n_rows = table.num_rows
+    bad: dict[int, str] = {}
+    columns: dict[str, pa.Array | pa.ChunkedArray] = {}
+    for name, kind in contract.columns.items():
+        if name in table.column_names:
+            typed, col_bad = cast_column(table.column(name), kind, name)
+            for index, reason in col_bad.items():
+                bad.setdefault(index, reason)
+            columns[name] = typed
+        else:
+            columns[name] = pa.nulls(n_rows, type=ARROW_TYPES[kind])
+    for name in table.column_names:  # schema drift: new columns are loaded as they came
+        if name not in columns:
+            column = table.column(name)
+            if pa.types.is_null(column.type):
+                column = column.cast(pa.string())
+            elif pa.types.is_nested(column.type):
+                column, _ = cast_column(column, "string", name)
+            columns[name] = column
+    for name in contract.required:
+        nulls = pc.is_null(columns[name]).to_pylist() if name in columns else [True] * n_rows
+        for index, is_null in enumerate(nulls):
+            if is_null and index not in bad:
+                bad[index] = f"required column {name!r} is missing or empty"
+    columns[FILE_NAME_COLUMN] = pa.array([location] * n_rows, type=pa.string())
+    columns[FILE_LINE_COLUMN] = pa.array(chunk.lines, type=pa.int64())
+    typed = pa.table(columns)
+    rejected = []
+    if bad:
+        raw_rows = table.slice(0).to_pylist() if chunk.raw_texts is None else None
+        for index, reason in sorted(bad.items()):
+            raw = (
+                chunk.raw_texts[index]
+                if chunk.raw_texts is not None
+                else orjson.dumps(raw_rows[index], default=str).decode()  # type: ignore[index]
+            )
+            rejected.append(
+                rejects.record(
+                    contract.source_name,
+                    contract.resource_name,
+                    location,
+                    chunk.lines[index],
+                    raw,
+                    reason,
+                )
+            )
+        keep = pa.array([i not in bad for i in range(n_rows)])
+        typed = typed.filter(keep)
+    return (typed if typed.num_rows else None), rejected
+
+
+# ---------------------------------------------------------------- per-format readers
+
+
+def _parquet_chunks(stream: IO[bytes], batch_rows: int) -> Iterator[Chunk]:
+    parquet = pq.ParquetFile(stream)
+    first = 1
+    for batch in parquet.iter_batches(batch_size=batch_rows):
+        table = pa.Table.from_batches([batch])
+        yield Chunk(table, list(range(first, first + table.num_rows)))
+        first += table.num_rows
+
+
+def _csv_fast(data: bytes) -> Chunk:
+    header = next(csv.reader(io.StringIO(data.split(b"\n", 1)[0].decode("utf-8"))))
+    table = pacsv.read_csv(
+        io.BytesIO(data),
+        read_options=pacsv.ReadOptions(use_threads=True),
+        parse_options=pacsv.ParseOptions(newlines_in_values=False),
+        convert_options=pacsv.ConvertOptions(
+            column_types={name: pa.string() for name in header},
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+    return Chunk(table, list(range(2, 2 + table.num_rows)))
+
+
+def _text_lines(data: bytes) -> Iterator[tuple[int, str]]:
+    yield from enumerate(data.decode("utf-8", errors="replace").splitlines(), start=1)
+
+
+def csv_line_chunks(
+    lines: Iterable[tuple[int, str]],
+    header: list[str] | None,
+    contract: FileContract,
+    location: str,
+) -> Iterator[tuple[Chunk | None, list[dict[str, Any]]]]:
+    """Parse CSV lines one by one; a line with the wrong column count is rejected alone."""
+    rows: dict[str, list[Any]] = {}
+    numbers: list[int] = []
+    texts: list[str] = []
+    rejected: list[dict[str, Any]] = []
+    for number, line in lines:
+        if header is None:
+            header = next(csv.reader([line]))
+            rows = {name: [] for name in header}
+            continue
+        if not line.strip():
+            continue
+        try:
+            values = next(csv.reader([line], strict=True))
+        except csv.Error as exc:
+            rejected.append(_reject(contract, location, number, line, f"unparsable CSV ({exc})"))
+            continue
+        if len(values) != len(header):
+            rejected.append(
+                _reject(
+                    contract,
+                    location,
+                    number,
+                    line,
+                    f"expected {len(header)} columns, got {len(values)}",
+                )
+            )
+            continue
+        if not rows:
+            rows = {name: [] for name in header}
+        for name, value in zip(header, values, strict=True):
+            rows[name].append(value if value != "" else None)
+        numbers.append(number)
+        texts.append(line)
+        if len(numbers) >= contract.batch_rows:
+            yield _chunk_from_rows(rows, numbers, texts), rejected
+            rows, numbers, texts, rejected = {n: [] for n in header}, [], [], []
+    yield (_chunk_from_rows(rows, numbers, texts) if numbers else None), rejected
+
+
+def jsonl_line_chunks(
+    lines: Iterable[tuple[int, str]], contract: FileContract, location: str
+) -> Iterator[tuple[Chunk | None, list[dict[str, Any]]]]:
+    """Parse JSON lines one by one; a line that is not a JSON object is rejected alone."""
+    records: list[dict[str, Any]] = []
+    numbers: list[int] = []
+    texts: list[str] = []
+    rejected: list[dict[str, Any]] = []
+    for number, line in lines:
+        if not line.strip():
+            continue
+        try:
+            value = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            rejected.append(_reject(contract, location, number, line, f"invalid JSON ({exc})"))
+            continue
+        if not isinstance(value, dict):
+            rejected.append(_reject(contract, location, number, line, "line is not a JSON object"))
+            continue
+        records.append(value)
+        numbers.append(number)
+        texts.append(line)
+        if len(numbers) >= contract.batch_rows:
+            yield _chunk_from_records(records, numbers, texts), rejected
+            records, numbers, texts, rejected = [], [], [], []
+    yield (_chunk_from_records(records, numbers, texts) if numbers else None), rejected
+
+
+def _reject(
+    contract: FileContract, location: str, number: int, line: str | None, reason: str
+) -> dict[str, Any]:
+    return rejects.record(
+        contract.source_name, contract.resource_name, location, number, line, reason
+    )
+
+
+def _chunk_from_rows(rows: dict[str, list[Any]], numbers: list[int], texts: list[str]) -> Chunk:
+    table = pa.table({name: pa.array(values, type=pa.string()) for name, values in rows.items()})
+    return Chunk(table, numbers, texts)
+
+
+def _chunk_from_records(
+    records: list[dict[str, Any]], numbers: list[int], texts: list[str]
+) -> Chunk:
+    names: list[str] = []
+    for record in records:
+        for key in record:
+            if key not in names:
+                names.append(key)
+    columns = {name: [record.get(name) for record in records] for name in names}
+    arrays = {}
+    for name, values in columns.items():
+        try:
+            arrays[name] = pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed types: keep every value's JSON
+            arrays[name] = pa.array(
+                [v if v is None or isinstance(v, str) else orjson.dumps(v).decode() for v in values]
+            )
+    return Chunk(pa.table(arrays) if arrays else pa.table({}), numbers, texts)
+
+
+# ---------------------------------------------------------------- one file
+
+
+def read_file(
+    stream: IO[bytes], name: str, location: str, contract: FileContract
+) -> Iterator[tuple[pa.Table | None, list[dict[str, Any]]]]:
+    """Read one event file into (good rows, rejected records) pairs.
+
+    Args:
+        stream: the open (decompressed) file.
+        name: the file name, which selects the reader.
+        location: the path recorded in ``_file_name`` and ``rejected_records.location``.
+        contract: the declared columns and required fields.
+    """
+    kind = file_format(name)
+    if kind == "parquet":
+        try:
+            for chunk in _parquet_chunks(stream, contract.batch_rows):
+                yield conform(chunk, contract, location)
+        except (pa.ArrowInvalid, OSError) as exc:
+            yield None, [_reject(contract, location, 0, None, f"unreadable Parquet file ({exc})")]
+        return
+    data = stream.read()
+    if kind == "jsonl":
+        for chunk, rejected in jsonl_line_chunks(_text_lines(data), contract, location):
+            good, bad = conform(chunk, contract, location) if chunk else (None, [])
+            yield good, rejected + bad
+        return
+    if kind == "csv":
+        try:
+            yield conform(_csv_fast(data), contract, location)
+            return
+        except (pa.ArrowInvalid, UnicodeDecodeError, StopIteration) as exc:
+            logger.info("fast CSV read of %s failed (%s); reading line by line", location, exc)
+        for chunk, rejected in csv_line_chunks(_text_lines(data), None, contract, location):
+            good, bad = conform(chunk, contract, location) if chunk else (None, [])
+            yield good, rejected + bad
+        return
+    yield None, [_reject(contract, location, 0, None, f"unsupported file type: {name}")]

@@ -1,0 +1,59 @@
+"""One writer per dataset: a file lock beside the DuckDB file or a PostgreSQL advisory lock.
+
+Two concurrent runs into one dataset would both extract the same new rows and load them twice
+(observed with dlt append), so a second run is refused while the first holds the lock.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from ingestion import warehouse
+
+
+class ConcurrentRunError(RuntimeError):
+    """Another run is already writing the dataset."""
+
+
+@contextmanager
+def dataset_lock(dataset: str, wh: warehouse.Warehouse | None = None) -> Iterator[None]:
+    """Hold the writer lock of ``dataset`` for the duration of the block.
+
+    Raises:
+        ConcurrentRunError: another process holds the lock (the run is refused, not queued).
+    """
+    wh = wh or warehouse.current()
+    if wh.kind == "duckdb":
+        assert wh.duckdb_path is not None
+        path = wh.duckdb_path.resolve().with_name(f"{wh.duckdb_path.name}.{dataset}.lock")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                raise ConcurrentRunError(
+                    f"another ingestion run is writing dataset {dataset} (lock {path})"
+                ) from exc
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
+        return
+    conn = warehouse.connect(wh)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("select pg_try_advisory_lock(hashtext(%s))", (f"ingestion:{dataset}",))
+            (acquired,) = cur.fetchone()
+        if not acquired:
+            raise ConcurrentRunError(
+                f"another ingestion run is writing dataset {dataset} (PostgreSQL advisory lock)"
+            )
+        yield
+    finally:
+        conn.close()  # ends the session, which releases its advisory locks

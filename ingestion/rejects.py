@@ -1,0 +1,89 @@
+"""The ``rejected_records`` table every raw dataset carries.
+
+A record that cannot be parsed or breaks the load contract is kept here with where it came
+from and why, instead of being dropped. Rows merge on (``location``, ``position``) so a record
+re-read by a later run is not counted twice.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import dlt
+from dlt.common.schema.typing import TTableSchemaColumns
+from dlt.extract.items import DataItemWithMeta
+
+TABLE = "rejected_records"
+PRIMARY_KEY = ("location", "position")
+MAX_RAW_TEXT = 100_000
+
+COLUMNS: TTableSchemaColumns = {
+    "source_name": {"name": "source_name", "data_type": "text", "nullable": False},
+    "resource_name": {"name": "resource_name", "data_type": "text", "nullable": False},
+    "location": {"name": "location", "data_type": "text", "nullable": False},
+    "position": {"name": "position", "data_type": "bigint", "nullable": False},
+    "raw_text": {"name": "raw_text", "data_type": "text", "nullable": True},
+    "reason": {"name": "reason", "data_type": "text", "nullable": False},
+    "rejected_at": {"name": "rejected_at", "data_type": "timestamp", "nullable": False},
+}
+
+
+def hints() -> Any:
+    """Table hints for ``rejected_records`` (merge on location + position)."""
+    return dlt.mark.make_hints(
+        table_name=TABLE,
+        write_disposition="merge",
+        primary_key=list(PRIMARY_KEY),
+        columns=COLUMNS,
+    )
+
+
+class RejectCounter(Counter[str]):
+    """Rejected records of one run, counted per resource name."""
+
+
+def record(
+    source_name: str,
+    resource_name: str,
+    location: str,
+    position: int,
+    raw_text: str | None,
+    reason: str,
+) -> dict[str, Any]:
+    """Build one rejected record row."""
+    if raw_text is not None and len(raw_text) > MAX_RAW_TEXT:
+        raw_text = raw_text[:MAX_RAW_TEXT]
+        reason = f"{reason} (raw_text cut to {MAX_RAW_TEXT} characters)"
+    return {
+        "source_name": source_name,
+        "resource_name": resource_name,
+        "location": location,
+        "position": int(position),
+        "raw_text": raw_text,
+        "reason": reason,
+        "rejected_at": datetime.now(UTC),
+    }
+
+
+def mark(rows: list[dict[str, Any]]) -> DataItemWithMeta:
+    """Route rows to ``rejected_records`` from inside any resource."""
+    return dlt.mark.with_hints(rows, hints(), create_table_variant=True)
+
+
+def rejected_records_resource(source_name: str) -> Any:
+    """A resource that makes sure ``rejected_records`` exists even when nothing is rejected."""
+
+    @dlt.resource(
+        name=f"{source_name}_rejected_records",
+        table_name=TABLE,
+        write_disposition="merge",
+        primary_key=list(PRIMARY_KEY),
+        columns=COLUMNS,
+    )
+    def rejected_records() -> Iterator[Any]:
+        yield dlt.mark.materialize_table_schema()
+
+    return rejected_records

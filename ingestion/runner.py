@@ -1,0 +1,324 @@
+"""Run the loaders: one dlt pipeline per source system into ``raw_<system>``.
+
+For each selected source the runner takes the dataset's writer lock, finishes any load package
+a killed run left behind, extracts and loads what is new, counts rows before and after for the
+summary, and records the run (load info + dlt trace) in ``raw_ops.load_traces``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import dlt
+from dlt.common import json as dlt_json
+from dlt.common.runtime import run_context
+
+from ingestion import config as config_mod
+from ingestion import demo_mode, rejects, rest, warehouse
+from ingestion.locking import dataset_lock
+from ingestion.summary import RunSummary
+
+logger = logging.getLogger(__name__)
+
+OPS_DATASET = "raw_ops"
+OPS_TABLE = "load_traces"
+LOADER_FILE_FORMAT = "parquet"
+MAX_TRACE_CHARS = 1_000_000
+
+# Arrow items get _dlt_load_id only with this switch (see FIELD-NOTES).
+os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
+
+
+def _builder(kind: str) -> Callable[..., Any]:
+    if kind == "rest_api":
+        return rest.source
+    if kind == "sql_database":
+        from ingestion import shop
+
+        return shop.source
+    from ingestion import events
+
+    return events.source
+
+
+def pipelines_dir(wh: warehouse.Warehouse) -> Path:
+    """dlt's local working folder, one per warehouse so two warehouses never share state.
+
+    It lives under dlt's data dir (``$DLT_DATA_DIR``, default ``~/.dlt``). It only holds
+    packages in flight; the incremental state is stored in the warehouse and restored from
+    there on a fresh machine.
+    """
+    fingerprint = hashlib.sha1(wh.describe().encode()).hexdigest()[:10]
+    return Path(run_context.active().data_dir) / "pipelines" / f"{wh.kind}-{fingerprint}"
+
+
+def make_pipeline(name: str, dataset: str, wh: warehouse.Warehouse, progress: Any = None) -> Any:
+    """The dlt pipeline of one source system."""
+    return dlt.pipeline(
+        pipeline_name=name,
+        destination=warehouse.destination(wh),
+        dataset_name=dataset,
+        pipelines_dir=str(pipelines_dir(wh)),
+        progress=progress,
+    )
+
+
+# ---------------------------------------------------------------- warehouse queries
+
+
+Row = tuple[Any, ...]
+
+
+def _query(wh: warehouse.Warehouse, sql: str, params: Row = ()) -> list[Row]:
+    if wh.kind == "duckdb":
+        sql = sql.replace("%s", "?")
+    conn = warehouse.connect(wh)
+    try:
+        cur = conn.cursor()
+        cur.execute(sql, params)
+        rows = cur.fetchall()
+        return [tuple(r) for r in rows]
+    finally:
+        conn.close()
+
+
+def table_counts(wh: warehouse.Warehouse, dataset: str) -> dict[str, int]:
+    """Row count of every data table in ``dataset`` (dlt's own ``_dlt_*`` tables excluded)."""
+    names = [
+        r[0]
+        for r in _query(
+            wh,
+            "select table_name from information_schema.tables where table_schema = %s",
+            (dataset,),
+        )
+        if not r[0].startswith("_dlt_")
+    ]
+    counts: dict[str, int] = {}
+    for name in names:
+        counts[name] = int(_query(wh, f'select count(*) from "{dataset}"."{name}"')[0][0])
+    return counts
+
+
+def _remote_state_exists(wh: warehouse.Warehouse, dataset: str, pipeline_name: str) -> bool:
+    try:
+        rows = _query(
+            wh,
+            f'select count(*) from "{dataset}"."_dlt_pipeline_state" where pipeline_name = %s',
+            (pipeline_name,),
+        )
+    except Exception:  # the dataset or its state table does not exist yet
+        return False
+    return bool(rows and rows[0][0])
+
+
+# ---------------------------------------------------------------- one source
+
+
+@dataclass
+class SourceResult:
+    """What one source's pipeline did in this run."""
+
+    name: str
+    dataset: str
+    started_at: datetime
+    load_ids: list[str] = field(default_factory=list)
+    row_counts: dict[str, int] = field(default_factory=dict)
+    rejected: dict[str, int] = field(default_factory=dict)
+    before: dict[str, int] = field(default_factory=dict)
+    after: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+    trace: str | None = None
+    duration_s: float = 0.0
+
+
+def _add_counts(result: SourceResult, pipeline: Any, info: Any) -> None:
+    result.load_ids.extend(info.loads_ids if info is not None else [])
+    trace = pipeline.last_trace
+    normalize_info = trace.last_normalize_info if trace is not None else None
+    if normalize_info is None:
+        return
+    for table, count in normalize_info.row_counts.items():
+        if not table.startswith("_dlt_"):
+            result.row_counts[table] = result.row_counts.get(table, 0) + count
+
+
+def _trace_text(pipeline: Any) -> str | None:
+    trace = pipeline.last_trace
+    if trace is None:
+        return None
+    text: str = dlt_json.dumps(trace.asdict())
+    return text[:MAX_TRACE_CHARS]
+
+
+def run_source(
+    cfg: config_mod.SourceConfig,
+    wh: warehouse.Warehouse,
+    full_refresh: bool = False,
+    start: date | None = None,
+    end: date | None = None,
+    progress: Any = None,
+) -> SourceResult:
+    """Run one source system's pipeline (the caller holds the dataset lock)."""
+    t0 = time.monotonic()
+    result = SourceResult(cfg.name, cfg.dataset, started_at=datetime.now(UTC))
+    pipeline = make_pipeline(cfg.name, cfg.dataset, wh, progress)
+    if not pipeline.has_pending_data and not _remote_state_exists(wh, cfg.dataset, cfg.name):
+        pipeline = pipeline.drop()  # the warehouse is new: forget local state from an old one
+    result.before = {} if full_refresh else table_counts(wh, cfg.dataset)
+    if pipeline.has_pending_data:
+        # A killed run left packages behind: finish them first; dlt would otherwise stop
+        # after finishing them without extracting anything new.
+        logger.info("%s: finishing load packages left by an interrupted run", cfg.name)
+        pipeline.normalize()
+        info = pipeline.load()
+        _add_counts(result, pipeline, info)
+    counter = rejects.RejectCounter()
+    source = _builder(cfg.type)(cfg, counter, start=start, end=end)
+    info = pipeline.run(
+        source,
+        loader_file_format=LOADER_FILE_FORMAT,
+        refresh="drop_sources" if full_refresh else None,
+    )
+    _add_counts(result, pipeline, info)
+    result.rejected = dict(counter)
+    result.after = table_counts(wh, cfg.dataset)
+    result.trace = _trace_text(pipeline)
+    result.duration_s = time.monotonic() - t0
+    return result
+
+
+def root_cause(exc: BaseException) -> BaseException:
+    """The innermost cause of a (dlt-wrapped) exception."""
+    seen = set()
+    while id(exc) not in seen:
+        seen.add(id(exc))
+        nxt = exc.__cause__ or exc.__context__
+        if nxt is None:
+            break
+        exc = nxt
+    return exc
+
+
+def describe_error(name: str, exc: BaseException) -> str:
+    """One clear line naming the failing source and the underlying error."""
+    cause = root_cause(exc)
+    step = getattr(exc, "step", None)
+    where = f" in {step}" if step else ""
+    message = " ".join(str(cause).split())[:400]
+    return f"source {name!r} failed{where}: {type(cause).__name__}: {message}"
+
+
+# ---------------------------------------------------------------- summary and ops
+
+
+def summarise(summary: RunSummary, result: SourceResult, full_refresh: bool) -> None:
+    """Fold one source's result into the run summary."""
+    summary.load_ids.extend(result.load_ids)
+    tables = set(result.row_counts) | set(result.after) | set(result.rejected)
+    for table in sorted(tables):
+        counts = summary.table(f"{result.dataset}.{table}")
+        loaded = result.row_counts.get(table, 0)
+        before = 0 if full_refresh else result.before.get(table, 0)
+        new = max(0, result.after.get(table, 0) - before)
+        counts.loaded += loaded
+        counts.new += new
+        counts.updated += max(0, loaded - new)
+        counts.rejected += result.rejected.get(table, 0)
+
+
+def record_ops(wh: warehouse.Warehouse, results: list[SourceResult]) -> None:
+    """Append one row per source run to ``raw_ops.load_traces`` (dlt load info + trace)."""
+    rows = [
+        {
+            "pipeline_name": r.name,
+            "dataset_name": r.dataset,
+            "started_at": r.started_at,
+            "duration_s": round(r.duration_s, 3),
+            "ok": r.error is None,
+            "error": r.error,
+            "load_ids": dlt_json.dumps(r.load_ids),
+            "row_counts": dlt_json.dumps(r.row_counts),
+            "rejected": sum(r.rejected.values()),
+            "trace": r.trace,
+        }
+        for r in results
+    ]
+    if not rows:
+        return
+    with dataset_lock(OPS_DATASET, wh):
+        pipeline = make_pipeline("ops", OPS_DATASET, wh)
+        pipeline.run(
+            rows,
+            table_name=OPS_TABLE,
+            write_disposition="append",
+            columns={"trace": {"data_type": "text"}, "error": {"data_type": "text"}},
+        )
+
+
+# ---------------------------------------------------------------- entry point
+
+
+def run(
+    sources: list[str] | None = None,
+    full_refresh: bool = False,
+    start: date | str | None = None,
+    end: date | str | None = None,
+    *,
+    progress: Any = None,
+) -> RunSummary:
+    """Run the loaders (all enabled sources, or the named ones) into the current warehouse.
+
+    Args:
+        sources: source names from the sources file; None runs every enabled source.
+        full_refresh: drop the sources' tables and cursors and load everything again.
+        start: first day of a backfill window (inclusive); the incremental cursor is untouched.
+        end: last day of a backfill window (inclusive).
+        progress: dlt progress display (``"log"``, ``"tqdm"``, ...), off by default.
+
+    Returns:
+        The run summary; ``ok`` is False when any source failed (see ``errors``).
+    """
+    t0 = time.monotonic()
+    summary = RunSummary()
+    start_day = date.fromisoformat(start) if isinstance(start, str) else start
+    end_day = date.fromisoformat(end) if isinstance(end, str) else end
+    if start_day and end_day and start_day > end_day:
+        raise ValueError(f"--start {start_day} is after --end {end_day}")
+    if full_refresh and (start_day or end_day):
+        raise ValueError("--full-refresh and --start/--end cannot be combined")
+    wh = warehouse.current()
+    selected = config_mod.select(config_mod.load(), sources)
+    results: list[SourceResult] = []
+    demo_server: dict[str, str] = {}
+    with ExitStack() as stack:
+        for cfg in selected:
+            result = SourceResult(cfg.name, cfg.dataset, started_at=datetime.now(UTC))
+            try:
+                demo_mode.prepare([cfg], stack, demo_server)
+                with dataset_lock(cfg.dataset, wh):
+                    result = run_source(cfg, wh, full_refresh, start_day, end_day, progress)
+                summarise(summary, result, full_refresh)
+            except Exception as exc:  # one failing source must not hide the others' results
+                result.error = describe_error(cfg.name, exc)
+                logger.error(result.error)
+                logger.debug("%s failed", cfg.name, exc_info=True)
+                summary.errors.append(result.error)
+            results.append(result)
+    try:
+        record_ops(wh, results)
+    except Exception as exc:
+        message = describe_error("ops (raw_ops.load_traces)", exc)
+        logger.error(message)
+        summary.errors.append(message)
+    summary.ok = not summary.errors
+    summary.duration_s = time.monotonic() - t0
+    return summary
