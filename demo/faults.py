@@ -1,0 +1,93 @@
+"""Fault switches, all off by default, each seeded so a test sees the same faults every run."""
+
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class ApiFaults:
+    """Faults the demo API injects, each a probability per request.
+
+    Attributes:
+        error_rate: answer 500/502/503 instead of the page.
+        throttle_rate: answer 429 with `Retry-After` although the rate limit is not reached.
+        truncate_rate: answer 200 with the JSON body cut in half (invalid JSON).
+        slow_rate: wait `slow_seconds` before answering.
+        duplicate_rate: start a cursor page with a few records of the previous page again.
+        seed: seed of the fault dice, so a sequential client sees the same faults every run.
+        slow_seconds: delay of a slow response.
+        retry_after: seconds announced in `Retry-After` of an injected 429.
+    """
+
+    error_rate: float = 0.0
+    throttle_rate: float = 0.0
+    truncate_rate: float = 0.0
+    slow_rate: float = 0.0
+    duplicate_rate: float = 0.0
+    seed: int = 0
+    slow_seconds: float = 2.0
+    retry_after: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("error_rate", "throttle_rate", "truncate_rate", "slow_rate", "duplicate_rate"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"ApiFaults.{name} must be between 0 and 1, got {value!r}")
+
+    def as_dict(self) -> dict[str, float | int]:
+        """The settings as a plain dict (for logs and state.json)."""
+        return asdict(self)
+
+
+@dataclass
+class FaultDice:
+    """Thread-safe seeded dice deciding which request gets which fault."""
+
+    faults: ApiFaults
+    _rng: random.Random = field(init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.faults.seed)
+
+    def roll(self) -> dict[str, bool]:
+        """Draw the faults of one request (one draw per kind, always in the same order)."""
+        kinds = ("throttle", "error", "slow", "truncate", "duplicate")
+        with self._lock:
+            draws = [self._rng.random() for _ in kinds]
+        f = self.faults
+        rates = (f.throttle_rate, f.error_rate, f.slow_rate, f.truncate_rate, f.duplicate_rate)
+        return {kind: draw < rate for kind, draw, rate in zip(kinds, draws, rates, strict=True)}
+
+    def pick(self, options: tuple[int, ...]) -> int:
+        """Pick one option with the same dice (e.g. which 5xx status)."""
+        with self._lock:
+            return self._rng.choice(options)
+
+
+@dataclass(frozen=True)
+class FileFaults:
+    """Faults written into the files and the shop database by `generate` / `advance`.
+
+    Attributes:
+        malformed_rate: share of JSONL and CSV event lines replaced by malformed lines
+            (bad JSON, wrong column count, wrong types); counted per file in manifest.json.
+        bad_orders_rate: share of new orders a warehouse must quarantine (currency `XXX`,
+            a negative quantity, or no customer_id); truth counts them in `orders_bad`.
+        drift: schema drift to start with the simulated day: `added`, `renamed` or `retyped`.
+    """
+
+    malformed_rate: float = 0.0
+    bad_orders_rate: float = 0.0
+    drift: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("malformed_rate", "bad_orders_rate"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1, got {value!r}")
+        if self.drift not in (None, "added", "renamed", "retyped"):
+            raise ValueError(f"drift must be added, renamed or retyped, got {self.drift!r}")

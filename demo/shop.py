@@ -1,0 +1,401 @@
+"""The shop application database: products, orders (with a status lifecycle) and order items."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import sqlite3
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from demo import settings
+from demo.state import SHOP_DB
+from demo.timeutil import day_seconds, db_timestamps, epoch_seconds
+
+log = logging.getLogger(__name__)
+
+STREAM_PRODUCTS, STREAM_ORDERS = 20, 21
+
+# `{id}` is `integer` on SQLite (a rowid alias: fast inserts) and `bigint` on PostgreSQL.
+TABLES = {
+    "products": """
+        create table products (
+            product_id {id} primary key,
+            sku varchar(32) not null,
+            name varchar(200) not null,
+            category varchar(50) not null,
+            list_price numeric(12, 2) not null,
+            currency char(3) not null,
+            is_active boolean not null,
+            created_at timestamp not null,
+            updated_at timestamp not null
+        )""",
+    "orders": """
+        create table orders (
+            order_id {id} primary key,
+            customer_id bigint,
+            status varchar(16) not null,
+            currency char(3) not null,
+            subtotal numeric(12, 2) not null,
+            discount_amount numeric(12, 2) not null,
+            shipping_amount numeric(12, 2) not null,
+            total_amount numeric(12, 2) not null,
+            created_at timestamp not null,
+            updated_at timestamp not null,
+            deleted_at timestamp
+        )""",
+    "order_items": """
+        create table order_items (
+            order_item_id {id} primary key,
+            order_id bigint not null,
+            product_id bigint not null,
+            quantity integer not null,
+            unit_price numeric(12, 2) not null,
+            created_at timestamp not null,
+            updated_at timestamp not null
+        )""",
+}
+INDEXES = (
+    "create index products_updated_at on products (updated_at)",
+    "create index orders_updated_at on orders (updated_at)",
+    "create index order_items_updated_at on order_items (updated_at)",
+    "create index order_items_order_id on order_items (order_id)",
+)
+ORDER_COLUMNS = (
+    "order_id", "customer_id", "status", "currency", "subtotal", "discount_amount",
+    "shipping_amount", "total_amount", "created_at", "updated_at", "deleted_at",
+)  # fmt: skip
+ORDER_ITEM_COLUMNS = (
+    "order_item_id", "order_id", "product_id", "quantity", "unit_price", "created_at", "updated_at",
+)  # fmt: skip
+CURRENCIES = tuple(settings.FX_START)
+COUNTRY_CURRENCY = np.array(
+    [CURRENCIES.index(c[1]) for c in settings.COUNTRIES.values()], dtype=np.int8
+)
+
+
+def connect(demo_dir: Path) -> sqlite3.Connection:
+    """Open `shop.sqlite` (created on first use)."""
+    conn = sqlite3.connect(demo_dir / SHOP_DB, isolation_level=None)
+    conn.execute("pragma journal_mode = wal")
+    conn.execute("pragma synchronous = normal")
+    return conn
+
+
+def create_schema(conn: sqlite3.Connection) -> None:
+    """Create the shop tables and their `updated_at` indexes."""
+    for ddl in TABLES.values():
+        conn.execute(ddl.format(id="integer"))
+    for ddl in INDEXES:
+        conn.execute(ddl)
+
+
+def _day_time_sql(salt: int) -> str:
+    """SQL for a deterministic moment within the day `:start` per order."""
+    return f"datetime(:start, '+' || ((order_id * 7919 + :d * {salt}) % 86400) || ' seconds')"
+
+
+def _dice_sql(salt: int, sides: int = 1000) -> str:
+    """SQL for a deterministic die per order and day, 0 <= value < sides."""
+    return f"((order_id * 1000003 + :d * {salt}) % {sides})"
+
+
+def advance_orders(conn: sqlite3.Connection, day: date) -> dict[str, int]:
+    """Move earlier orders through their lifecycle on `day`; soft-delete a few.
+
+    Every change sets `updated_at` within `day`, except a few late-committed changes whose
+    `updated_at` lies up to 15 minutes before the newest `updated_at` the table had before:
+    a loader cursor without an overlap window misses them. Each order changes at most once a day.
+
+    Returns:
+        Rows changed per kind of change.
+    """
+    params = {"start": f"{day.isoformat()} 00:00:00", "d": day.toordinal()}
+    params["month_ago"] = f"{(day - timedelta(days=30)).isoformat()} 00:00:00"
+    params["week_ago"] = f"{(day - timedelta(days=7)).isoformat()} 00:00:00"
+    newest = conn.execute("select max(updated_at) from orders").fetchone()[0]
+    untouched = "deleted_at is null and created_at < :start and updated_at < :start"
+    statements = {
+        "paid_or_cancelled": f"""update orders set
+            status = case when {_dice_sql(11)} < 750 then 'paid' else 'cancelled' end,
+            updated_at = {_day_time_sql(13)} where status = 'placed' and {untouched}""",
+        "shipped": f"""update orders set status = 'shipped', updated_at = {_day_time_sql(17)}
+            where status = 'paid' and {untouched} and {_dice_sql(19)} < 700""",
+        "delivered": f"""update orders set status = 'delivered', updated_at = {_day_time_sql(23)}
+            where status = 'shipped' and {untouched} and {_dice_sql(29)} < 450""",
+        "refunded": f"""update orders set status = 'refunded', updated_at = {_day_time_sql(31)}
+            where status = 'delivered' and {untouched} and created_at >= :month_ago
+            and {_dice_sql(37)} < 5""",
+        "soft_deleted": f"""update orders set deleted_at = {_day_time_sql(41)},
+            updated_at = {_day_time_sql(41)}
+            where {untouched} and created_at >= :week_ago and {_dice_sql(43, 10_000)} < 15""",
+    }
+    changed = {}
+    for kind, sql in statements.items():
+        changed[kind] = conn.execute(sql, params).rowcount
+    if newest is not None:
+        params["newest"] = newest
+        changed["late_committed"] = conn.execute(
+            f"""update orders set status = 'shipped',
+                updated_at = datetime(:newest, '-' || (1 + {_dice_sql(47, 900)}) || ' seconds')
+                where status = 'paid' and {untouched}
+                and created_at < datetime(:newest, '-1 day') and {_dice_sql(53)} < 3""",
+            params,
+        ).rowcount
+    return changed
+
+
+def create_products(conn: sqlite3.Connection, seed: int, day: date, scale: float) -> int:
+    """Create the catalogue the day the shop opens; returns the number of products."""
+    rng = np.random.default_rng([seed, day.toordinal(), STREAM_PRODUCTS])
+    count = max(50, int(200 * scale**0.5))
+    created = epoch_seconds(day - timedelta(days=90)) + rng.integers(0, 89 * 86_400, count)
+    stamps = db_timestamps(created).tolist()
+    prices = np.round(np.exp(rng.normal(3.4, 0.7, count)) * 100).astype(np.int64) + 99
+    rows = []
+    for i in range(count):
+        category = settings.PRODUCT_CATEGORIES[int(rng.integers(len(settings.PRODUCT_CATEGORIES)))]
+        nouns = settings.PRODUCT_NOUNS[category]
+        adjective = settings.PRODUCT_ADJECTIVES[int(rng.integers(len(settings.PRODUCT_ADJECTIVES)))]
+        name = f"{adjective} {nouns[int(rng.integers(len(nouns)))]}"
+        price = int(prices[i]) / 100
+        rows.append((i + 1, f"SKU-{i + 1:06d}", name, category, price, "USD", 1, *[stamps[i]] * 2))
+    conn.executemany("insert into products values (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    return count
+
+
+def update_products(conn: sqlite3.Connection, day: date) -> int:
+    """Reprice about 1% of the catalogue and retire a few products on `day`."""
+    params = {"start": f"{day.isoformat()} 00:00:00", "d": day.toordinal()}
+    moment = _day_time_sql(59).replace("order_id", "product_id")
+    dice = _dice_sql(61).replace("order_id", "product_id")
+    repriced = conn.execute(
+        f"update products set list_price = round(list_price * 1.05, 2), updated_at = {moment} "
+        f"where is_active = 1 and {dice} < 10",
+        params,
+    ).rowcount
+    retired = conn.execute(
+        f"update products set is_active = 0, updated_at = {moment} "
+        f"where is_active = 1 and {dice} >= 998",
+        params,
+    ).rowcount
+    return repriced + retired
+
+
+@dataclass
+class DayOrders:
+    """The orders placed on one day, as arrays (for the purchase events)."""
+
+    order_id: np.ndarray
+    customer_id: np.ndarray  # 0 where the order has no customer
+    created: np.ndarray  # epoch seconds
+    total_cents: np.ndarray
+    currency: list[str]
+
+
+def _currency_cents(
+    usd_cents: np.ndarray, rate: np.ndarray, zero_decimal: np.ndarray
+) -> np.ndarray:
+    """Convert USD cents to cents of the order currency, whole units for JPY."""
+    cents = np.round(usd_cents * rate)
+    whole = np.round(usd_cents * rate / 100) * 100
+    return np.where(zero_decimal, whole, cents).astype(np.int64)
+
+
+def place_orders(
+    conn: sqlite3.Connection,
+    seed: int,
+    day: date,
+    count: int,
+    first_new_customer: int,
+    last_customer: int,
+    countries: np.ndarray,
+    rates: dict[str, float],
+    bad_rate: float = 0.0,
+) -> DayOrders:
+    """Insert the orders (and their 2–3 items) placed on `day`.
+
+    Customers buy with a skew: older customers are repeat buyers, a quarter of the orders come
+    from the day's sign-ups. Prices are the USD list prices converted at the day's rate.
+    `bad_rate` of the orders are made invalid on purpose (currency `XXX`, a negative quantity,
+    or no customer).
+    """
+    rng = np.random.default_rng([seed, day.toordinal(), STREAM_ORDERS])
+    first_order = (conn.execute("select max(order_id) from orders").fetchone()[0] or 0) + 1
+    first_item = (conn.execute("select max(order_item_id) from order_items").fetchone()[0] or 0) + 1
+    products = np.array(
+        conn.execute(
+            "select product_id, cast(round(list_price * 100) as integer) from products "
+            "where is_active = 1 order by product_id"
+        ).fetchall(),
+        dtype=np.int64,
+    )
+    old = first_new_customer - 1
+    from_new = rng.random(count) < (0.25 if old else 1.0)
+    skewed_old = 1 + np.floor(max(old, 1) * rng.random(count) ** 2.5).astype(np.int64)
+    new_ids = rng.integers(first_new_customer, last_customer + 1, count)
+    customer = np.where(from_new, new_ids, skewed_old)
+    currency = COUNTRY_CURRENCY[countries[customer]]
+    rate_of = np.array([rates[c] for c in CURRENCIES])
+    zero_decimal_of = np.array([c in settings.ZERO_DECIMAL_CURRENCIES for c in CURRENCIES])
+    created = epoch_seconds(day) + np.sort(day_seconds(rng, count))
+
+    n_items = rng.choice((2, 3), size=count)
+    item_order = np.repeat(np.arange(count), n_items)
+    pick = np.floor(len(products) * rng.random(len(item_order)) ** 1.8).astype(np.int64)
+    product_id = products[pick, 0]
+    quantity = rng.choice((1, 2, 3), size=len(item_order), p=(0.75, 0.2, 0.05))
+    item_currency = currency[item_order]
+    unit = _currency_cents(
+        products[pick, 1], rate_of[item_currency], zero_decimal_of[item_currency]
+    )
+
+    bad = np.flatnonzero(rng.random(count) < bad_rate) if bad_rate > 0 else np.array([], int)
+    bad_kind = np.arange(len(bad)) % 3
+    starts = np.concatenate(([0], np.cumsum(n_items)[:-1]))
+    quantity[starts[bad[bad_kind == 1]]] = -1
+    subtotal = np.add.reduceat(quantity * unit, starts)
+    discount = np.where(rng.random(count) < 0.2, np.round(subtotal * 0.1), 0).astype(np.int64)
+    discount = np.where(zero_decimal_of[currency], np.round(discount / 100) * 100, discount)
+    shipping_usd = np.where(subtotal / rate_of[currency] < 5000, 499, 0)
+    shipping = _currency_cents(shipping_usd, rate_of[currency], zero_decimal_of[currency])
+    total = subtotal - discount + shipping
+
+    roll = rng.random(count)
+    status_index = np.where(roll < 0.8, 1, np.where(roll < 0.95, 0, 4))
+    lag = np.where(status_index == 0, 0, rng.integers(30, 1800, count))
+    updated = np.minimum(created + lag, epoch_seconds(day) + 86_399)
+    created_text = db_timestamps(created).tolist()
+    updated_text = db_timestamps(updated).tolist()
+    currency_text = [CURRENCIES[c] for c in currency.tolist()]
+    customer_out: list[int | None] = customer.tolist()
+    for i, kind in zip(bad.tolist(), bad_kind.tolist(), strict=True):
+        if kind == 0:
+            currency_text[i] = "XXX"
+        elif kind == 2:
+            customer_out[i] = None
+    statuses = [settings.ORDER_STATUSES[s] for s in status_index.tolist()]
+    order_ids = np.arange(first_order, first_order + count)
+    orders = zip(
+        order_ids.tolist(),
+        customer_out,
+        statuses,
+        currency_text,
+        (subtotal / 100).tolist(),
+        (discount / 100).tolist(),
+        (shipping / 100).tolist(),
+        (total / 100).tolist(),
+        created_text,
+        updated_text,
+        [None] * count,
+        strict=True,
+    )
+    columns = ", ".join(ORDER_COLUMNS)
+    _insert_batches(conn, f"insert into orders ({columns}) values ({_marks(11)})", orders)
+    item_created = [created_text[i] for i in item_order.tolist()]
+    items = zip(
+        range(first_item, first_item + len(item_order)),
+        order_ids[item_order].tolist(),
+        product_id.tolist(),
+        quantity.tolist(),
+        (unit / 100).tolist(),
+        item_created,
+        item_created,
+        strict=True,
+    )
+    columns = ", ".join(ORDER_ITEM_COLUMNS)
+    _insert_batches(conn, f"insert into order_items ({columns}) values ({_marks(7)})", items)
+    customer_arr = np.array([c or 0 for c in customer_out], dtype=np.int64)
+    return DayOrders(order_ids, customer_arr, created, total, currency_text)
+
+
+def _marks(count: int) -> str:
+    return ", ".join("?" * count)
+
+
+def _insert_batches(conn: sqlite3.Connection, sql: str, rows) -> None:
+    """executemany in batches (the caller holds the transaction)."""
+    batch: list[tuple] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= settings.DB_BATCH_ROWS:
+            conn.executemany(sql, batch)
+            batch.clear()
+    if batch:
+        conn.executemany(sql, batch)
+
+
+def copy_to_postgres(demo_dir: str | Path, url: str, schema: str = "public") -> dict[str, int]:
+    """Create the shop schema in PostgreSQL and copy every row of `shop.sqlite` into it.
+
+    Existing shop tables in `schema` are replaced, so the copy is a snapshot of the source.
+    Columns added by schema drift are copied too.
+
+    Args:
+        demo_dir: the demo directory holding `shop.sqlite`.
+        url: SQLAlchemy-style URL, e.g. `postgresql+psycopg2://user:pw@127.0.0.1:5432/shop`.
+        schema: target schema (created when missing).
+
+    Returns:
+        Rows copied per table.
+    """
+    import psycopg2
+    from psycopg2 import sql
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    source = sqlite3.connect(Path(demo_dir) / SHOP_DB)
+    target = psycopg2.connect(
+        host=parsed.host,
+        port=parsed.port,
+        user=parsed.username,
+        password=parsed.password,
+        dbname=parsed.database,
+    )
+    copied = {}
+    try:
+        with target, target.cursor() as cur:
+            cur.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
+            cur.execute(sql.SQL("set search_path to {}").format(sql.Identifier(schema)))
+            for table, ddl in TABLES.items():
+                cur.execute(
+                    sql.SQL("drop table if exists {} cascade").format(sql.Identifier(table))
+                )
+                cur.execute(ddl.format(id="bigint"))
+                known = {line.split()[0] for line in ddl.splitlines()[2:]}
+                columns = [r[1] for r in source.execute(f"pragma table_info({table})")]
+                for name, kind in source.execute(
+                    f"select name, type from pragma_table_info('{table}')"
+                ):
+                    if name not in known:  # added by schema drift
+                        cur.execute(
+                            sql.SQL("alter table {} add column {} " + (kind or "text")).format(
+                                sql.Identifier(table), sql.Identifier(name)
+                            )
+                        )
+                copied[table] = _copy_table(source, cur, table, columns)
+            for ddl in INDEXES:
+                cur.execute(ddl)
+    finally:
+        target.close()
+        source.close()
+    log.info("copied shop database to PostgreSQL schema %s: %s", schema, copied)
+    return copied
+
+
+def _copy_table(source: sqlite3.Connection, cur, table: str, columns: list[str]) -> int:
+    """Stream one SQLite table into PostgreSQL with COPY, in batches."""
+    column_list = ", ".join(f'"{c}"' for c in columns)
+    rows = source.execute(f"select {column_list} from {table}")
+    total = 0
+    while batch := rows.fetchmany(settings.DB_BATCH_ROWS):
+        buffer = io.StringIO()
+        csv.writer(buffer).writerows(batch)
+        buffer.seek(0)
+        cur.copy_expert(f"copy {table} ({column_list}) from stdin with (format csv)", buffer)
+        total += len(batch)
+    return total
