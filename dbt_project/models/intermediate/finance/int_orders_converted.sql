@@ -1,0 +1,66 @@
+with
+
+orders as (
+    select * from {{ ref('stg_shop__orders') }}
+),
+
+published_rates as (
+    select * from {{ ref('stg_fx__rates') }}
+),
+
+{#- A published rate is valid from its date until the next published date (exclusive), so a
+    day without a rate (weekend, holiday) uses the latest earlier one. #}
+rates as (
+    select
+        currency,
+        rate_date as valid_from,
+        lead(rate_date) over (partition by currency order by rate_date) as valid_to,
+        rate
+    from published_rates
+),
+
+converted as (
+    select
+        orders.order_id,
+        orders.customer_id,
+        orders.status,
+        orders.is_revenue,
+        orders.currency,
+        orders.subtotal,
+        orders.discount_amount,
+        orders.shipping_amount,
+        orders.total_amount,
+        cast(orders.subtotal - orders.discount_amount as numeric(18, 2)) as net_amount,
+        order_rate.valid_from as fx_rate_date,
+        order_rate.rate as fx_rate,
+        base_rate.rate as base_fx_rate,
+        cast(
+            round(
+                cast(orders.subtotal - orders.discount_amount as numeric(38, 10))
+                / order_rate.rate * base_rate.rate,
+                2
+            ) as numeric(18, 2)
+        ) as net_amount_base,
+        cast(
+            round(
+                cast(orders.total_amount as numeric(38, 10)) / order_rate.rate * base_rate.rate,
+                2
+            ) as numeric(18, 2)
+        ) as total_amount_base,
+        orders.created_at,
+        orders.order_date,
+        orders.updated_at
+    from orders
+    left join rates as order_rate
+        on
+            orders.currency = order_rate.currency
+            and orders.order_date >= order_rate.valid_from
+            and (orders.order_date < order_rate.valid_to or order_rate.valid_to is null)
+    left join rates as base_rate
+        on
+            base_rate.currency = '{{ var("base_currency") }}'
+            and orders.order_date >= base_rate.valid_from
+            and (orders.order_date < base_rate.valid_to or base_rate.valid_to is null)
+)
+
+select * from converted

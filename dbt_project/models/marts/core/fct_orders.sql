@@ -1,0 +1,84 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='order_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        post_hook=[
+            "delete from {{ this }} where order_id not in (select order_id from {{ ref('stg_shop__orders') }})"
+        ]
+    )
+}}
+{#-
+    Incremental: re-reads orders updated within `orders_lookback_days` of the latest loaded
+    `updated_at`, plus every order of a customer whose orders changed (so order numbers and
+    is_first_order stay right). The post-hook removes orders that were soft-deleted or
+    quarantined since they were loaded.
+-#}
+-- depends_on: {{ ref('base_shop__orders') }}
+-- depends_on: {{ ref('stg_shop__orders') }}
+with
+
+orders as (
+    select * from {{ ref('int_orders_enriched') }}
+),
+
+{% if is_incremental() %}
+changed_orders as (
+    select * from {{ ref('base_shop__orders') }}
+),
+
+cutoff as (
+    select
+        {{ dbt.dateadd(
+            'day',
+            -1 * var('orders_lookback_days'),
+            "coalesce(max(updated_at), cast('1900-01-01' as timestamp))"
+        ) }} as updated_since
+    from {{ this }}
+),
+
+changed_customers as (
+    select distinct changed_orders.customer_id
+    from changed_orders
+    cross join cutoff
+    where changed_orders.updated_at >= cutoff.updated_since
+),
+{% endif %}
+
+selected as (
+    select orders.*
+    from orders
+    {% if is_incremental() %}
+        where orders.customer_id in (select customer_id from changed_customers)
+    {% endif %}
+),
+
+final as (
+    select
+        cast(order_id as bigint) as order_id,
+        cast(customer_id as bigint) as customer_id,
+        cast(customer_order_number as integer) as customer_order_number,
+        cast(is_first_order as boolean) as is_first_order,
+        cast(status as varchar) as status,
+        cast(is_revenue as boolean) as is_revenue,
+        cast(currency as varchar) as currency,
+        cast(subtotal as numeric(18, 2)) as subtotal,
+        cast(discount_amount as numeric(18, 2)) as discount_amount,
+        cast(shipping_amount as numeric(18, 2)) as shipping_amount,
+        cast(total_amount as numeric(18, 2)) as total_amount,
+        cast(net_amount as numeric(18, 2)) as net_amount,
+        cast('{{ var("base_currency") }}' as varchar) as base_currency,
+        cast(fx_rate_date as date) as fx_rate_date,
+        cast(fx_rate as numeric(18, 6)) as fx_rate,
+        cast(total_amount_base as numeric(18, 2)) as total_amount_base,
+        cast(net_amount_base as numeric(18, 2)) as net_amount_base,
+        cast(line_count as integer) as line_count,
+        cast(item_count as integer) as item_count,
+        cast(created_at as timestamp) as created_at,
+        cast(order_date as date) as order_date,
+        cast(updated_at as timestamp) as updated_at
+    from selected
+)
+
+select * from final

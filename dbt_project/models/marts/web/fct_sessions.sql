@@ -1,0 +1,80 @@
+with
+
+events as (
+    select * from {{ ref('int_events_sessionized') }}
+),
+
+landing as (
+    select
+        session_id,
+        page_url as landing_page_url,
+        referrer,
+        utm_source,
+        utm_medium,
+        utm_campaign,
+        device
+    from events
+    where event_sequence = 1
+),
+
+aggregated as (
+    select
+        session_id,
+        min(anonymous_id) as anonymous_id,
+        max(customer_id) as customer_id,
+        min(session_number) as session_number,
+        min(occurred_at) as started_at,
+        max(occurred_at) as ended_at,
+        count(*) as event_count,
+        sum(case when event_type = 'page_view' then 1 else 0 end) as page_view_count,
+        max(case when event_type = 'product_view' then 1 else 0 end) as has_product_view,
+        max(case when event_type = 'add_to_cart' then 1 else 0 end) as has_add_to_cart,
+        max(case when event_type = 'checkout_started' then 1 else 0 end)
+            as has_checkout_started,
+        max(case when event_type = 'purchase' then 1 else 0 end) as has_purchase
+    from events
+    group by session_id
+),
+
+final as (
+    select
+        cast(aggregated.session_id as varchar) as session_id,
+        cast(aggregated.anonymous_id as varchar) as anonymous_id,
+        cast(aggregated.customer_id as bigint) as customer_id,
+        cast(aggregated.session_number as integer) as session_number,
+        cast(aggregated.started_at as timestamp) as started_at,
+        cast(aggregated.ended_at as timestamp) as ended_at,
+        cast(aggregated.started_at as date) as session_date,
+        cast(
+            {{ seconds_between('aggregated.started_at', 'aggregated.ended_at') }} as bigint
+        ) as duration_seconds,
+        cast(landing.landing_page_url as varchar) as landing_page_url,
+        cast(
+            case
+                when landing.utm_source is not null then landing.utm_source
+                when landing.referrer is null then '(direct)'
+                else lower(split_part(split_part(landing.referrer, '://', 2), '/', 1))
+            end as varchar
+        ) as traffic_source,
+        cast(
+            case
+                when landing.utm_medium is not null then landing.utm_medium
+                when landing.utm_source is not null then '(not set)'
+                when landing.referrer is null then '(none)'
+                else 'referral'
+            end as varchar
+        ) as traffic_medium,
+        cast(landing.utm_campaign as varchar) as utm_campaign,
+        cast(landing.device as varchar) as device,
+        cast(aggregated.event_count as bigint) as event_count,
+        cast(aggregated.page_view_count as bigint) as page_view_count,
+        cast(aggregated.has_product_view = 1 as boolean) as has_product_view,
+        cast(aggregated.has_add_to_cart = 1 as boolean) as has_add_to_cart,
+        cast(aggregated.has_checkout_started = 1 as boolean) as has_checkout_started,
+        cast(aggregated.has_purchase = 1 as boolean) as is_converted
+    from aggregated
+    inner join landing
+        on aggregated.session_id = landing.session_id
+)
+
+select * from final

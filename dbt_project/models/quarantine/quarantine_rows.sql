@@ -1,0 +1,88 @@
+{#-
+    Everything the pipeline refused, with the reason: rows staging rejected (layer "staging"),
+    order items whose order was rejected, and the loaders' own rejected records (layer "load").
+-#}
+{%- set staged = [
+    ('raw_crm.customers', 'base_crm__customers', 'customer_id'),
+    ('raw_crm.campaigns', 'base_crm__campaigns', 'campaign_id'),
+    ('raw_fx.rates', 'base_fx__rates', "cast(rate_date as " ~ dbt.type_string() ~ ") || '/' || currency"),
+    ('raw_shop.products', 'base_shop__products', 'product_id'),
+    ('raw_shop.orders', 'base_shop__orders', 'order_id'),
+    ('raw_shop.order_items', 'base_shop__order_items', 'order_item_id'),
+    ('raw_events.events', 'base_events__events', 'event_id'),
+] -%}
+with
+
+{% for table, model, key in staged %}
+{{ model }} as (
+    select * from {{ ref(model) }}
+),
+
+{% endfor -%}
+
+loader_rejections as (
+    select * from {{ ref('stg_loader__rejected_records') }}
+),
+
+quarantined_orders as (
+    select distinct order_id
+    from base_shop__orders
+    where quarantine_reason is not null
+),
+
+unioned as (
+    {% for table, model, key in staged -%}
+        select
+            'staging' as layer,
+            '{{ table }}' as source_table,
+            cast({{ key }} as {{ dbt.type_string() }}) as record_key,
+            quarantine_reason as reason,
+            cast(null as {{ dbt.type_string() }}) as record_text,
+            _dlt_load_id
+        from {{ model }}
+        where quarantine_reason is not null
+        union all
+    {% endfor -%}
+        select
+            'staging' as layer,
+            'raw_shop.order_items' as source_table,
+            cast(base_shop__order_items.order_item_id as {{ dbt.type_string() }}) as record_key,
+            'order quarantined' as reason,
+            cast(null as {{ dbt.type_string() }}) as record_text,
+            base_shop__order_items._dlt_load_id
+        from base_shop__order_items
+        inner join quarantined_orders
+            on base_shop__order_items.order_id = quarantined_orders.order_id
+        where base_shop__order_items.quarantine_reason is null
+        union all
+        select
+            'load' as layer,
+            'raw_' || source_system || '.' || coalesce(resource_name, source_name) as source_table,
+            location || ':' || cast(record_position as {{ dbt.type_string() }}) as record_key,
+            reason,
+            raw_text as record_text,
+            _dlt_load_id
+        from loader_rejections
+),
+
+final as (
+    select
+        cast(
+            md5(
+                layer || '|' || source_table || '|' || coalesce(record_key, '') || '|' || reason
+                || '|' || coalesce(_dlt_load_id, '') || '|' || cast(row_number() over (
+                    partition by layer, source_table, record_key, reason, _dlt_load_id
+                    order by record_text
+                ) as {{ dbt.type_string() }})
+            ) as varchar
+        ) as quarantine_id,
+        cast(layer as varchar) as layer,
+        cast(source_table as varchar) as source_table,
+        cast(record_key as varchar) as record_key,
+        cast(reason as varchar) as reason,
+        cast(record_text as varchar) as record_text,
+        cast(_dlt_load_id as varchar) as dlt_load_id
+    from unioned
+)
+
+select * from final
