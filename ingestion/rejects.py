@@ -42,7 +42,15 @@ def hints() -> Any:
 
 
 class RejectCounter(Counter[str]):
-    """Rejected records of one run, counted per resource name."""
+    """Rejected records of one run, counted per resource name.
+
+    ``reread`` holds the locations (files) read in full by this run: their older rejected
+    records are superseded by this run's (a corrected file must not keep stale rejects).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reread: set[str] = set()
 
 
 def record(

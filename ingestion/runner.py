@@ -189,11 +189,28 @@ def run_source(
         refresh="drop_sources" if full_refresh else None,
     )
     _add_counts(result, pipeline, info)
+    if counter.reread and info is not None:
+        drop_superseded_rejects(pipeline, counter.reread, info.loads_ids)
     result.rejected = dict(counter)
     result.after = table_counts(wh, cfg.dataset)
     result.trace = _trace_text(pipeline)
     result.duration_s = time.monotonic() - t0
     return result
+
+
+def drop_superseded_rejects(pipeline: Any, locations: set[str], load_ids: list[str]) -> None:
+    """Delete rejected records of files this run re-read in full, except this run's own."""
+    if not load_ids:
+        return
+    with pipeline.sql_client() as client:
+        table = client.make_qualified_table_name(rejects.TABLE)
+        marks = ", ".join(["%s"] * len(load_ids))
+        for location in sorted(locations):
+            client.execute_sql(
+                f"delete from {table} where location = %s and _dlt_load_id not in ({marks})",
+                location,
+                *load_ids,
+            )
 
 
 def root_cause(exc: BaseException) -> BaseException:
@@ -235,33 +252,59 @@ def summarise(summary: RunSummary, result: SourceResult, full_refresh: bool) -> 
         counts.rejected += result.rejected.get(table, 0)
 
 
+OPS_COLUMNS = (
+    ("pipeline_name", "text"),
+    ("dataset_name", "text"),
+    ("started_at", "timestamp with time zone"),
+    ("duration_s", "double precision"),
+    ("ok", "boolean"),
+    ("error", "text"),
+    ("load_ids", "text"),
+    ("row_counts", "text"),
+    ("rejected", "bigint"),
+    ("trace", "text"),
+)
+
+
 def record_ops(wh: warehouse.Warehouse, results: list[SourceResult]) -> None:
-    """Append one row per source run to ``raw_ops.load_traces`` (dlt load info + trace)."""
+    """Append one row per source run to ``raw_ops.load_traces``: counts, load ids, dlt trace.
+
+    Written with plain SQL rather than a second dlt pipeline: it is one small insert, and a
+    dlt run would add seconds to every (no-op) run. ``trace`` is dlt's full run trace as JSON
+    (``pipeline.last_trace.asdict()``), which holds the load info of every step.
+    """
+    if not results:
+        return
     rows = [
-        {
-            "pipeline_name": r.name,
-            "dataset_name": r.dataset,
-            "started_at": r.started_at,
-            "duration_s": round(r.duration_s, 3),
-            "ok": r.error is None,
-            "error": r.error,
-            "load_ids": dlt_json.dumps(r.load_ids),
-            "row_counts": dlt_json.dumps(r.row_counts),
-            "rejected": sum(r.rejected.values()),
-            "trace": r.trace,
-        }
+        (
+            r.name,
+            r.dataset,
+            r.started_at,
+            round(r.duration_s, 3),
+            r.error is None,
+            r.error,
+            dlt_json.dumps(r.load_ids),
+            dlt_json.dumps(r.row_counts),
+            sum(r.rejected.values()),
+            r.trace,
+        )
         for r in results
     ]
-    if not rows:
-        return
+    columns = ", ".join(f"{name} {kind}" for name, kind in OPS_COLUMNS)
+    names = ", ".join(name for name, _ in OPS_COLUMNS)
+    marks = ", ".join(["?" if wh.kind == "duckdb" else "%s"] * len(OPS_COLUMNS))
     with dataset_lock(OPS_DATASET, wh):
-        pipeline = make_pipeline("ops", OPS_DATASET, wh)
-        pipeline.run(
-            rows,
-            table_name=OPS_TABLE,
-            write_disposition="append",
-            columns={"trace": {"data_type": "text"}, "error": {"data_type": "text"}},
-        )
+        conn = warehouse.connect(wh)
+        try:
+            cur = conn.cursor()
+            cur.execute(f"create schema if not exists {OPS_DATASET}")
+            cur.execute(f"create table if not exists {OPS_DATASET}.{OPS_TABLE} ({columns})")
+            cur.executemany(
+                f"insert into {OPS_DATASET}.{OPS_TABLE} ({names}) values ({marks})", rows
+            )
+            conn.commit()
+        finally:
+            conn.close()
 
 
 # ---------------------------------------------------------------- entry point

@@ -85,6 +85,7 @@ def source(
             location = item["relative_path"]
             if file_format(item["file_name"]) is None:
                 continue
+            counter.reread.add(location)
             with item.open() as stream:
                 for good, rejected in read_file(stream, item["file_name"], location, contract):
                     if rejected:
