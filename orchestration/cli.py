@@ -1,4 +1,4 @@
-"""``python -m orchestration run|backfill|replay|status|report``.
+"""``python -m orchestration run|ingest|build|backfill|replay|status|report``.
 
 Exit codes: 0 success, 1 a step failed (the step is named on one line on stderr), 2 bad
 arguments or settings, 3 another run holds the lock.
@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from orchestration import runner
-from orchestration.redact import install_on_root_handlers, redact
+from orchestration.redact import install_on_root_handlers, redact, wrap_standard_streams
 
 log = logging.getLogger("orchestration")
 
@@ -41,6 +41,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         "--full-refresh", action="store_true", help="reload sources and rebuild incrementals"
     )
     parser.add_argument("--skip-dbt", action="store_true", help="load only, do not run dbt")
+    parser.add_argument("--skip-ingest", action="store_true", help="run dbt build only")
     parser.add_argument("--retries", type=int, help="retries per failed step (default 2)")
     parser.add_argument("--backoff", type=float, dest="backoff_s", help="first retry wait, s")
 
@@ -53,7 +54,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="ingest every enabled source, then dbt build")
     _add_common(run)
-    run.add_argument("--skip-ingest", action="store_true", help="run dbt build only")
+
+    ingest = sub.add_parser("ingest", help="the load step alone (run --skip-dbt)")
+    ingest.add_argument("--source", dest="sources", action="append", metavar="NAME")
+    ingest.add_argument("--full-refresh", action="store_true")
+    ingest.add_argument("--retries", type=int)
+    ingest.add_argument("--backoff", type=float, dest="backoff_s")
+
+    build = sub.add_parser("build", help="the dbt build step alone (run --skip-ingest)")
+    build.add_argument("--select", help="dbt selection passed to `dbt build --select`")
+    build.add_argument("--full-refresh", action="store_true")
+    build.add_argument("--retries", type=int)
+    build.add_argument("--backoff", type=float, dest="backoff_s")
 
     backfill = sub.add_parser("backfill", help="load and rebuild a date window")
     _add_common(backfill)
@@ -80,11 +92,11 @@ def request_from_args(args: argparse.Namespace) -> runner.RunRequest:
     """Turn parsed arguments into a run request."""
     request = runner.RunRequest(
         command=args.command,
-        sources=args.sources,
+        sources=getattr(args, "sources", None),
         full_refresh=getattr(args, "full_refresh", False),
-        select=args.select,
-        skip_ingest=getattr(args, "skip_ingest", False),
-        skip_dbt=args.skip_dbt,
+        select=getattr(args, "select", None),
+        skip_ingest=getattr(args, "skip_ingest", False) or args.command == "build",
+        skip_dbt=getattr(args, "skip_dbt", False) or args.command == "ingest",
         retries=args.retries,
         backoff_s=args.backoff_s,
     )
@@ -126,6 +138,7 @@ def print_summary(console: Console, result: runner.RunResult) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
+    wrap_standard_streams()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -149,9 +162,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return runner.EXIT_CONFIG
     result = runner.execute(request)
-    print_summary(Console(), result)
+    console = Console(soft_wrap=True)
+    print_summary(console, result)
     if result.exit_code == runner.EXIT_OK:
-        Console().print(f"[green]{result.message}[/green]")
+        console.print(f"[green]{result.message}[/green]")
     else:
         print(redact(result.message), file=sys.stderr)
     return result.exit_code

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestration.ledger import NodeResult
+from orchestration.redact import scrub_file
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +129,11 @@ def _node_result(result: Any) -> NodeResult:
     )
 
 
+def default_log_dir(args: list[str]) -> Path:
+    """The default dbt log folder of a build: ``<project dir>/logs``."""
+    return Path(args[args.index("--project-dir") + 1]) / "logs"
+
+
 def _failure_summary(results: Sequence[NodeResult]) -> str:
     failing = [r for r in results if r.status in NODE_FAILED]
     names = ", ".join(f"{r.name} ({r.status})" for r in failing[:5])
@@ -152,6 +158,7 @@ def run_build(
     except Exception as exc:  # dbt's own crash: report it as a failed step
         return DbtOutcome(False, None, error=f"dbt crashed: {type(exc).__name__}: {exc}")
     invocation_id = get_invocation_id()
+    scrub_file(Path(os.environ.get("DBT_LOG_PATH") or default_log_dir(args)) / "dbt.log")
     results = [_node_result(r) for r in getattr(res.result, "results", None) or []]
     if res.success:
         return DbtOutcome(True, invocation_id, results)

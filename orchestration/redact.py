@@ -7,10 +7,14 @@ are replaced by ``***``, and so are credentials embedded in URLs and bearer toke
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import re
+import sys
 from collections.abc import Iterable
+from pathlib import Path
+from typing import TextIO
 
 MASK = "***"
 _SECRET_ENV_SUFFIXES = ("PASSWORD", "TOKEN", "SECRET", "API_KEY", "WEBHOOK_URL", "CREDENTIALS")
@@ -32,7 +36,10 @@ def known_secrets() -> list[str]:
     """Secret values currently known: registered ones plus secret-looking environment values."""
     values = set(_extra_secrets)
     for name, value in os.environ.items():
-        if value and len(value) >= 4 and name.upper().endswith(_SECRET_ENV_SUFFIXES):
+        secret_name = name.upper().endswith(_SECRET_ENV_SUFFIXES) or name.startswith(
+            "DBT_ENV_SECRET_"
+        )
+        if value and len(value) >= 4 and secret_name:
             values.add(value)
     # longest first, so a secret containing another is masked whole
     return sorted(values, key=len, reverse=True)
@@ -65,3 +72,50 @@ def install_on_root_handlers() -> None:
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, RedactingFilter) for f in handler.filters):
             handler.addFilter(RedactingFilter())
+
+
+class RedactingStream(io.TextIOBase):
+    """A text stream that masks secrets before writing to the wrapped stream.
+
+    The CLI wraps ``sys.stdout`` and ``sys.stderr`` with it, so output of libraries that write
+    to the console themselves (dbt's event logger, dlt) is masked too.
+    """
+
+    def __init__(self, wrapped: TextIO) -> None:
+        super().__init__()
+        self.wrapped = wrapped
+
+    def write(self, text: str) -> int:
+        self.wrapped.write(redact(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self.wrapped.flush()
+
+    def isatty(self) -> bool:
+        return self.wrapped.isatty()
+
+    def fileno(self) -> int:
+        return self.wrapped.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self.wrapped, "encoding", "utf-8")
+
+
+def wrap_standard_streams() -> None:
+    """Replace ``sys.stdout``/``sys.stderr`` with redacting streams (idempotent)."""
+    if not isinstance(sys.stdout, RedactingStream):
+        sys.stdout = RedactingStream(sys.stdout)
+    if not isinstance(sys.stderr, RedactingStream):
+        sys.stderr = RedactingStream(sys.stderr)
+
+
+def scrub_file(path: Path) -> None:
+    """Mask secrets in a log file written by a library (e.g. dbt's ``logs/dbt.log``)."""
+    if not path.is_file() or not known_secrets():
+        return
+    text = path.read_text(encoding="utf-8", errors="replace")
+    cleaned = redact(text)
+    if cleaned != text:
+        path.write_text(cleaned, encoding="utf-8")
