@@ -1,6 +1,7 @@
 {#-
     Everything the pipeline refused, with the reason: rows staging rejected (layer "staging"),
-    order items whose order was rejected, and the loaders' own rejected records (layer "load").
+    orders refused by cross-table checks (int_orders_validated), order items whose order was
+    rejected, and the loaders' own rejected records (layer "load").
 -#}
 {%- set staged = [
     ('raw_crm.customers', 'base_crm__customers', 'customer_id'),
@@ -8,6 +9,7 @@
     ('raw_fx.rates', 'base_fx__rates', "cast(rate_date as " ~ dbt.type_string() ~ ") || '/' || currency"),
     ('raw_shop.products', 'base_shop__products', 'product_id'),
     ('raw_shop.orders', 'base_shop__orders', 'order_id'),
+    ('raw_shop.orders', 'int_orders_validated', 'order_id'),
     ('raw_shop.order_items', 'base_shop__order_items', 'order_item_id'),
     ('raw_events.events', 'base_events__events', 'event_id'),
 ] -%}
@@ -25,8 +27,12 @@ loader_rejections as (
 ),
 
 quarantined_orders as (
-    select distinct order_id
+    select order_id
     from base_shop__orders
+    where quarantine_reason is not null
+    union
+    select order_id
+    from int_orders_validated
     where quarantine_reason is not null
 ),
 

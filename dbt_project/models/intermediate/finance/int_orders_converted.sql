@@ -1,7 +1,8 @@
 with
 
 orders as (
-    select * from {{ ref('stg_shop__orders') }}
+    select * from {{ ref('int_orders_validated') }}
+    where quarantine_reason is null
 ),
 
 published_rates as (
@@ -34,19 +35,10 @@ converted as (
         order_rate.valid_from as fx_rate_date,
         order_rate.rate as fx_rate,
         base_rate.rate as base_fx_rate,
-        cast(
-            round(
-                cast(orders.subtotal - orders.discount_amount as numeric(38, 10))
-                / order_rate.rate * base_rate.rate,
-                2
-            ) as numeric(18, 2)
-        ) as net_amount_base,
-        cast(
-            round(
-                cast(orders.total_amount as numeric(38, 10)) / order_rate.rate * base_rate.rate,
-                2
-            ) as numeric(18, 2)
-        ) as total_amount_base,
+        {{ fx_convert('orders.subtotal - orders.discount_amount', 'order_rate.rate', 'base_rate.rate') }}
+            as net_amount_base,
+        {{ fx_convert('orders.total_amount', 'order_rate.rate', 'base_rate.rate') }}
+            as total_amount_base,
         orders.created_at,
         orders.order_date,
         orders.updated_at

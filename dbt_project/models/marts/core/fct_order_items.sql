@@ -25,13 +25,8 @@ joined as (
         order_items.unit_price,
         order_items.line_amount,
         orders.currency,
-        cast(
-            round(
-                cast(order_items.line_amount as numeric(38, 10))
-                / orders.fx_rate * orders.base_fx_rate,
-                2
-            ) as numeric(18, 2)
-        ) as line_amount_base,
+        {{ fx_convert('order_items.line_amount', 'orders.fx_rate', 'orders.base_fx_rate') }}
+            as line_amount_base,
         orders.status as order_status,
         orders.is_revenue,
         orders.created_at as ordered_at,

@@ -5,7 +5,7 @@
         incremental_strategy='delete+insert',
         on_schema_change='fail',
         post_hook=[
-            "delete from {{ this }} where order_id not in (select order_id from {{ ref('stg_shop__orders') }})"
+            "delete from {{ this }} where order_id not in (select order_id from {{ ref('int_orders_converted') }})"
         ]
     )
 }}
@@ -13,10 +13,10 @@
     Incremental: re-reads orders updated within `orders_lookback_days` of the latest loaded
     `updated_at`, plus every order of a customer whose orders changed (so order numbers and
     is_first_order stay right). The post-hook removes orders that were soft-deleted or
-    quarantined since they were loaded.
+    refused since they were loaded.
 -#}
 -- depends_on: {{ ref('base_shop__orders') }}
--- depends_on: {{ ref('stg_shop__orders') }}
+-- depends_on: {{ ref('int_orders_converted') }}
 with
 
 orders as (
