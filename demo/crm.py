@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from datetime import date, datetime, timedelta
+from itertools import combinations
 
 import numpy as np
 
@@ -70,75 +71,106 @@ def create_schema(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
-def _email(rng: np.random.Generator, first: str, last: str, customer_id: int) -> str:
-    domain = settings.EMAIL_DOMAINS[customer_id % len(settings.EMAIL_DOMAINS)]
-    email = f"{first}.{last}{customer_id}@{domain}"
-    style = rng.random()
-    if style < 0.15:
-        email = email.title()
-    elif style < 0.20:
-        email = email.upper()
-    if rng.random() < 0.07:  # copy-pasted into a form
-        email = f" {email} " if rng.random() < 0.5 else f"{email}  "
-    return email
+TAG_SETS = (
+    ["[]"]
+    + [json.dumps([t]) for t in settings.CUSTOMER_TAGS]
+    + [json.dumps(list(pair)) for pair in combinations(settings.CUSTOMER_TAGS, 2)]
+)
+_pairs = len(TAG_SETS) - 1 - len(settings.CUSTOMER_TAGS)
+TAG_P = (
+    [0.5]
+    + [0.35 / len(settings.CUSTOMER_TAGS)] * len(settings.CUSTOMER_TAGS)
+    + [0.15 / _pairs] * _pairs
+)
 
 
-def _phone(rng: np.random.Generator, country: str) -> str | None:
-    if rng.random() < 0.3:
-        return None
-    digits = "".join(str(d) for d in rng.integers(0, 10, 9))
-    return f"{DIAL_CODES[country]} {digits[:3]} {digits[3:6]} {digits[6:]}"
+class _Draws:
+    """Every random attribute of `count` customers, drawn at once (vectorised)."""
+
+    def __init__(self, rng: np.random.Generator, count: int) -> None:
+        self.country = rng.choice(len(COUNTRY_CODES), size=count, p=COUNTRY_WEIGHTS).tolist()
+        self.city = rng.integers(0, 1 << 30, count).tolist()
+        self.style = rng.random(count).tolist()
+        self.pad = rng.random(count).tolist()
+        self.phone_null = (rng.random(count) < 0.3).tolist()
+        self.phone = rng.integers(0, 10**9, count).tolist()
+        self.address_null = (rng.random(count) < 0.12).tolist()
+        self.street = rng.integers(0, len(settings.STREETS), count).tolist()
+        self.number = rng.integers(1, 250, count).tolist()
+        self.postal = rng.integers(10000, 99999, count).tolist()
+        self.tags = rng.choice(len(TAG_SETS), size=count, p=TAG_P).tolist()
+
+    def place(self, i: int) -> tuple[str, str]:
+        """Country and city of row `i`."""
+        country = COUNTRY_CODES[self.country[i]]
+        cities = settings.COUNTRIES[country][2]
+        return country, cities[self.city[i] % len(cities)]
+
+    def email(self, i: int, local: str, domain: str) -> str:
+        """An e-mail address as people type it: mixed case, sometimes padded with spaces."""
+        email = f"{local}@{domain}"
+        if self.style[i] < 0.15:
+            email = email.title()
+        elif self.style[i] < 0.20:
+            email = email.upper()
+        if self.pad[i] < 0.035:
+            email = f" {email} "
+        elif self.pad[i] < 0.07:
+            email = f"{email}  "
+        return email
+
+    def phone_text(self, i: int, country: str) -> str | None:
+        """A phone number with the country's dialling code, or None (not given)."""
+        if self.phone_null[i]:
+            return None
+        digits = f"{self.phone[i]:09d}"
+        return f"{DIAL_CODES[country]} {digits[:3]} {digits[3:6]} {digits[6:]}"
+
+    def address(self, i: int, country: str, city: str) -> tuple[str | None, ...]:
+        """line1, city, postal_code, country_code (all None when no address is known)."""
+        if self.address_null[i]:
+            return (None, None, None, None)
+        line1 = f"{self.number[i]} {settings.STREETS[self.street[i]]}"
+        return (line1, city, str(self.postal[i]), country)
 
 
-def _address(rng: np.random.Generator, country: str, city: str) -> tuple[str | None, ...]:
-    if rng.random() < 0.12:
-        return (None, None, None, None)
-    street = settings.STREETS[int(rng.integers(len(settings.STREETS)))]
-    number = int(rng.integers(1, 250))
-    postal = f"{int(rng.integers(10000, 99999))}"
-    return (f"{number} {street}", city, postal, country)
-
-
-def _tags(rng: np.random.Generator) -> str:
-    count = int(rng.choice(3, p=(0.5, 0.35, 0.15)))
-    picks = rng.choice(len(settings.CUSTOMER_TAGS), size=count, replace=False)
-    return json.dumps([settings.CUSTOMER_TAGS[i] for i in sorted(picks)])
+def _domain(customer_id: int) -> str:
+    return settings.EMAIL_DOMAINS[customer_id % len(settings.EMAIL_DOMAINS)]
 
 
 def new_customers(seed: int, day: date, first_id: int, count: int) -> list[tuple]:
     """The customers who sign up on `day`, with ids from `first_id` (one tuple per row)."""
     rng = np.random.default_rng([seed, day.toordinal(), STREAM_NEW])
-    stamps = api_timestamps(day, day_seconds(rng, count))
-    countries = rng.choice(len(COUNTRY_CODES), size=count, p=COUNTRY_WEIGHTS)
-    firsts = rng.integers(len(settings.FIRST_NAMES), size=count)
-    lasts = rng.integers(len(settings.LAST_NAMES), size=count)
+    stamps = api_timestamps(day, np.sort(day_seconds(rng, count)))
+    firsts = rng.integers(len(settings.FIRST_NAMES), size=count).tolist()
+    lasts = rng.integers(len(settings.LAST_NAMES), size=count).tolist()
     channels = rng.choice(
         len(settings.SIGNUP_CHANNELS), size=count, p=settings.SIGNUP_CHANNEL_WEIGHTS
     )
-    opt_in = rng.random(count) < 0.55
+    opt_in = (rng.random(count) < 0.55).astype(int).tolist()
+    draws = _Draws(rng, count)
     rows = []
-    for i in range(count):
+    for i, channel in enumerate(channels.tolist()):
         customer_id = first_id + i
-        country = COUNTRY_CODES[countries[i]]
-        cities = settings.COUNTRIES[country][2]
-        city = cities[int(rng.integers(len(cities)))]
+        country, city = draws.place(i)
         first, first_slug = settings.FIRST_NAMES[firsts[i]]
         last, last_slug = settings.LAST_NAMES[lasts[i]]
+        local = f"{first_slug}.{last_slug}{customer_id}"
         rows.append(
             (
                 customer_id,
-                _email(rng, first_slug, last_slug, customer_id),
+                draws.email(i, local, _domain(customer_id)),
                 first,
                 last,
-                _phone(rng, country),
+                draws.phone_text(i, country),
                 country,
                 city,
-                settings.SIGNUP_CHANNELS[channels[i]],
-                int(opt_in[i]),
+                settings.SIGNUP_CHANNELS[channel],
+                opt_in[i],
                 stamps[i],
                 stamps[i],
-                *_address(rng, country, city),
-                _tags(rng),
+                *draws.address(i, country, city),
+                TAG_SETS[draws.tags[i]],
             )
         )
     return rows
@@ -155,24 +187,21 @@ def max_updated_at(conn: sqlite3.Connection, table: str) -> str | None:
     return conn.execute(f"select max(updated_at) from {table}").fetchone()[0]
 
 
-def _changed(rng: np.random.Generator, row: dict, updated_at: str) -> dict:
+def _change(draws: _Draws, i: int, kind: int, row: dict, updated_at: str) -> dict:
     """One realistic change to a customer: phone, opt-in, e-mail, tags or a move abroad."""
-    kind = rng.choice(5, p=(0.35, 0.25, 0.15, 0.15, 0.10))
     if kind == 0:
-        row["phone"] = _phone(rng, row["country_code"])
+        row["phone"] = draws.phone_text(i, row["country_code"])
     elif kind == 1:
         row["marketing_opt_in"] = 1 - row["marketing_opt_in"]
     elif kind == 2:
-        local, _, _domain = row["email"].strip().partition("@")
-        row["email"] = _email(rng, local.lower().rstrip("0123456789"), "", row["id"])
+        local = row["email"].strip().partition("@")[0].lower()
+        row["email"] = draws.email(i, local, _domain(row["id"] + 1 + i % 3))
     elif kind == 3:
-        row["tags"] = _tags(rng)
+        row["tags"] = TAG_SETS[draws.tags[i]]
     else:
-        country = COUNTRY_CODES[int(rng.choice(len(COUNTRY_CODES), p=COUNTRY_WEIGHTS))]
-        cities = settings.COUNTRIES[country][2]
-        city = cities[int(rng.integers(len(cities)))]
+        country, city = draws.place(i)
         row["country_code"], row["city"] = country, city
-        line1, a_city, postal, a_country = _address(rng, country, city)
+        line1, a_city, postal, a_country = draws.address(i, country, city)
         row.update(
             address_line1=line1,
             address_city=a_city,
@@ -199,7 +228,7 @@ def update_customers(
     rng = np.random.default_rng([seed, day.toordinal(), STREAM_UPDATE])
     newest_before = max_updated_at(conn, "customers")
     count = min(count, last_old_id)
-    ids = np.sort(rng.choice(last_old_id, size=count, replace=False) + 1)
+    ids = np.sort(rng.choice(last_old_id, size=count, replace=False) + 1).tolist()
     late_count = min(count, max(1, count // 200))
     stamps = api_timestamps(day, day_seconds(rng, count))
     newest = datetime.strptime(newest_before, "%Y-%m-%dT%H:%M:%SZ")
@@ -207,10 +236,12 @@ def update_customers(
         stamps[i] = (newest - timedelta(seconds=int(rng.integers(1, 900)))).strftime(
             "%Y-%m-%dT%H:%M:%SZ"
         )
+    kinds = rng.choice(5, size=count, p=(0.35, 0.25, 0.15, 0.15, 0.10)).tolist()
+    draws = _Draws(rng, count)
     conn.row_factory = sqlite3.Row
     updated = []
     for start in range(0, count, 900):
-        part = ids[start : start + 900].tolist()
+        part = ids[start : start + 900]
         marks = ", ".join("?" * len(part))
         found = conn.execute(f"select * from customers where id in ({marks}) order by id", part)
         updated.extend(dict(r) for r in found)
@@ -219,8 +250,8 @@ def update_customers(
     for i, row in enumerate(updated):
         if row["created_at"] > stamps[i]:  # a late change never predates the signup
             continue
-        changed = _changed(rng, row, stamps[i])
-        rows.append((*tuple(changed[c] for c in CUSTOMER_COLUMNS[1:]), changed["id"]))
+        changed = _change(draws, i, kinds[i], row, stamps[i])
+        rows.append((*(changed[c] for c in CUSTOMER_COLUMNS[1:]), changed["id"]))
     sets = ", ".join(f"{c} = ?" for c in CUSTOMER_COLUMNS[1:])
     conn.executemany(f"update customers set {sets} where id = ?", rows)
     return len(rows)

@@ -12,6 +12,7 @@ import gzip
 import io
 import json
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from demo import settings
@@ -34,6 +36,17 @@ FORMATS = ("parquet", "jsonl.gz", "csv")
 PAGE_TYPES = ("home", "category", "search", "help")
 PAGE_PATHS = ("/", "/c/apparel", "/search?q=mug", "/help/shipping")
 _MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
+FORMAT_WEIGHTS = (
+    1 - settings.JSONL_SHARE - settings.CSV_SHARE,
+    settings.JSONL_SHARE,
+    settings.CSV_SHARE,
+)
+# Two hex digits per byte value, as one uint16 each (so a lookup writes two characters).
+_HEX = np.frombuffer(b"".join(f"{i:02x}".encode() for i in range(256)), np.uint16)
+LOW_CARDINALITY = (
+    "event_type", "url", "referrer", "utm_source", "utm_medium", "utm_campaign", "device",
+    "device_type",
+)  # fmt: skip
 
 
 @dataclass
@@ -65,6 +78,18 @@ def event_ids(seq: np.ndarray, seed: int) -> np.ndarray:
     return x
 
 
+def hex_text(values: np.ndarray, n_bytes: int, prefix: bytes = b"") -> pa.Array:
+    """Lower-case hex of the low `n_bytes` of each uint64, after `prefix` (vectorised)."""
+    big_endian = values.astype(">u8").view(np.uint8).reshape(-1, 8)[:, 8 - n_bytes :]
+    width = len(prefix) + 2 * n_bytes
+    digits = _HEX[big_endian].view(np.uint8).reshape(len(values), 2 * n_bytes)
+    if prefix:
+        head = np.broadcast_to(np.frombuffer(prefix, np.uint8), (len(values), len(prefix)))
+        digits = np.concatenate([head, digits], axis=1)
+    text = np.ascontiguousarray(digits).view(f"S{width}").ravel()
+    return pa.array(text).cast(pa.string())
+
+
 def _draw(
     rng: np.random.Generator,
     ctx: EventContext,
@@ -93,18 +118,26 @@ def _draw(
         total[count:] = orders.total_cents
         codes = {c: i for i, c in enumerate(settings.FX_START)}
         currency[count:] = [codes.get(c, 0) for c in orders.currency]
-    pick = rng.integers(0, len(ctx.products), n)
+    fmt = rng.choice(3, size=n, p=FORMAT_WEIGHTS).astype(np.int8)
+    # Rows go to their file in time order. Only the columns that depend on the row's position
+    # (purchases come last) are permuted; the others are drawn independently per row anyway.
+    order = np.argsort((fmt.astype(np.int64) << 40) | (ts - ts.min()), kind="stable")
+    etype, logged_in, customer, ts, fmt = (a[order] for a in (etype, logged_in, customer, ts, fmt))
+    order_id, total, currency = (a[order] for a in (order_id, total, currency))
     anon = np.where(
         logged_in,
         customer.astype(np.uint64) * np.uint64(2654435761) + np.uint64(ctx.seed),
         rng.integers(0, 1 << 48, n).astype(np.uint64),
-    )
+    ) & np.uint64((1 << 48) - 1)
+    pick = rng.integers(0, len(ctx.products), n)
     tracked = rng.random(n) < 0.3
-    offsets = rng.integers(0, len(settings.EVENT_OFFSETS), n)
     return pa.table(
         {
-            "eid": event_ids(np.arange(first_seq, first_seq + n, dtype=np.uint64), ctx.seed),
-            "anon": anon & np.uint64((1 << 48) - 1),
+            "event_id": hex_text(
+                event_ids(np.arange(first_seq, first_seq + n, dtype=np.uint64), ctx.seed), 8
+            ),
+            "anonymous_id": hex_text(anon, 6, b"anon_"),
+            "anon": anon,
             "customer_id": pa.array(customer, mask=~logged_in),
             "etype": etype,
             "page": rng.integers(0, len(PAGE_TYPES), n).astype(np.int8),
@@ -119,16 +152,8 @@ def _draw(
             "campaign": rng.integers(0, max(len(ctx.campaigns), 1), n),
             "device": rng.choice(3, size=n, p=settings.DEVICE_WEIGHTS).astype(np.int8),
             "ts": ts,
-            "off": offsets.astype(np.int8),
-            "fmt": rng.choice(
-                3,
-                size=n,
-                p=(
-                    1 - settings.JSONL_SHARE - settings.CSV_SHARE,
-                    settings.JSONL_SHARE,
-                    settings.CSV_SHARE,
-                ),
-            ),
+            "off": rng.integers(0, len(settings.EVENT_OFFSETS), n).astype(np.int8),
+            "fmt": fmt,
         }
     )
 
@@ -159,8 +184,8 @@ def _columns_sql(ctx: EventContext) -> list[tuple[str, str]]:
         when 3 then '/checkout'
         else '/checkout/confirmation?order=' || order_id end"""
     columns = [
-        ("event_id", "lower(lpad(to_hex(eid), 16, '0'))"),
-        ("anonymous_id", "'anon_' || lower(lpad(to_hex(anon), 12, '0'))"),
+        ("event_id", "event_id"),
+        ("anonymous_id", "anonymous_id"),
         ("customer_id", "customer_id::varchar" if "retyped" in ctx.drift else "customer_id"),
         ("event_type", f"{_sql_list(settings.EVENT_TYPES)}[etype + 1]"),
         ("url", url),
@@ -188,13 +213,11 @@ def _columns_sql(ctx: EventContext) -> list[tuple[str, str]]:
 
 
 def _render(con: duckdb.DuckDBPyConnection, ctx: EventContext, numeric: pa.Table) -> pa.Table:
-    """Text columns of the output files, plus `fmt`, ordered by format and time."""
+    """Text columns of the output files, plus `fmt` (rows keep their order)."""
     select = ", ".join(f"{expr} as {name}" for name, expr in _columns_sql(ctx))
     con.register("numeric_events", numeric)
     try:
-        return con.sql(
-            f"select {select}, fmt from numeric_events order by fmt, ts, eid"
-        ).fetch_arrow_table()
+        return con.sql(f"select {select}, fmt from numeric_events").to_arrow_table()
     finally:
         con.unregister("numeric_events")
 
@@ -206,7 +229,7 @@ def _corrupt_json(rng: np.random.Generator, line: str) -> str:
     record = json.loads(line)
     if kind == 1:  # wrong types
         record["customer_id"] = "not-a-number"
-        record["occurred_at"] = 1_700_000_000
+        record["occurred_at"] = "31/02/2026 25:61"
         return json.dumps(record, ensure_ascii=False)
     record.pop("event_id")  # a required field missing
     return json.dumps(record, ensure_ascii=False) + " trailing garbage"
@@ -242,40 +265,31 @@ def _write_text(
         struct = ", ".join(
             f"{n} := {n}::JSON" if n == "properties" else f"{n} := {n}" for n in names
         )
-        lines = con.sql(f"select to_json(struct_pack({struct})) from t").fetchnumpy()
+        lines = con.sql(f"select to_json(struct_pack({struct})) as line from t").to_arrow_table()
         con.close()
-        text = next(iter(lines.values())).tolist()
+        text = lines["line"].to_pylist()
         for i in bad:
             text[i] = _corrupt_json(rng, text[i])
-        with gzip.open(path, "wt", encoding="utf-8", compresslevel=1) as out:
-            out.write("\n".join(text))
-            out.write("\n")
+        with (  # no name or time in the gzip header: same seed, same bytes
+            path.open("wb") as raw,
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=1, mtime=0) as out,
+        ):
+            out.write(("\n".join(text) + "\n").encode())
         return [i + 1 for i in bad]
-    buffer = io.StringIO()
-    pa_csv_write(table, buffer)
-    text = buffer.getvalue().split("\n")  # header first; CSV values never hold a newline
-    if bad:
-        rows = table.take(bad).to_pylist()
-        for i, row in zip(bad, rows, strict=True):
-            text[i + 1] = _corrupt_csv(rng, list(row.values()), names)
-    path.write_text("\n".join(text), encoding="utf-8")
+    buffer = pa.BufferOutputStream()
+    pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(quoting_style="needed"))
+    data = buffer.getvalue().to_pybytes()
+    if bad:  # CSV values never hold a newline, so lines are rows (header first)
+        lines = data.split(b"\n")
+        for i, row in zip(bad, table.take(bad).to_pylist(), strict=True):
+            lines[i + 1] = _corrupt_csv(rng, list(row.values()), names).encode()
+        data = b"\n".join(lines)
+    path.write_bytes(data)
     return [i + 2 for i in bad]
-
-
-def pa_csv_write(table: pa.Table, buffer: io.StringIO) -> None:
-    """CSV with a header, every string quoted only when needed, nulls as empty fields."""
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(table.column_names)
-    for batch in table.to_batches(100_000):
-        columns = [c.to_pylist() for c in batch.columns]
-        writer.writerows(
-            ["" if v is None else v for v in row] for row in zip(*columns, strict=True)
-        )
 
 
 def _write_chunk(
     ctx: EventContext,
-    con: duckdb.DuckDBPyConnection,
     rng: np.random.Generator,
     rendered: pa.Table,
     folder: Path,
@@ -301,7 +315,10 @@ def _write_chunk(
         path = folder / f"{stem}.{name}"
         bad_lines: list[int] = []
         if name == "parquet":
-            pq.write_table(part, path, row_group_size=settings.EVENT_CHUNK_ROWS)
+            dictionary = [c for c in part.column_names if c in LOW_CARDINALITY]
+            pq.write_table(
+                part, path, row_group_size=settings.EVENT_CHUNK_ROWS, use_dictionary=dictionary
+            )
         else:
             bad_lines = _write_text(path, rng, part, name, ctx.malformed_rate)
         entries.append(
@@ -345,6 +362,11 @@ def write_day(
     con = duckdb.connect()
     entries: list[dict[str, Any]] = []
     seq = first_seq
+    folder = day_folder(ctx.demo_dir, day)
+    pending: Future | None = None
+    # One writer thread: chunk i is written while chunk i + 1 is drawn and rendered (pyarrow,
+    # zlib and DuckDB release the GIL); at most two chunks are in memory.
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="demo-events")
     for i in range(chunks):
         lo, hi = order_cuts[i], order_cuts[i + 1]
         chunk_orders = DayOrders(
@@ -359,9 +381,16 @@ def write_day(
         seq += numeric.num_rows
         rendered = _render(con, ctx, numeric)
         del numeric
-        entries += _write_chunk(
-            ctx, con, rng, rendered, day_folder(ctx.demo_dir, day), f"part-{i:04d}", day, day
+        if pending is not None:
+            entries += pending.result()
+        file_rng = np.random.default_rng([ctx.seed, day.toordinal(), STREAM_EVENTS, i])
+        pending = writer.submit(
+            _write_chunk, ctx, file_rng, rendered, folder, f"part-{i:04d}", day, day
         )
+        del rendered
+    if pending is not None:
+        entries += pending.result()
+    writer.shutdown()
     con.close()
     return entries, seq
 
@@ -392,7 +421,6 @@ def write_late(
     rendered = _render(con, ctx, numeric)
     entries = _write_chunk(
         ctx,
-        con,
         rng,
         rendered,
         folder,

@@ -7,6 +7,7 @@ import secrets
 import shutil
 import sqlite3
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -160,6 +161,41 @@ def _start_drift(db: sqlite3.Connection, state: DemoState, kind: str, day: date)
     state.drift.append(entry)
 
 
+def _fill_sales_channel(
+    db: sqlite3.Connection, seed: int, day: date, order_ids: np.ndarray
+) -> None:
+    """Fill the column added by `added` drift for the day's orders."""
+    rng = np.random.default_rng([seed, day.toordinal(), STREAM_DRIFT])
+    channel = rng.integers(0, len(SALES_CHANNELS), len(order_ids)).tolist()
+    db.executemany(
+        "update orders set sales_channel = ? where order_id = ?",
+        zip([SALES_CHANNELS[c] for c in channel], order_ids.tolist(), strict=True),
+    )
+
+
+def _write_events(
+    ctx: events.EventContext, state: DemoState, day: date, orders: shop.DayOrders
+) -> tuple[list[dict], int]:
+    """Write the day's event files and the late files for the two days before."""
+    scale = state.scale
+    entries, seq = events.write_day(
+        ctx, day, _daily(settings.EVENTS_PER_SCALE, scale, day), orders, state.next_event_seq
+    )
+    first = date.fromisoformat(state.first_day)
+    late_plan = ((1, 0.02, "parquet", 0.002), (2, 0.005, "jsonl.gz", 0.0))
+    for back, share, fmt, duplicate_share in late_plan:
+        earlier = day - timedelta(days=back)
+        if earlier < first:
+            continue
+        volume = _daily(settings.EVENTS_PER_SCALE, scale, earlier)
+        duplicates = max(1, round(volume * duplicate_share)) if duplicate_share else 0
+        late, seq = events.write_late(
+            ctx, day, earlier, max(1, round(volume * share)), seq, fmt, duplicates
+        )
+        entries += late
+    return entries, seq
+
+
 def _simulate_day(
     demo_dir: Path, state: DemoState, day: date, faults: FileFaults, manifest: dict
 ) -> None:
@@ -183,7 +219,7 @@ def _simulate_day(
             shop.update_products(db, day)
             changes = shop.advance_orders(db, day)
             log.debug("order changes on %s: %s", day, changes)
-        orders = shop.place_orders(
+        plan = shop.plan_orders(
             db,
             seed,
             day,
@@ -194,13 +230,6 @@ def _simulate_day(
             fx.latest_rates(api, day),
             faults.bad_orders_rate,
         )
-        if "added" in state.drift_kinds():
-            rng = np.random.default_rng([seed, day.toordinal(), STREAM_DRIFT])
-            channel = rng.integers(0, len(SALES_CHANNELS), len(orders.order_id)).tolist()
-            db.executemany(
-                "update orders set sales_channel = ? where order_id = ?",
-                zip([SALES_CHANNELS[c] for c in channel], orders.order_id.tolist(), strict=True),
-            )
         products = np.array(
             db.execute(
                 "select product_id, cast(round(list_price * 100) as integer) from products "
@@ -208,36 +237,20 @@ def _simulate_day(
             ).fetchall(),
             dtype=np.int64,
         )
-        campaigns = crm.campaign_slugs(api)
-    ctx = events.EventContext(
-        demo_dir,
-        seed,
-        last_customer,
-        products,
-        campaigns,
-        state.drift_kinds(),
-        faults.malformed_rate,
-    )
-    entries, state.next_event_seq = events.write_day(
-        ctx, day, _daily(settings.EVENTS_PER_SCALE, scale, day), orders, state.next_event_seq
-    )
-    first = date.fromisoformat(state.first_day)
-    for back, share, fmt, duplicate_share in (
-        (1, 0.02, "parquet", 0.002),
-        (2, 0.005, "jsonl.gz", 0),
-    ):
-        earlier = day - timedelta(days=back)
-        if earlier < first:
-            continue
-        volume = _daily(settings.EVENTS_PER_SCALE, scale, earlier)
-        late, state.next_event_seq = events.write_late(
-            ctx,
-            day,
-            earlier,
-            max(1, round(volume * share)),
-            state.next_event_seq,
-            fmt,
-            max(1, round(volume * duplicate_share)) if duplicate_share else 0,
+        ctx = events.EventContext(
+            demo_dir,
+            seed,
+            last_customer,
+            products,
+            crm.campaign_slugs(api),
+            state.drift_kinds(),
+            faults.malformed_rate,
         )
-        entries += late
+        # Event files are written in a second thread while SQLite stores the orders.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="demo-day") as pool:
+            written = pool.submit(_write_events, ctx, state, day, plan.orders)
+            shop.insert_orders(db, plan)
+            if "added" in state.drift_kinds():
+                _fill_sales_channel(db, seed, day, plan.orders.order_id)
+            entries, state.next_event_seq = written.result()
     manifest["files"].extend(entries)

@@ -6,6 +6,7 @@ import csv
 import io
 import logging
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -80,9 +81,10 @@ COUNTRY_CURRENCY = np.array(
 
 def connect(demo_dir: Path) -> sqlite3.Connection:
     """Open `shop.sqlite` (created on first use)."""
-    conn = sqlite3.connect(demo_dir / SHOP_DB, isolation_level=None)
+    conn = sqlite3.connect(demo_dir / SHOP_DB, isolation_level=None, check_same_thread=False)
     conn.execute("pragma journal_mode = wal")
     conn.execute("pragma synchronous = normal")
+    conn.execute("pragma cache_size = -262144")  # 256 MB: bulk inserts into indexed tables
     return conn
 
 
@@ -206,7 +208,7 @@ def _currency_cents(
     return np.where(zero_decimal, whole, cents).astype(np.int64)
 
 
-def place_orders(
+def plan_orders(
     conn: sqlite3.Connection,
     seed: int,
     day: date,
@@ -216,8 +218,8 @@ def place_orders(
     countries: np.ndarray,
     rates: dict[str, float],
     bad_rate: float = 0.0,
-) -> DayOrders:
-    """Insert the orders (and their 2–3 items) placed on `day`.
+) -> OrderPlan:
+    """Draw the orders (and their 2–3 items) placed on `day`; `insert_orders` stores them.
 
     Customers buy with a skew: older customers are repeat buyers, a quarter of the orders come
     from the day's sign-ups. Prices are the USD list prices converted at the day's rate.
@@ -294,8 +296,6 @@ def place_orders(
         [None] * count,
         strict=True,
     )
-    columns = ", ".join(ORDER_COLUMNS)
-    _insert_batches(conn, f"insert into orders ({columns}) values ({_marks(11)})", orders)
     item_created = [created_text[i] for i in item_order.tolist()]
     items = zip(
         range(first_item, first_item + len(item_order)),
@@ -307,26 +307,31 @@ def place_orders(
         item_created,
         strict=True,
     )
-    columns = ", ".join(ORDER_ITEM_COLUMNS)
-    _insert_batches(conn, f"insert into order_items ({columns}) values ({_marks(7)})", items)
     customer_arr = np.array([c or 0 for c in customer_out], dtype=np.int64)
-    return DayOrders(order_ids, customer_arr, created, total, currency_text)
+    return OrderPlan(
+        DayOrders(order_ids, customer_arr, created, total, currency_text), orders, items
+    )
+
+
+@dataclass
+class OrderPlan:
+    """A day's orders: arrays for the purchase events, and the rows still to insert."""
+
+    orders: DayOrders
+    order_rows: Iterable[tuple]
+    item_rows: Iterable[tuple]
+
+
+def insert_orders(conn: sqlite3.Connection, plan: OrderPlan) -> None:
+    """Insert the rows of an `OrderPlan` (the caller holds the transaction)."""
+    columns = ", ".join(ORDER_COLUMNS)
+    conn.executemany(f"insert into orders ({columns}) values ({_marks(11)})", plan.order_rows)
+    columns = ", ".join(ORDER_ITEM_COLUMNS)
+    conn.executemany(f"insert into order_items ({columns}) values ({_marks(7)})", plan.item_rows)
 
 
 def _marks(count: int) -> str:
     return ", ".join("?" * count)
-
-
-def _insert_batches(conn: sqlite3.Connection, sql: str, rows) -> None:
-    """executemany in batches (the caller holds the transaction)."""
-    batch: list[tuple] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= settings.DB_BATCH_ROWS:
-            conn.executemany(sql, batch)
-            batch.clear()
-    if batch:
-        conn.executemany(sql, batch)
 
 
 def copy_to_postgres(demo_dir: str | Path, url: str, schema: str = "public") -> dict[str, int]:

@@ -1,0 +1,36 @@
+"""Fixtures for the demo source system: tiny real demo shops on disk."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from demo import generator
+from demo.faults import FileFaults
+
+END_DATE = date(2026, 11, 20)  # a Friday: the history spans a weekend
+SCALE = 0.1  # 1,000 events, 100 orders, 10 new customers a day
+
+
+def make_demo(folder: Path, days: int = 4, scale: float = SCALE, **faults: float) -> Path:
+    """Generate a demo shop in `folder` ending on END_DATE."""
+    generator.generate(folder, days, scale, seed=42, end_date=END_DATE, faults=FileFaults(**faults))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small demo shop (4 days, scale 0.5, malformed lines and bad orders), made once."""
+    folder = tmp_path_factory.mktemp("demo") / "shop"
+    return make_demo(folder, days=4, scale=0.5, malformed_rate=0.02, bad_orders_rate=0.02)
+
+
+@pytest.fixture
+def demo_copy(demo_template: Path, tmp_path: Path) -> Path:
+    """A private copy of the template, free to be advanced or changed."""
+    folder = tmp_path / "shop"
+    shutil.copytree(demo_template, folder)
+    return folder
