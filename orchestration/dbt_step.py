@@ -138,7 +138,9 @@ def _failure_summary(results: Sequence[NodeResult]) -> str:
     failing = [r for r in results if r.status in NODE_FAILED]
     names = ", ".join(f"{r.name} ({r.status})" for r in failing[:5])
     more = f" and {len(failing) - 5} more" if len(failing) > 5 else ""
-    return f"{len(failing)} node(s) failed: {names}{more}"
+    first = next((r.message for r in failing if r.message), None)
+    detail = f" — {failing[0].name}: {' '.join(first.split())[:400]}" if first else ""
+    return f"{len(failing)} node(s) failed: {names}{more}{detail}"
 
 
 def run_build(

@@ -1,0 +1,93 @@
+"""Alerts reach a real local webhook receiver, and no secret leaks into alerts or logs."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+from orchestration.redact import redact
+from tests.orchestration.conftest import Cli, Receiver, ledger_rows
+
+SECRET_PATH = "/services/T0000/B0000/wh-secret-9f8e7d6c"
+PASSWORD = "pg-password-1a2b3c4d"
+TOKEN = "crm-token-5e6f7a8b"
+
+
+def _all_output(result: object, tmp_dbt_logs: Path) -> str:
+    logs = "".join(p.read_text(errors="replace") for p in tmp_dbt_logs.rglob("*.log"))
+    return result.stdout + result.stderr + logs  # type: ignore[attr-defined]
+
+
+def test_failed_run_posts_an_alert_without_any_secret(
+    cli_duckdb: Cli, tiny_dbt: Path, webhook: Receiver
+) -> None:
+    # the failing model puts the token into dbt's error message on purpose
+    (tiny_dbt / "models" / "leaky.sql").write_text(
+        "{{ config(materialized='table') }}\n"
+        "select cast('{{ env_var(\"CRM_API_TOKEN\") }}' as integer) as id\n"
+    )
+    url = webhook.url + SECRET_PATH
+
+    result = cli_duckdb(
+        "run",
+        "--skip-ingest",
+        ORCHESTRATION__ALERT_WEBHOOK_URL=url,
+        PGPASSWORD=PASSWORD,
+        CRM_API_TOKEN=TOKEN,
+    )
+
+    assert result.returncode == 1
+    assert len(webhook.bodies) == 1
+    payload = webhook.bodies[0]
+    assert set(payload) == {"text", "blocks"}
+    assert "failed at step dbt_build" in payload["text"]
+    assert any("leaky" in json.dumps(block) for block in payload["blocks"])
+    (run,) = ledger_rows(cli_duckdb.env, "select * from ops.runs")
+    ledger_text = json.dumps(run, default=str) + json.dumps(
+        ledger_rows(cli_duckdb.env, "select * from ops.dbt_results"), default=str
+    )
+    assert "***" in run["error"]  # the token was in the error, and was masked
+    everything = (
+        b"".join(webhook.raw).decode()
+        + ledger_text
+        + _all_output(result, Path(cli_duckdb.env["DBT_LOG_PATH"]))
+    )
+    for secret in (SECRET_PATH, "wh-secret-9f8e7d6c", PASSWORD, TOKEN):
+        assert secret not in everything
+
+
+def test_successful_run_sends_no_alert(cli_duckdb: Cli, webhook: Receiver) -> None:
+    result = cli_duckdb(
+        "run", "--skip-ingest", ORCHESTRATION__ALERT_WEBHOOK_URL=webhook.url + SECRET_PATH
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert webhook.bodies == []
+
+
+def test_unreachable_webhook_is_logged_without_its_url(cli_duckdb: Cli, tiny_dbt: Path) -> None:
+    (tiny_dbt / "models" / "broken.sql").write_text("select * from no_such_table\n")
+    with socket.socket() as sock:  # a port with nobody listening
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{closed_port}{SECRET_PATH}"
+
+    result = cli_duckdb("run", "--skip-ingest", ORCHESTRATION__ALERT_WEBHOOK_URL=url)
+
+    assert result.returncode == 1
+    assert "alert webhook could not be reached" in result.stderr
+    assert SECRET_PATH not in result.stderr + result.stdout
+
+
+def test_redact_masks_url_credentials_bearer_tokens_and_password_settings() -> None:
+    text = (
+        "postgresql://loader:hunter22@db:5432/x failed; Authorization: Bearer abcdefgh12345678; "
+        "password=s3cr3t! token: tkn-0001"
+    )
+
+    cleaned = redact(text)
+
+    for secret in ("hunter22", "abcdefgh12345678", "s3cr3t!", "tkn-0001"):
+        assert secret not in cleaned
+    assert "postgresql://***@db:5432/x" in cleaned

@@ -1,0 +1,128 @@
+"""One run at a time: overlapping runs are refused, stale locks from dead processes recovered."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from orchestration.lock import LockHeld, file_lock
+from tests.orchestration.conftest import REPO_ROOT, Cli, ledger_rows
+
+HOLDER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from ingestion import warehouse
+    from orchestration.lock import run_lock
+    with run_lock(warehouse.current(), Path(sys.argv[1]), "holder-run", "run"):
+        print("locked", flush=True)
+        time.sleep(120)
+    """
+)
+
+
+@pytest.fixture
+def lock_holder(cli_for_warehouse: Cli) -> Iterator[subprocess.Popen[str]]:
+    """Another process holding the run lock of the same warehouse."""
+    env = cli_for_warehouse.env
+    lock_file = Path(env.get("DUCKDB_PATH", "/nonexistent/x")).parent / ".run.lock"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(lock_file)],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "locked"
+    yield proc
+    proc.kill()
+    proc.wait()
+
+
+def test_overlapping_run_is_refused_with_a_clear_message(
+    cli_for_warehouse: Cli, lock_holder: subprocess.Popen[str]
+) -> None:
+    result = cli_for_warehouse("run", "--skip-ingest")
+
+    assert result.returncode == 3
+    assert "run refused: another run holds the" in result.stderr
+    if cli_for_warehouse.env["WAREHOUSE"] == "duckdb":
+        assert f"pid {lock_holder.pid}" in result.stderr
+        assert "holder-run" in result.stderr
+    else:
+        assert "customer_analytics run holder-run" in result.stderr
+    assert "dbt build" not in result.stderr  # nothing ran
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_stale_lock_from_a_dead_process_is_recovered_and_its_run_marked_abandoned(
+    cli_duckdb: Cli,
+) -> None:
+    env = cli_duckdb.env
+    first = cli_duckdb("run", "--skip-ingest")
+    assert first.returncode == 0, first.stderr
+    (crashed,) = ledger_rows(env, "select run_id from ops.runs")
+    # pretend that run crashed while running: its row says running and its lock file stayed
+    import duckdb
+
+    with duckdb.connect(env["DUCKDB_PATH"]) as conn:
+        conn.execute("update ops.runs set status = 'running', ended_at = null")
+    lock_file = Path(env["DUCKDB_PATH"]).parent / ".run.lock"
+    lock_file.write_text(
+        json.dumps(
+            {
+                "pid": _dead_pid(),
+                "host": socket.gethostname(),
+                "run_id": crashed["run_id"],
+                "command": "run",
+                "started_at": "2026-11-01T00:00:00+00:00",
+            }
+        )
+    )
+
+    result = cli_duckdb("run", "--skip-ingest")
+
+    assert result.returncode == 0, result.stderr
+    assert "recovered a stale run lock" in result.stderr
+    assert not lock_file.exists()  # released at the end of the run
+    statuses = ledger_rows(env, "select run_id, status from ops.runs order by started_at")
+    assert statuses[0] == {"run_id": crashed["run_id"], "status": "abandoned"}
+    assert statuses[1]["status"] == "success"
+
+
+def test_lock_of_another_host_is_never_taken_over(tmp_path: Path) -> None:
+    lock_file = tmp_path / ".run.lock"
+    lock_file.write_text(
+        json.dumps({"pid": 1, "host": "elsewhere", "run_id": "r1", "command": "run",
+                    "started_at": "2026-11-01T00:00:00+00:00"})
+    )  # fmt: skip
+
+    with (
+        pytest.raises(LockHeld, match=r"on elsewhere.*delete .*\.run\.lock"),
+        file_lock(lock_file, "r2", "run"),
+    ):
+        pass
+    assert json.loads(lock_file.read_text())["run_id"] == "r1"
+
+
+def test_lock_is_released_after_the_block_even_when_it_raises(tmp_path: Path) -> None:
+    lock_file = tmp_path / ".run.lock"
+
+    with pytest.raises(RuntimeError), file_lock(lock_file, "r1", "run"):
+        assert json.loads(lock_file.read_text())["run_id"] == "r1"
+        raise RuntimeError("boom")
+
+    assert not lock_file.exists()
