@@ -125,11 +125,12 @@ def replay_source(
             table_name=contract.resource_name,
             write_disposition="merge",
             primary_key=primary_key,
+            file_format="parquet",
         )
 
     before = table_counts(wh, dataset)
     pipeline = make_pipeline(cfg.name, dataset, wh)
-    info = pipeline.run(replay_source_(), loader_file_format="parquet")
+    info = pipeline.run(replay_source_())
     summary.load_ids.extend(info.loads_ids)
     pairs = list(
         zip(

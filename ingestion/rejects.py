@@ -19,6 +19,8 @@ from dlt.extract.items import DataItemWithMeta
 TABLE = "rejected_records"
 PRIMARY_KEY = ("location", "position")
 MAX_RAW_TEXT = 100_000
+# Few rows; and an empty Parquet job file fails dlt's ADBC load into PostgreSQL.
+FILE_FORMAT = "insert_values"
 
 COLUMNS: TTableSchemaColumns = {
     "source_name": {"name": "source_name", "data_type": "text", "nullable": False},
@@ -38,6 +40,7 @@ def hints() -> Any:
         write_disposition="merge",
         primary_key=list(PRIMARY_KEY),
         columns=COLUMNS,
+        file_format=FILE_FORMAT,
     )
 
 
@@ -90,6 +93,7 @@ def rejected_records_resource(source_name: str) -> Any:
         write_disposition="merge",
         primary_key=list(PRIMARY_KEY),
         columns=COLUMNS,
+        file_format=FILE_FORMAT,
     )
     def rejected_records() -> Iterator[Any]:
         yield dlt.mark.materialize_table_schema()

@@ -20,6 +20,7 @@ from typing import Any
 
 import dlt
 from dlt.common import json as dlt_json
+from dlt.common.exceptions import DltException
 from dlt.common.runtime import run_context
 
 from ingestion import config as config_mod
@@ -183,11 +184,12 @@ def run_source(
         _add_counts(result, pipeline, info)
     counter = rejects.RejectCounter()
     source = _builder(cfg.type)(cfg, counter, start=start, end=end)
-    info = pipeline.run(
-        source,
-        loader_file_format=LOADER_FILE_FORMAT,
-        refresh="drop_sources" if full_refresh else None,
-    )
+    for resource in source.resources.values():
+        # Parquet (ADBC into PostgreSQL) for the data tables; rejected_records keeps its own
+        # format. A run-wide loader_file_format would override every table's hint.
+        if resource.name != f"{cfg.name}_{rejects.TABLE}":
+            resource.apply_hints(file_format=LOADER_FILE_FORMAT)
+    info = pipeline.run(source, refresh="drop_sources" if full_refresh else None)
     _add_counts(result, pipeline, info)
     if counter.reread and info is not None:
         drop_superseded_rejects(pipeline, counter.reread, info.loads_ids)
@@ -227,7 +229,7 @@ def root_cause(exc: BaseException) -> BaseException:
 
 def describe_error(name: str, exc: BaseException) -> str:
     """One clear line naming the failing source and the underlying error."""
-    cause = root_cause(exc)
+    cause = root_cause(exc) if isinstance(exc, DltException) else exc
     step = getattr(exc, "step", None)
     where = f" in {step}" if step else ""
     message = " ".join(str(cause).split())[:400]

@@ -217,7 +217,11 @@ def conform(
             )
         keep = pa.array([i not in bad for i in range(n_rows)])
         typed = typed.filter(keep)
-    return (typed if typed.num_rows else None), rejected
+    if not typed.num_rows:
+        return None, rejected
+    # required columns hold no nulls now: say so, as the table's key hints do
+    schema = pa.schema([f.with_nullable(f.name not in contract.required) for f in typed.schema])
+    return typed.cast(schema), rejected
 
 
 # ---------------------------------------------------------------- per-format readers
