@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 COLORS = {"success": "#2e7d32", "failed": "#c62828", "running": "#f9a825", "abandoned": "#6a1b9a"}
 TEST_COLORS = {"passed": "#2e7d32", "warned": "#f9a825", "failed": "#c62828"}
 BAR = "#1565c0"
+REJECTED = "(rejected)"
 
 
 @dataclass
@@ -37,7 +38,7 @@ class Bar:
 
 def bar_chart(chart_id: str, title: str, bars: list[Bar], unit: str = "") -> str:
     """An inline SVG (stacked) bar chart with a y axis maximum label and x labels."""
-    width, height, left, bottom, top = 640, 220, 56, 44, 24
+    width, height, left, bottom, top = 440, 200, 56, 40, 24
     plot_w, plot_h = width - left - 12, height - bottom - top
     top_value = max((sum(v for v, _, _ in b.segments) for b in bars), default=0) or 1
     slot = plot_w / max(len(bars), 1)
@@ -93,15 +94,18 @@ def _as_date(value: Any) -> date:
 
 
 def rows_per_day(ledger: Ledger, since: date) -> dict[str, dict[date, int]]:
-    """Rows loaded per table and day (from ``ops.run_tables``)."""
+    """Rows loaded per table and day, plus ``"(rejected)"``: records rejected per day."""
     rows = ledger.query(
-        f"select table_name, recorded_at, rows_loaded from {SCHEMA}.run_tables "
+        f"select table_name, recorded_at, rows_loaded, rows_rejected from {SCHEMA}.run_tables "
         "where recorded_at >= %s",
         (since,),
     )
     out: dict[str, dict[date, int]] = defaultdict(lambda: defaultdict(int))
     for r in rows:
-        out[r["table_name"]][_as_date(r["recorded_at"])] += int(r["rows_loaded"] or 0)
+        day = _as_date(r["recorded_at"])
+        out[REJECTED][day] += int(r["rows_rejected"] or 0)
+        if not r["table_name"].endswith(".rejected_records"):
+            out[r["table_name"]][day] += int(r["rows_loaded"] or 0)
     return out
 
 
@@ -130,14 +134,17 @@ def render(ledger: Ledger, location: str, days: int = 30) -> str:
 
     charts = []
     for table, per_day in sorted(per_table.items()):
+        rejected = table == REJECTED
+        colour = TEST_COLORS["failed"] if rejected else BAR
+        title = "Records rejected per day, all sources" if rejected else f"Rows loaded — {table}"
         bars = [
             Bar(
                 d.strftime("%m-%d"),
-                [(per_day.get(d, 0), BAR, f"{table} {d}: {per_day.get(d, 0):,}")],
+                [(per_day.get(d, 0), colour, f"{table} {d}: {per_day.get(d, 0):,}")],
             )
             for d in day_list
         ]
-        charts.append(bar_chart(f"rows-{_slug(table)}", f"Rows loaded per day — {table}", bars))
+        charts.append(bar_chart(f"rows-{_slug(table)}", title, bars))
     duration_bars = [
         Bar(
             _label(r),

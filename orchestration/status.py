@@ -111,6 +111,8 @@ def reject_counts(ledger: Ledger) -> list[dict[str, Any]]:
     out = []
     tables = _tables_named(ledger, "rejected_records") + _tables_named(ledger, "%quarantine%")
     for schema, table in tables:
+        if schema.endswith("_staging"):  # dlt's staging datasets hold merge leftovers only
+            continue
         rows = ledger.query(f'select count(*) as n from {schema}."{table}"')
         out.append({"table": f"{schema}.{table}", "rows": int(rows[0]["n"])})
     return out
