@@ -338,7 +338,9 @@ def running_server(
 ) -> Iterator[str]:
     """Run the demo API in a background thread; yields its base URL `http://127.0.0.1:<port>`."""
     server = make_server(Path(demo_dir), "127.0.0.1", port, faults, rate_limit, rate_window)
-    thread = threading.Thread(target=server.serve_forever, name="demo-api", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="demo-api", daemon=True
+    )
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"

@@ -140,12 +140,19 @@ def advance_orders(conn: sqlite3.Connection, day: date) -> dict[str, int]:
     for kind, sql in statements.items():
         changed[kind] = conn.execute(sql, params).rowcount
     if newest is not None:
-        params["newest"] = newest
+        total = conn.execute("select count(*) from orders").fetchone()[0]
+        params.update(newest=newest, late=max(2, total // 1000))
         changed["late_committed"] = conn.execute(
-            f"""update orders set status = 'shipped',
+            f"""update orders set
+                status = case status when 'placed' then 'cancelled' when 'paid' then 'shipped'
+                    else 'delivered' end,
                 updated_at = datetime(:newest, '-' || (1 + {_dice_sql(47, 900)}) || ' seconds')
-                where status = 'paid' and {untouched}
-                and created_at < datetime(:newest, '-1 day') and {_dice_sql(53)} < 3""",
+                where order_id in (
+                    select order_id from orders
+                    where status in ('placed', 'paid', 'shipped') and {untouched}
+                    and updated_at < datetime(:newest, '-900 seconds')
+                    and created_at < datetime(:newest, '-1 day')
+                    order by {_dice_sql(53)}, order_id limit :late)""",
             params,
         ).rowcount
     return changed
