@@ -144,7 +144,8 @@ def render(ledger: Ledger, location: str, days: int = 30) -> str:
             )
             for d in day_list
         ]
-        charts.append(bar_chart(f"rows-{_slug(table)}", title, bars))
+        chart_id = "rejected-per-day" if rejected else f"rows-{_slug(table)}"
+        charts.append(bar_chart(chart_id, title, bars))
     duration_bars = [
         Bar(
             _label(r),
@@ -188,7 +189,7 @@ def render(ledger: Ledger, location: str, days: int = 30) -> str:
 
 
 def _slug(text: str) -> str:
-    return "".join(c if c.isalnum() else "-" for c in text)
+    return "".join(c if c.isalnum() or c == "_" else "-" for c in text)
 
 
 def _label(run: dict[str, Any]) -> str:

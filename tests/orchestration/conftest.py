@@ -66,7 +66,7 @@ def tiny_dbt(tmp_path: Path) -> Path:
     return project
 
 
-def _base_env(tmp_path: Path) -> dict[str, str]:
+def base_env(tmp_path: Path) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
@@ -89,7 +89,7 @@ def _base_env(tmp_path: Path) -> dict[str, str]:
 @pytest.fixture
 def cli_duckdb(tmp_path: Path, tiny_dbt: Path) -> Cli:
     """The CLI on a fresh DuckDB warehouse with the tiny dbt project."""
-    env = _base_env(tmp_path)
+    env = base_env(tmp_path)
     env.update(
         {
             "WAREHOUSE": "duckdb",
@@ -104,7 +104,7 @@ def cli_duckdb(tmp_path: Path, tiny_dbt: Path) -> Cli:
 @pytest.fixture
 def cli_for_warehouse(tmp_path: Path, tiny_dbt: Path, warehouse_env: dict[str, str]) -> Cli:
     """The CLI on a fresh warehouse of each kind (DuckDB, PostgreSQL) with the tiny project."""
-    env = _base_env(tmp_path)
+    env = base_env(tmp_path)
     env.update(warehouse_env)
     env.update({"DBT_PROJECT_DIR": str(tiny_dbt), "DBT_PROFILES_DIR": str(tiny_dbt)})
     return Cli(env)
