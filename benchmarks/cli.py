@@ -46,6 +46,16 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         help="skip loading both days into a second warehouse (peak memory at 2× volume)",
     )
     p.add_argument(
+        "--sources",
+        type=lambda t: [n.strip() for n in t.split(",") if n.strip()],
+        help="only these sources, comma-separated (default: every enabled source)",
+    )
+    p.add_argument(
+        "--skip-next-day",
+        action="store_true",
+        help="stop after day 1 (no demo advance: no incremental and no 2× measurements)",
+    )
+    p.add_argument(
         "--skip-dbt", action="store_true", help="skip dbt build (loaders and limits only)"
     )
     p.add_argument(
@@ -82,6 +92,8 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         skip_naive=a.skip_naive,
         skip_2x=a.skip_2x,
         skip_dbt=a.skip_dbt,
+        skip_next_day=a.skip_next_day,
+        sources=a.sources,
         naive_rows=a.naive_rows,
         work_dir=a.work_dir,
         results_dir=a.results_dir,

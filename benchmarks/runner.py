@@ -65,6 +65,8 @@ class Settings:
     skip_naive: bool = False
     skip_2x: bool = False
     skip_dbt: bool = False
+    skip_next_day: bool = False
+    sources: list[str] | None = None
     naive_rows: int = 1_000_000
     work_dir: Path = REPO_ROOT / "benchmarks" / "work"
     results_dir: Path = REPO_ROOT / "benchmarks" / "results"
@@ -122,9 +124,21 @@ class Bench:
         self.sources = [
             name for name, body in self.sources_cfg.items() if (body or {}).get("enabled", True)
         ] or list(DEFAULT_SOURCES)
+        if settings.sources:
+            self.sources = list(settings.sources)
         self.api_url = ""
         self.pg: Any = None
         self.events_per_day = int(settings.scale * EVENTS_PER_SCALE)
+
+    @property
+    def only(self) -> list[str] | None:
+        """``--source`` names for the all-sources runs: None (every source) unless restricted."""
+        return list(self.s.sources) if self.s.sources else None
+
+    @property
+    def which(self) -> str:
+        """'all sources', or the names the run is restricted to."""
+        return "all sources" if not self.s.sources else "sources " + ", ".join(self.s.sources)
 
     # -- environment ------------------------------------------------------------------------
     def base_env(self) -> dict[str, str]:
@@ -463,7 +477,7 @@ class Bench:
     def next_day(self, wh: str) -> None:
         """One run of every source after ``demo advance``, then the incremental ``dbt build``."""
         step = self.ingest(
-            f"{wh}.ingest.day2", "ingest, all sources (day 2, incremental)", wh, None
+            f"{wh}.ingest.day2", f"ingest, {self.which} (day 2, incremental)", wh, self.only
         )
         if self.s.skip_dbt:
             return
@@ -581,10 +595,12 @@ class Bench:
                 self.first_day(wh)
             for wh in self.s.warehouses:
                 self.ingest(
-                    f"{wh}.ingest.noop", "ingest, all sources, nothing new (no-op)", wh, None
+                    f"{wh}.ingest.noop", f"ingest, {self.which}, nothing new (no-op)", wh, self.only
                 )
         if not self.s.skip_naive:
             self.naive()
+        if self.s.skip_next_day:
+            return
         before = self._manifest_events() or 0
         step = self.run_step(
             "demo.advance_1",

@@ -51,6 +51,8 @@ def snapshot(env: dict[str, str]) -> LoadCounts:
         cur.execute(_TABLES_SQL)
         tables = cur.fetchall()
         for schema, table in tables:
+            if schema.endswith("_staging"):  # dlt's merge staging copies, not the raw layer
+                continue
             cur.execute(f'select _dlt_load_id, count(*) from "{schema}"."{table}" group by 1')
             counts[f"{schema}.{table}"] = Counter({str(k): int(v) for k, v in cur.fetchall()})
     finally:
