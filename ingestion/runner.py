@@ -103,10 +103,12 @@ def table_counts(wh: warehouse.Warehouse, dataset: str) -> dict[str, int]:
         )
         if not r[0].startswith("_dlt_")
     ]
-    counts: dict[str, int] = {}
-    for name in names:
-        counts[name] = int(_query(wh, f'select count(*) from "{dataset}"."{name}"')[0][0])
-    return counts
+    if not names:
+        return {}
+    union = " union all ".join(
+        f"select '{name}', count(*) from \"{dataset}\".\"{name}\"" for name in names
+    )
+    return {str(name): int(n) for name, n in _query(wh, union)}
 
 
 def _remote_state_exists(wh: warehouse.Warehouse, dataset: str, pipeline_name: str) -> bool:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 import ingestion
 from tests.ingestion.conftest import count, demo_cli, query, truth_counts
 
@@ -94,7 +92,7 @@ def test_backfill_window_loads_only_that_window_and_leaves_the_cursor(
     _run_ok(sources=["shop", "events"], start=day, end=day)
 
     window_orders = count("raw_shop.orders")
-    assert 0 < window_orders
+    assert window_orders > 0
     assert count("raw_shop.orders", f"updated_at < '{day}' or updated_at >= '2026-11-21'") == 0
     files = [r[0] for r in query("select distinct _file_name from raw_events.events")]
     assert files and all(f.startswith(f"date={day}/") for f in files)
