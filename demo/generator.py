@@ -84,11 +84,13 @@ def generate(
     with _connections(demo_dir) as (api, db):
         crm.create_schema(api)
         fx.create_schema(api)
-        shop.create_schema(db)
+        shop.create_schema(db, indexes=False)
         for offset in range(settings.FX_LEAD_DAYS, 0, -1):
             fx.publish(api, seed, first - timedelta(days=offset))
     save_manifest(demo_dir, {"files": []})
     _simulate(demo_dir, state, days, faults or FileFaults(), "generate")
+    with _connections(demo_dir) as (_, db):
+        shop.create_indexes(db)
     return state
 
 

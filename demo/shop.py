@@ -6,7 +6,7 @@ import csv
 import io
 import logging
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -20,6 +20,7 @@ from demo.timeutil import day_seconds, db_timestamps, epoch_seconds
 log = logging.getLogger(__name__)
 
 STREAM_PRODUCTS, STREAM_ORDERS = 20, 21
+SLICE_ROWS = 100_000  # rows turned into Python objects at a time
 
 # `{id}` is `integer` on SQLite (a rowid alias: fast inserts) and `bigint` on PostgreSQL.
 TABLES = {
@@ -61,10 +62,9 @@ TABLES = {
         )""",
 }
 INDEXES = (
-    "create index products_updated_at on products (updated_at)",
-    "create index orders_updated_at on orders (updated_at)",
-    "create index order_items_updated_at on order_items (updated_at)",
-    "create index order_items_order_id on order_items (order_id)",
+    "create index if not exists products_updated_at on products (updated_at)",
+    "create index if not exists orders_updated_at on orders (updated_at)",
+    "create index if not exists order_items_updated_at on order_items (updated_at)",
 )
 ORDER_COLUMNS = (
     "order_id", "customer_id", "status", "currency", "subtotal", "discount_amount",
@@ -88,10 +88,20 @@ def connect(demo_dir: Path) -> sqlite3.Connection:
     return conn
 
 
-def create_schema(conn: sqlite3.Connection) -> None:
-    """Create the shop tables and their `updated_at` indexes."""
+def create_schema(conn: sqlite3.Connection, indexes: bool = True) -> None:
+    """Create the shop tables and (unless `indexes` is False) their `updated_at` indexes.
+
+    `generate` creates the indexes after the history is written: a bulk load is faster
+    without them.
+    """
     for ddl in TABLES.values():
         conn.execute(ddl.format(id="integer"))
+    if indexes:
+        create_indexes(conn)
+
+
+def create_indexes(conn: sqlite3.Connection) -> None:
+    """Create the index on every `updated_at` (idempotent)."""
     for ddl in INDEXES:
         conn.execute(ddl)
 
@@ -278,8 +288,6 @@ def plan_orders(
     status_index = np.where(roll < 0.8, 1, np.where(roll < 0.95, 0, 4))
     lag = np.where(status_index == 0, 0, rng.integers(30, 1800, count))
     updated = np.minimum(created + lag, epoch_seconds(day) + 86_399)
-    created_text = db_timestamps(created).tolist()
-    updated_text = db_timestamps(updated).tolist()
     currency_text = [CURRENCIES[c] for c in currency.tolist()]
     customer_out: list[int | None] = customer.tolist()
     for i, kind in zip(bad.tolist(), bad_kind.tolist(), strict=True):
@@ -287,36 +295,46 @@ def plan_orders(
             currency_text[i] = "XXX"
         elif kind == 2:
             customer_out[i] = None
-    statuses = [settings.ORDER_STATUSES[s] for s in status_index.tolist()]
     order_ids = np.arange(first_order, first_order + count)
-    orders = zip(
-        order_ids.tolist(),
-        customer_out,
-        statuses,
-        currency_text,
-        (subtotal / 100).tolist(),
-        (discount / 100).tolist(),
-        (shipping / 100).tolist(),
-        (total / 100).tolist(),
-        created_text,
-        updated_text,
-        [None] * count,
-        strict=True,
-    )
-    item_created = [created_text[i] for i in item_order.tolist()]
-    items = zip(
-        range(first_item, first_item + len(item_order)),
-        order_ids[item_order].tolist(),
-        product_id.tolist(),
-        quantity.tolist(),
-        (unit / 100).tolist(),
-        item_created,
-        item_created,
-        strict=True,
-    )
+
+    def order_rows() -> Iterator[tuple]:
+        # Python objects are made one slice at a time, so memory stays bounded.
+        for lo in range(0, count, SLICE_ROWS):
+            hi = min(lo + SLICE_ROWS, count)
+            stamps = db_timestamps(created[lo:hi]).tolist()
+            yield from zip(
+                order_ids[lo:hi].tolist(),
+                customer_out[lo:hi],
+                [settings.ORDER_STATUSES[s] for s in status_index[lo:hi].tolist()],
+                currency_text[lo:hi],
+                (subtotal[lo:hi] / 100).tolist(),
+                (discount[lo:hi] / 100).tolist(),
+                (shipping[lo:hi] / 100).tolist(),
+                (total[lo:hi] / 100).tolist(),
+                stamps,
+                db_timestamps(updated[lo:hi]).tolist(),
+                [None] * (hi - lo),
+                strict=True,
+            )
+
+    def item_rows() -> Iterator[tuple]:
+        for lo in range(0, len(item_order), SLICE_ROWS):
+            hi = min(lo + SLICE_ROWS, len(item_order))
+            stamps = db_timestamps(created[item_order[lo:hi]]).tolist()
+            yield from zip(
+                range(first_item + lo, first_item + hi),
+                order_ids[item_order[lo:hi]].tolist(),
+                product_id[lo:hi].tolist(),
+                quantity[lo:hi].tolist(),
+                (unit[lo:hi] / 100).tolist(),
+                stamps,
+                stamps,
+                strict=True,
+            )
+
     customer_arr = np.array([c or 0 for c in customer_out], dtype=np.int64)
     return OrderPlan(
-        DayOrders(order_ids, customer_arr, created, total, currency_text), orders, items
+        DayOrders(order_ids, customer_arr, created, total, currency_text), order_rows(), item_rows()
     )
 
 
