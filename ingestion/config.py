@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import dlt
-import yaml
+import yaml  # type: ignore[import-untyped]
 
 DEFAULT_SOURCES_FILE = Path(__file__).with_name("sources.yml")
 SOURCE_TYPES = ("rest_api", "sql_database", "filesystem")
@@ -63,7 +63,7 @@ def resolve_secret(value: Any, default: Any = None) -> Any:
     """
     if isinstance(value, str) and value.startswith(SECRET_PREFIX):
         key = value[len(SECRET_PREFIX) :]
-        found = dlt.secrets.get(key)
+        found: Any = dlt.secrets.get(key)
         return found if found is not None else default
     return value
 

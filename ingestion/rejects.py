@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import dlt
 from dlt.common.schema.typing import TTableSchemaColumns
@@ -20,7 +20,7 @@ TABLE = "rejected_records"
 PRIMARY_KEY = ("location", "position")
 MAX_RAW_TEXT = 100_000
 # Few rows; and an empty Parquet job file fails dlt's ADBC load into PostgreSQL.
-FILE_FORMAT = "insert_values"
+FILE_FORMAT: Literal["insert_values"] = "insert_values"
 
 COLUMNS: TTableSchemaColumns = {
     "source_name": {"name": "source_name", "data_type": "text", "nullable": False},

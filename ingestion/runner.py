@@ -106,7 +106,7 @@ def table_counts(wh: warehouse.Warehouse, dataset: str) -> dict[str, int]:
     if not names:
         return {}
     union = " union all ".join(
-        f"select '{name}', count(*) from \"{dataset}\".\"{name}\"" for name in names
+        f'select \'{name}\', count(*) from "{dataset}"."{name}"' for name in names
     )
     return {str(name): int(n) for name, n in _query(wh, union)}
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
@@ -108,7 +108,7 @@ def _to_json_text(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-_PY_PARSERS = {
+_PY_PARSERS: dict[str, Callable[[Any], Any]] = {
     "int64": _parse_int,
     "float64": float,
     "bool": lambda v: v if isinstance(v, bool) else {"true": True, "false": False}[str(v).lower()],
@@ -379,8 +379,8 @@ def read_file(
     kind = file_format(name)
     if kind == "parquet":
         try:
-            for chunk in _parquet_chunks(stream, contract.batch_rows):
-                yield conform(chunk, contract, location)
+            for part in _parquet_chunks(stream, contract.batch_rows):
+                yield conform(part, contract, location)
         except (pa.ArrowInvalid, OSError) as exc:
             yield None, [_reject(contract, location, 0, None, f"unreadable Parquet file ({exc})")]
         return

@@ -71,7 +71,7 @@ def source(
                     backend=backend,
                     reflection_level="full_with_precision",
                     write_disposition="merge" if spec.get("primary_key") else "append",
-                    primary_key=spec.get("primary_key"),
+                    primary_key=spec.get("primary_key") or [],
                 ).with_name(spec.get("resource_name", table))
             )
         return resources

@@ -1,0 +1,146 @@
+"""Pure logic of the loaders: config expansion, typing of rows, body validation, naming."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+
+import pyarrow as pa
+import pytest
+import requests
+
+from ingestion import config, rest
+from ingestion.events import glob_slug, partition_date
+from ingestion.events.helpers import FileContract, cast_column, read_file
+from ingestion.shop.helpers import engine_url
+
+CONTRACT = FileContract(
+    columns={
+        "event_id": "string",
+        "customer_id": "int64",
+        "occurred_at": "timestamptz",
+        "properties": "json_text",
+    },
+    required=["event_id", "occurred_at"],
+)
+
+
+def _read(name: str, data: bytes) -> tuple[list[dict], list[dict]]:
+    good, bad = [], []
+    for table, rejected in read_file(io.BytesIO(data), name, name, CONTRACT):
+        if table is not None:
+            good.extend(table.to_pylist())
+        bad.extend(rejected)
+    return good, bad
+
+
+def test_environment_variables_expand_with_defaults(monkeypatch):
+    monkeypatch.setenv("SOME_DIR", "/data")
+    monkeypatch.delenv("MISSING", raising=False)
+
+    value = config.expand_env({"a": ["${SOME_DIR}/x", "${MISSING:-fallback}"], "b": 3})
+
+    assert value == {"a": ["/data/x", "fallback"], "b": 3}
+
+
+def test_secret_values_resolve_through_dlt_secrets(monkeypatch):
+    monkeypatch.setenv("SOURCES__CRM__TOKEN", "s3cr3t")
+
+    assert config.resolve_secret("secret:sources.crm.token") == "s3cr3t"
+    assert config.resolve_secret("secret:sources.nothing.here", default="d") == "d"
+    assert config.resolve_secret("plain") == "plain"
+
+
+def test_unknown_source_names_are_refused_with_the_defined_ones():
+    configs = config.load()
+
+    with pytest.raises(config.SourceConfigError, match="unknown source"):
+        config.select(configs, ["nope"])
+    assert [c.name for c in config.select(configs, None)] == ["crm", "fx", "shop", "events"]
+
+
+def test_csv_with_a_bad_line_keeps_the_good_rows_and_rejects_the_line_with_its_number():
+    data = (
+        b"event_id,customer_id,occurred_at,properties\n"
+        b'e1,1,2026-11-01T10:00:00+02:00,"{""a"": 1}"\n'
+        b"e2,2,2026-11-01T10:00:00Z\n"
+        b"e3,n/a,yesterday at noon,{}\n"
+        b"e4,,2026-11-01T10:00:00-05:00,{}\n"
+    )
+
+    good, bad = _read("x.csv", data)
+
+    assert [r["event_id"] for r in good] == ["e1", "e4"]
+    assert [r["_file_line"] for r in good] == [2, 5]
+    assert good[1]["customer_id"] is None
+    assert good[0]["occurred_at"].isoformat() == "2026-11-01T08:00:00+00:00"
+    assert {(r["position"], r["reason"].split(" ")[0]) for r in bad} == {
+        (3, "expected"),
+        (4, "column"),
+    }
+    assert bad[0]["raw_text"] in ("e2,2,2026-11-01T10:00:00Z", "e3,n/a,yesterday at noon,{}")
+
+
+def test_jsonl_objects_become_json_text_and_broken_lines_are_rejected():
+    lines = [
+        json.dumps(
+            {"event_id": "e1", "occurred_at": "2026-11-01T10:00:00Z", "properties": {"p": 1}}
+        ),
+        '{"event_id": "e2", "occurr',
+        json.dumps({"customer_id": 5, "occurred_at": "2026-11-01T10:00:00Z"}),
+        json.dumps({"event_id": "e4", "occurred_at": 1700000000, "customer_id": "x"}),
+    ]
+    data = gzip.compress(("\n".join(lines) + "\n").encode())
+
+    good, bad = _read("x.jsonl.gz", gzip.decompress(data))
+
+    assert [r["event_id"] for r in good] == ["e1"]
+    assert json.loads(good[0]["properties"]) == {"p": 1}
+    assert sorted(r["position"] for r in bad) == [2, 3, 4]
+    reasons = {r["position"]: r["reason"] for r in bad}
+    assert reasons[2].startswith("invalid JSON")
+    assert "event_id" in reasons[3]
+    assert "customer_id" in reasons[4] or "occurred_at" in reasons[4]
+
+
+def test_columns_that_cannot_be_typed_are_reported_by_row():
+    column = pa.chunked_array([["1", "2", "three", None]])
+
+    typed, bad = cast_column(column, "int64", "customer_id")
+
+    assert typed.to_pylist() == [1, 2, None, None]
+    assert list(bad) == [2]
+
+
+def _response(status: int, body: bytes) -> requests.Response:
+    response = requests.Response()
+    response.status_code = status
+    response._content = body
+    response.url = "http://api.example/x?cursor=1"
+    response.request = requests.Request("GET", response.url).prepare()
+    return response
+
+
+def test_a_truncated_json_body_raises_a_retryable_error():
+    with pytest.raises(requests.exceptions.ChunkedEncodingError, match="truncated or malformed"):
+        rest.validate_json_body(_response(200, b'{"data": [{"id": 1}, {"id'))
+    rest.validate_json_body(_response(200, b'{"data": []}'))  # complete: accepted
+    rest.validate_json_body(_response(503, b"<html>oops"))  # errors are dlt's to retry
+
+
+def test_body_fields_are_copied_onto_each_row():
+    response = _response(200, b'{"base": "USD", "data": [{"currency": "EUR"}]}')
+
+    rest.copy_body_fields_hook(["base"])(response)
+
+    assert json.loads(response.content)["data"] == [{"currency": "EUR", "base": "USD"}]
+
+
+def test_naming_helpers():
+    assert glob_slug("**/*.jsonl.gz") == "jsonl_gz"
+    assert str(partition_date("date=2026-11-02/late.parquet", r"date=(\d{4}-\d{2}-\d{2})")) == (
+        "2026-11-02"
+    )
+    assert engine_url("postgresql://u@h/db") == "postgresql+psycopg2://u@h/db"
+    assert engine_url("sqlite:///x.sqlite") == "sqlite:///x.sqlite"
