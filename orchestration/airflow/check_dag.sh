@@ -13,6 +13,9 @@ VENV="${AIRFLOW_VENV:-.cache/airflow-venv}"
 PYTHON="${AIRFLOW_BASE_PYTHON:-$(command -v python3.11 || command -v python3)}"
 AIRFLOW_VERSION=2.10.5
 
+mkdir -p "$(dirname "$VENV")"
+exec 9>"$VENV.lock"  # parallel callers (pytest -n 2) wait for one install
+flock 9
 if [[ ! -f "$VENV/.installed-$AIRFLOW_VERSION" ]]; then
   echo "creating $VENV with apache-airflow==$AIRFLOW_VERSION (first use only)..." >&2
   rm -rf "$VENV"
@@ -21,6 +24,7 @@ if [[ ! -f "$VENV/.installed-$AIRFLOW_VERSION" ]]; then
     "apache-airflow==$AIRFLOW_VERSION" -c "$HERE/constraints-airflow-$AIRFLOW_VERSION-py3.11.txt"
   touch "$VENV/.installed-$AIRFLOW_VERSION"
 fi
+flock -u 9
 
 AIRFLOW_HOME="$(mktemp -d)"
 trap 'rm -rf "$AIRFLOW_HOME"' EXIT
