@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import secrets
 import shutil
 import sqlite3
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 
 STREAM_DRIFT = 40
 SALES_CHANNELS = ("web", "app", "marketplace")
+PROCESS_THRESHOLD = 500_000  # events a day from which the files are written in another process
 
 
 def connect_api(demo_dir: Path) -> sqlite3.Connection:
@@ -163,6 +165,13 @@ def _start_drift(db: sqlite3.Connection, state: DemoState, kind: str, day: date)
     state.drift.append(entry)
 
 
+def _event_writer(events_today: int) -> Executor:
+    """An executor for the day's event files: a forked process for big days, else a thread."""
+    if events_today >= PROCESS_THRESHOLD and "fork" in multiprocessing.get_all_start_methods():
+        return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="demo-events")
+
+
 def _fill_sales_channel(
     db: sqlite3.Connection, seed: int, day: date, order_ids: np.ndarray
 ) -> None:
@@ -248,8 +257,9 @@ def _simulate_day(
             state.drift_kinds(),
             faults.malformed_rate,
         )
-        # Event files are written in a second thread while SQLite stores the orders.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="demo-day") as pool:
+        # Event files are written while SQLite stores the orders: in a forked process on big
+        # days (SQLite's executemany holds the GIL while it binds rows), else in a thread.
+        with _event_writer(_daily(settings.EVENTS_PER_SCALE, scale, day)) as pool:
             written = pool.submit(_write_events, ctx, state, day, plan.orders)
             shop.insert_orders(db, plan)
             if "added" in state.drift_kinds():

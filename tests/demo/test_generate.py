@@ -118,3 +118,10 @@ def test_repeat_buyers_place_more_orders_than_most(demo_template):
         )
     ]
     assert max(per_customer) >= 5 * (sorted(per_customer)[len(per_customer) // 2])
+
+
+def test_big_days_written_by_a_forked_process_hold_the_same_data(tmp_path, monkeypatch):
+    make_demo(tmp_path / "thread", days=2, scale=0.05)
+    monkeypatch.setattr(generator, "PROCESS_THRESHOLD", 0)
+    make_demo(tmp_path / "process", days=2, scale=0.05)
+    assert _fingerprint(tmp_path / "thread") == _fingerprint(tmp_path / "process")
