@@ -39,48 +39,47 @@ def test_first_load_matches_the_demo_truth(warehouse_env, demo_dir, demo_api, ra
     assert count("raw_ops.load_traces", "ok and trace is not null") == 4
 
 
-def test_second_run_after_advance_loads_only_new_and_changed_rows(
+def test_a_rerun_adds_nothing_and_a_run_after_advance_loads_only_new_and_changed_rows(
     warehouse_env, demo_dir, demo_api, raw_counts
 ):
     _run_ok()
-    before = raw_counts()
-    demo_cli(demo_dir, "advance", "--days", "1")
+    first = raw_counts()
 
+    noop = _run_ok()
+
+    assert raw_counts() == first
+    assert noop.tables["raw_events.events"].loaded == 0
+    assert noop.tables["raw_crm.customers"].loaded == 0
+    assert noop.tables["raw_shop.orders"].new == 0
+
+    demo_cli(demo_dir, "advance", "--days", "1")
     summary = _run_ok()
 
     after = truth_counts(demo_dir)
     assert raw_counts() == after
-    assert summary.tables["raw_crm.customers"].new == after["customers"] - before["customers"]
-    assert summary.tables["raw_shop.orders"].new == after["orders"] - before["orders"]
+    assert summary.tables["raw_crm.customers"].new == after["customers"] - first["customers"]
+    assert summary.tables["raw_shop.orders"].new == after["orders"] - first["orders"]
     assert summary.tables["raw_shop.orders"].updated > 0  # status changes of existing orders
     # only the new files were read: earlier event files were not loaded again
-    loaded_events = summary.tables["raw_events.events"].loaded
-    assert 0 < loaded_events < after["events"]
-
-
-def test_a_rerun_with_nothing_new_adds_no_rows(warehouse_env, demo_dir, demo_api, raw_counts):
-    _run_ok()
-    first = raw_counts()
-
-    summary = _run_ok()
-
-    assert raw_counts() == first
-    assert summary.tables["raw_events.events"].loaded == 0
-    assert summary.tables["raw_crm.customers"].new == 0
-    assert summary.tables["raw_shop.orders"].new == 0
+    assert 0 < summary.tables["raw_events.events"].loaded < after["events"]
 
 
 def test_full_refresh_reloads_everything_exactly_once(
     demo_dir, demo_api, raw_counts, tmp_path, monkeypatch
 ):
     monkeypatch.setenv("DUCKDB_PATH", str(tmp_path / "wh.duckdb"))
-    _run_ok()
-    demo_cli(demo_dir, "advance", "--days", "1")
+    _run_ok(sources=["shop", "events"])
 
-    summary = _run_ok(full_refresh=True)
+    summary = _run_ok(sources=["shop", "events"], full_refresh=True)
 
-    assert raw_counts() == truth_counts(demo_dir)
-    assert summary.tables["raw_events.events"].loaded >= truth_counts(demo_dir)["events"]
+    expected = truth_counts(demo_dir)
+    assert count("raw_shop.orders") == expected["orders"]
+    assert count("raw_events.events") == expected["events"]
+    assert count("raw_events.rejected_records") == expected["events_malformed"]
+    # everything was read again, and the tables were rebuilt rather than merged into
+    assert summary.tables["raw_events.events"].loaded >= expected["events"]
+    assert summary.tables["raw_shop.orders"].new == expected["orders"]
+    assert summary.tables["raw_shop.orders"].updated == 0
 
 
 def test_backfill_window_loads_only_that_window_and_leaves_the_cursor(
@@ -134,9 +133,12 @@ def test_schema_drift_with_an_added_column_loads(
     _run_ok(sources=["events", "shop"])
     demo_cli(demo_dir, "advance", "--days", "1", "--drift", "added")
 
-    _run_ok()
+    _run_ok(sources=["events", "shop"])
 
-    assert raw_counts() == truth_counts(demo_dir)
+    expected = truth_counts(demo_dir)
+    assert count("raw_events.events") == expected["events"]
+    assert count("raw_events.rejected_records") == expected["events_malformed"]
+    assert count("raw_shop.orders") == expected["orders"]
     assert count("raw_events.events", "session_id is not null") > 0
     assert count("raw_shop.orders", "sales_channel is not null") > 0
 

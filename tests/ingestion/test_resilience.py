@@ -15,7 +15,7 @@ import ingestion
 from ingestion import runner, warehouse
 from tests.ingestion.conftest import REPO_ROOT, count, query, start_api, truth_counts
 
-FAULT_SEED = 28  # with these rates: request 1 and 3 get 429, request 4 a truncated body
+FAULT_SEED = 67  # with these rates: request 1 and 3 get 429, request 4 a truncated body
 
 
 def test_api_throttling_errors_and_truncated_bodies_are_retried_to_the_exact_counts(
@@ -24,7 +24,7 @@ def test_api_throttling_errors_and_truncated_bodies_are_retried_to_the_exact_cou
     from demo.faults import ApiFaults, FaultDice
 
     faults = ApiFaults(
-        error_rate=0.2, throttle_rate=0.2, truncate_rate=0.25, duplicate_rate=0.3, seed=FAULT_SEED
+        error_rate=0.15, throttle_rate=0.08, truncate_rate=0.2, duplicate_rate=0.3, seed=FAULT_SEED
     )
     dice = FaultDice(faults)
     first_rolls = [dice.roll() for _ in range(4)]
