@@ -127,6 +127,7 @@ def _simulate(
 ) -> None:
     manifest = load_manifest(demo_dir)
     simulated = []
+    drift = faults.drift
     for _ in range(days):
         day = state.last + timedelta(days=1)
         started = time.perf_counter()
@@ -144,6 +145,7 @@ def _simulate(
             "days": simulated,
             "malformed_rate": faults.malformed_rate,
             "bad_orders_rate": faults.bad_orders_rate,
+            "drift": drift,
         }
     )
     save_state(demo_dir, state)
