@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -125,3 +126,38 @@ def test_big_days_written_by_a_forked_process_hold_the_same_data(tmp_path, monke
     monkeypatch.setattr(generator, "PROCESS_THRESHOLD", 0)
     make_demo(tmp_path / "process", days=2, scale=0.05)
     assert _fingerprint(tmp_path / "thread") == _fingerprint(tmp_path / "process")
+
+
+def test_generate_force_replaces_an_existing_demo(tmp_path):
+    folder = make_demo(tmp_path / "shop", days=2, scale=0.05)
+    generator.generate(folder, 1, 0.05, seed=42, end_date=END_DATE, force=True)
+    folders = [p.name for p in (folder / "landing" / "events").iterdir()]
+    assert folders == [f"date={END_DATE.isoformat()}"]
+    state = json.loads((folder / "state.json").read_text())
+    assert state["first_day"] == state["last_day"] == END_DATE.isoformat()
+
+
+def test_the_shop_is_busier_in_the_evening_than_at_night(demo_template):
+    shop = sqlite3.connect(demo_template / "shop.sqlite")
+    by_hour = dict(
+        shop.execute(
+            "select cast(substr(created_at, 12, 2) as int), count(*) from orders group by 1"
+        )
+    )
+    evening = sum(by_hour.get(h, 0) for h in (18, 19, 20))
+    night = sum(by_hour.get(h, 0) for h in (2, 3, 4))
+    assert evening > 3 * night
+
+
+def test_fx_rates_walk_randomly_and_skip_weekends(demo_template):
+    api = sqlite3.connect(demo_template / "api.sqlite")
+    eur = api.execute(
+        "select date, rate from fx_rates where currency = 'EUR' order by date"
+    ).fetchall()
+    assert len({r for _, r in eur}) == len(eur) > 5
+    assert all(0.8 < r < 1.05 for _, r in eur)
+    weekdays = {
+        date.fromisoformat(d).weekday()
+        for (d,) in api.execute("select distinct date from fx_rates")
+    }
+    assert weekdays == {0, 1, 2, 3, 4}
