@@ -47,8 +47,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--demo-dir", help="state directory (default: $DEMO_DIR or demo_data)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     commands = parser.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)  # --demo-dir also after the command
+    common.add_argument("--demo-dir", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
-    gen = commands.add_parser("generate", help="simulate a history of N days (deterministic)")
+    gen = commands.add_parser(
+        "generate", parents=[common], help="simulate a history of N days (deterministic)"
+    )
     gen.add_argument("--days", type=int, default=30, help="days of history (default 30)")
     gen.add_argument("--scale", type=float, default=1.0, help="1 = 10k events, 1k orders a day")
     gen.add_argument("--seed", type=int, default=settings.DEFAULT_SEED, help="default 42")
@@ -58,11 +62,13 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--force", action="store_true", help="replace an existing demo")
     _file_fault_flags(gen, drift=False)
 
-    adv = commands.add_parser("advance", help="simulate the next day(s)")
+    adv = commands.add_parser("advance", parents=[common], help="simulate the next day(s)")
     adv.add_argument("--days", type=int, default=1, help="days to add (default 1)")
     _file_fault_flags(adv, drift=True)
 
-    serve = commands.add_parser("serve", help="run the CRM + FX API until interrupted")
+    serve = commands.add_parser(
+        "serve", parents=[common], help="run the CRM + FX API until interrupted"
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8765)
     serve.add_argument("--rate-limit", type=int, default=100, help="requests per window")
@@ -78,10 +84,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--slow-seconds", type=float, default=2.0)
     serve.add_argument("--fault-seed", type=int, default=0, help="seed of the fault dice")
 
-    truth = commands.add_parser("truth", help="print the ground truth")
+    truth = commands.add_parser("truth", parents=[common], help="print the ground truth")
     truth.add_argument("--json", action="store_true", help="as JSON (default: a summary)")
 
-    pg = commands.add_parser("load-postgres", help="copy the shop database into PostgreSQL")
+    pg = commands.add_parser(
+        "load-postgres", parents=[common], help="copy the shop database into PostgreSQL"
+    )
     pg.add_argument("--url", required=True, help="postgresql+psycopg2://user:pw@host:port/db")
     pg.add_argument("--schema", default="public", help="target schema (default public)")
     return parser
