@@ -298,6 +298,10 @@ class _Handler(BaseHTTPRequestHandler):
         except ApiError as error:
             self._error(error)
             return
+        except Exception as exc:  # a bug or a broken store: answer 500, keep serving
+            log.exception("demo API failed on %s", split.path)
+            self._error(ApiError(500, f"internal error: {type(exc).__name__}"))
+            return
         headers = {}
         if next_query is not None:
             host = self.headers.get("Host", f"127.0.0.1:{self.server.server_port}")
