@@ -1,0 +1,189 @@
+"""The dbt project built on a real demo load, on DuckDB and on PostgreSQL.
+
+One scenario per warehouse (module-scoped, so dbt runs a handful of times, not per test):
+generate a small demo with some refused orders and malformed event lines, load it with the
+real loaders, ``dbt build``; then advance the demo twice, load and run ``fct_orders``
+incrementally after each advance, and finally rebuild it with ``--full-refresh``. The tests
+assert on what the scenario recorded.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests import pg_server
+from tests.dbt import harness
+
+END_DATE = date(2026, 10, 20)
+ORDER_COLUMNS = (
+    "order_id, customer_id, customer_order_number, is_first_order, status, is_revenue, "
+    "currency, subtotal, discount_amount, shipping_amount, total_amount, net_amount, "
+    "fx_rate_date, fx_rate, total_amount_base, net_amount_base, line_count, item_count, "
+    "created_at, order_date, updated_at"
+)
+
+
+@dataclass
+class Scenario:
+    """What one warehouse's run of the scenario produced."""
+
+    env: dict[str, str]
+    demo_dir: Path
+    build: harness.DbtRun
+    truth: dict[str, Any]
+    live_bad_orders: set[int]
+    revenue: dict[tuple[str, str], tuple[int, Decimal]]
+    quarantined_orders: set[int]
+    loader_rejections: int
+    marts_counts: dict[str, int]
+    customer_values: list[tuple[Any, ...]]
+    incremental_runs: list[harness.DbtRun]
+    incremental_orders: list[tuple[Any, ...]]
+    full_refresh: harness.DbtRun
+    full_refresh_orders: list[tuple[Any, ...]]
+
+
+def _live_bad_orders(demo_dir: Path) -> set[int]:
+    """Orders the demo made invalid that are still live (the ones dbt must refuse)."""
+    from demo import truth
+
+    api = sqlite3.connect(demo_dir / "api.sqlite")
+    shop = sqlite3.connect(demo_dir / "shop.sqlite")
+    try:
+        customers = {row[0] for row in api.execute("select id from customers")}
+        bad = truth.bad_order_ids(shop, customers)
+        live = {row[0] for row in shop.execute("select order_id from orders where deleted_at is null")}
+    finally:
+        api.close()
+        shop.close()
+    return bad & live
+
+
+def _warehouse_env(kind: str, tmp: Path, request: pytest.FixtureRequest) -> dict[str, str]:
+    env = {"WAREHOUSE": kind, "DLT_DATA_DIR": str(tmp / "dlt"), "RUNTIME__LOG_LEVEL": "WARNING"}
+    if kind == "duckdb":
+        env["DUCKDB_PATH"] = str(tmp / "warehouse" / "analytics.duckdb")
+    else:
+        server = request.getfixturevalue("postgres")
+        name = f"dbt_{uuid.uuid4().hex[:10]}"
+        pg_server.create_database(server, name)
+        env.update(server.env(name))
+    return env
+
+
+@pytest.fixture(scope="module", params=["duckdb", "postgres"])
+def scenario(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Scenario:
+    from demo import generator, truth
+    from demo.faults import FileFaults
+
+    kind = request.param
+    tmp = tmp_path_factory.mktemp(f"dbt_{kind}")
+    demo_dir = tmp / "demo"
+    env = _warehouse_env(kind, tmp, request)
+    env["DEMO_DIR"] = str(demo_dir)
+    dbt = harness.DbtProject(tmp / "dbt")
+    with harness.environment(env):
+        generator.generate(
+            demo_dir, days=10, scale=0.05, end_date=END_DATE,
+            faults=FileFaults(malformed_rate=0.02, bad_orders_rate=0.004),
+        )
+        harness.ingest(demo_dir)
+        build = dbt.invoke("build")
+        expected = truth.compute(demo_dir)
+        live_bad = _live_bad_orders(demo_dir)
+        revenue = {
+            (str(day), country): (orders, Decimal(str(amount)))
+            for day, country, orders, amount in harness.query(
+                env, "select order_date, country_code, orders, revenue from marts.fct_daily_revenue"
+            )
+        }
+        quarantined = {
+            int(key)
+            for (key,) in harness.query(
+                env,
+                "select record_key from quarantine.quarantine_rows "
+                "where source_table = 'raw_shop.orders'",
+            )
+        }
+        (loader_rejections,) = harness.query(
+            env, "select count(*) from quarantine.quarantine_rows where layer = 'load'"
+        )[0]
+        marts_counts = {
+            name: harness.query(env, f"select count(*) from {name}")[0][0]
+            for name in ("marts.dim_customers", "marts.fct_orders", "staging.stg_events__events")
+        }
+        customer_values = harness.query(env, "select * from marts.dim_customers")
+
+        incremental_runs = []
+        for _ in range(2):
+            generator.advance(demo_dir, days=1, faults=FileFaults(bad_orders_rate=0.02))
+            harness.ingest(demo_dir, sources=["crm", "fx", "shop"])
+            incremental_runs.append(dbt.invoke("run", "--select", "+fct_orders"))
+        order_sql = f"select {ORDER_COLUMNS} from marts.fct_orders order by order_id"
+        incremental_orders = harness.query(env, order_sql)
+        full_refresh = dbt.invoke("run", "--select", "fct_orders", "--full-refresh")
+        full_refresh_orders = harness.query(env, order_sql)
+    return Scenario(
+        env=env, demo_dir=demo_dir, build=build, truth=expected, live_bad_orders=live_bad,
+        revenue=revenue, quarantined_orders=quarantined, loader_rejections=loader_rejections,
+        marts_counts=marts_counts, customer_values=customer_values,
+        incremental_runs=incremental_runs, incremental_orders=incremental_orders,
+        full_refresh=full_refresh, full_refresh_orders=full_refresh_orders,
+    )
+
+
+def test_dbt_build_passes_on_a_small_demo_load(scenario: Scenario) -> None:
+    assert scenario.build.failures() == []
+    assert scenario.build.success
+    assert scenario.build.warnings() == []
+    assert len(scenario.build.results) > 200  # models, seeds, snapshot, data and unit tests
+
+
+def test_daily_revenue_matches_ground_truth_to_the_cent(scenario: Scenario) -> None:
+    expected = {
+        (row["order_date"], row["country_code"]): (row["orders"], Decimal(row["revenue"]))
+        for row in scenario.truth["revenue_by_day_country"]
+    }
+    assert expected, "the demo produced no revenue at all"
+    assert scenario.revenue == expected
+
+
+def test_marts_row_counts_match_the_source_systems(scenario: Scenario) -> None:
+    counts = scenario.truth["counts"]
+    assert scenario.marts_counts["marts.dim_customers"] == counts["customers"]
+    assert scenario.marts_counts["marts.fct_orders"] == (
+        counts["orders_live"] - len(scenario.live_bad_orders)
+    )
+    assert scenario.marts_counts["staging.stg_events__events"] == counts["events"]
+
+
+def test_refused_orders_are_quarantined_not_dropped(scenario: Scenario) -> None:
+    assert scenario.live_bad_orders, "the scenario should contain invalid orders"
+    assert scenario.live_bad_orders <= scenario.quarantined_orders
+
+
+def test_loader_rejections_show_up_in_quarantine(scenario: Scenario) -> None:
+    assert scenario.truth["counts"]["events_malformed"] > 0
+    assert scenario.loader_rejections == scenario.truth["counts"]["events_malformed"]
+
+
+def test_customer_mart_exposes_no_email_or_phone(scenario: Scenario) -> None:
+    assert scenario.customer_values
+    for row in scenario.customer_values:
+        for value in row:
+            assert not (isinstance(value, str) and "@" in value), row
+
+
+def test_two_incremental_runs_after_advances_equal_a_full_refresh(scenario: Scenario) -> None:
+    for run in [*scenario.incremental_runs, scenario.full_refresh]:
+        assert run.failures() == []
+    assert len(scenario.incremental_orders) > scenario.marts_counts["marts.fct_orders"]
+    assert scenario.incremental_orders == scenario.full_refresh_orders
