@@ -56,6 +56,11 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         help="stop after day 1 (no demo advance: no incremental and no 2× measurements)",
     )
     p.add_argument(
+        "--demo-from",
+        type=Path,
+        help="copy this saved one-day demo (same scale and seed) instead of generating one",
+    )
+    p.add_argument(
         "--skip-dbt", action="store_true", help="skip dbt build (loaders and limits only)"
     )
     p.add_argument(
@@ -92,6 +97,7 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         skip_naive=a.skip_naive,
         skip_2x=a.skip_2x,
         skip_dbt=a.skip_dbt,
+        demo_from=a.demo_from,
         skip_next_day=a.skip_next_day,
         sources=a.sources,
         naive_rows=a.naive_rows,

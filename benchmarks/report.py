@@ -58,6 +58,9 @@ def markdown(meta: dict[str, Any], steps: list[StepResult], targets: list[Target
         "",
         f"Run {meta['started_at']} → {meta['finished_at']} on {meta['machine']}; "
         f"warehouses: {', '.join(meta['warehouses'])}; commit `{meta['git_commit']}`.",
+        f"Load average (1 min) at the end: {meta.get('load_average_at_end', ['?'])[0]} on "
+        f"{meta['machine'].split(',')[0]}; each step's load average at its start is in the JSON.",
+        "",
         f"Peak RSS: {meta['rss_method']}",
         "",
         "| step | warehouse | rows | wall s | rows/s | peak RSS | ratio to the limit | target "

@@ -66,6 +66,7 @@ class Settings:
     skip_2x: bool = False
     skip_dbt: bool = False
     skip_next_day: bool = False
+    demo_from: Path | None = None
     sources: list[str] | None = None
     naive_rows: int = 1_000_000
     work_dir: Path = REPO_ROOT / "benchmarks" / "work"
@@ -120,6 +121,8 @@ class Bench:
         self.steps: dict[str, StepResult] = {}
         self.notes: list[str] = list(METHOD_NOTES)
         self.aborted: str | None = None
+        self.started = datetime.now(UTC)
+        self.commit = _git_commit()
         self.sources_cfg = _sources_config()
         self.sources = [
             name for name, body in self.sources_cfg.items() if (body or {}).get("enabled", True)
@@ -197,6 +200,7 @@ class Bench:
     ) -> StepResult:
         """Run one measured step and record it (a failure is recorded, not raised)."""
         log.info("▶ %s", label + (f" [{warehouse}]" if warehouse else ""))
+        load_before = round(os.getloadavg()[0], 1)
         m = measure.run(
             cmd,
             env=env,
@@ -214,20 +218,19 @@ class Bench:
             wall_s=round(m.wall_s, 3),
             peak_rss_bytes=m.peak_rss_bytes,
             ok=m.ok,
-            details={k: v for k, v in m.result.items() if k != "rows"},
+            details={
+                "load_average_at_start": load_before,
+                **{k: v for k, v in m.result.items() if k != "rows"},
+            },
         )
         if not m.ok:
             why = "timed out" if m.timed_out else f"exit code {m.returncode}"
             step.error = f"{why}; log {m.log_path}:\n{m.log_tail()}"
             log.error("✗ %s failed (%s), see %s", step_id, why, m.log_path)
         else:
-            log.info(
-                "  %.1f s, %s rows, peak RSS %.0f MiB",
-                m.wall_s,
-                step.rows,
-                m.peak_rss_bytes / 1024**2,
-            )
+            log.info("  %.1f s, peak RSS %.0f MiB", m.wall_s, m.peak_rss_bytes / 1024**2)
         self.steps[step_id] = step
+        self.write_report()
         return step
 
     def derived(self, step_id: str, label: str, parts: list[str], warehouse: str) -> None:
@@ -264,6 +267,7 @@ class Bench:
             )
             step.rows = loaded
             step.details.update(rejected=rejected, per_table=per_table)
+            log.info("  %s rows written (%s rejected)", f"{loaded:,}", f"{rejected:,}")
         except Exception as exc:  # counting is best effort; the timing stands
             step.note = f"rows not counted: {exc}"
         return step
@@ -330,7 +334,9 @@ class Bench:
 
     # -- the phases -------------------------------------------------------------------------
     def generate(self) -> bool:
-        """Generate one demo day at the chosen scale into the work dir."""
+        """Generate one demo day at the chosen scale into the work dir (or copy a saved one)."""
+        if self.s.demo_from is not None:
+            return self._copy_demo(self.s.demo_from)
         step = self.run_step(
             "demo.generate",
             f"demo generate 1 day at scale {self.s.scale:g}",
@@ -353,6 +359,34 @@ class Bench:
         if step.rows:
             self.events_per_day = step.rows
         return step.ok
+
+    def _copy_demo(self, source: Path) -> bool:
+        """Use a saved one-day demo of the same scale and seed instead of generating one."""
+        state = json.loads((source / "state.json").read_text())
+        if (
+            float(state["scale"]) != self.s.scale
+            or int(state["seed"]) != self.s.seed
+            or state["first_day"] != state["last_day"]
+        ):
+            raise ValueError(
+                f"{source} holds scale {state['scale']}, seed {state['seed']}, days "
+                f"{state['first_day']}..{state['last_day']}; need one day at scale "
+                f"{self.s.scale:g}, seed {self.s.seed}"
+            )
+        started = time.perf_counter()
+        shutil.copytree(source, self.demo_dir)
+        rows = self._manifest_events()
+        self.steps["demo.generate"] = StepResult(
+            id="demo.generate",
+            label=f"demo day at scale {self.s.scale:g} (copied)",
+            group="demo",
+            rows=rows,
+            wall_s=round(time.perf_counter() - started, 3),
+            note=f"copied from {source} (generated earlier by `python -m demo generate`)",
+        )
+        if rows:
+            self.events_per_day = rows
+        return True
 
     def _manifest_events(self) -> int | None:
         path = self.demo_dir / "manifest.json"
@@ -550,7 +584,8 @@ class Bench:
     # -- the whole run ----------------------------------------------------------------------
     def run(self) -> tuple[Path, Path]:
         """Every phase in order; always writes the report, even after a failure."""
-        started = datetime.now(UTC)
+        self.started = datetime.now(UTC)
+        self.commit = _git_commit()
         if self.work.exists():
             shutil.rmtree(self.work)
         self.logs.mkdir(parents=True)
@@ -564,21 +599,30 @@ class Bench:
         finally:
             if self.pg is not None:
                 self.pg.stop()
-        finished = datetime.now(UTC)
+        return self.write_report(complete=True)
+
+    def write_report(self, complete: bool = False) -> tuple[Path, Path]:
+        """Write the report of the steps so far (after every step, so a stopped run leaves one)."""
+        now = datetime.now(UTC)
         results = targets.evaluate(self.steps, self.s.warehouses, self.s.scale)
+        notes = list(self.notes)
+        if not complete:
+            notes.insert(0, "Partial report: the run was still going when this was written.")
         meta = {
             "scale": self.s.scale,
             "events_per_day": self.events_per_day,
             "warehouses": self.s.warehouses,
-            "started_at": started.isoformat(timespec="seconds"),
-            "finished_at": finished.isoformat(timespec="seconds"),
-            "duration_s": round((finished - started).total_seconds(), 1),
+            "complete": complete,
+            "started_at": self.started.isoformat(timespec="seconds"),
+            "finished_at": now.isoformat(timespec="seconds"),
+            "duration_s": round((now - self.started).total_seconds(), 1),
             "machine": _machine(),
+            "load_average_at_end": [round(x, 1) for x in os.getloadavg()],
             "python": platform.python_version(),
-            "git_commit": _git_commit(),
+            "git_commit": self.commit,
             "rss_method": RSS_METHOD,
             "sources": self.sources,
-            "notes": self.notes,
+            "notes": notes,
         }
         return report.write(
             self.s.results_dir, self.s.name, meta, list(self.steps.values()), results
