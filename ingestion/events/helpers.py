@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
 
+import duckdb
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -52,6 +53,9 @@ class FileContract:
         unknown = {k: v for k, v in self.columns.items() if v not in ARROW_TYPES}
         if unknown:
             raise ValueError(f"unknown column kinds {unknown}; use one of {sorted(ARROW_TYPES)}")
+        undeclared = [name for name in self.required if name not in self.columns]
+        if undeclared:
+            raise ValueError(f"required columns {undeclared} are not declared in columns")
 
 
 @dataclass
@@ -128,11 +132,25 @@ def _cast_vectorized(array: pa.ChunkedArray, kind: str) -> pa.ChunkedArray:
         return array.cast(target)
     if kind == "json_text" and not pa.types.is_string(array.type):
         raise pa.ArrowInvalid("nested value must be serialised row by row")
-    if kind == "json_text":
-        raise pa.ArrowInvalid("JSON text is validated row by row")
     if kind == "string" and not (pa.types.is_string(array.type) or pa.types.is_null(array.type)):
         raise pa.ArrowInvalid("non-string value kept as its JSON text row by row")
     return array.cast(target)
+
+
+def _invalid_json_rows(array: pa.ChunkedArray, name: str) -> dict[int, str]:
+    """Rows whose text is not valid JSON, checked vectorised by DuckDB's ``json_valid``."""
+    con = duckdb.connect()
+    try:
+        con.register("t", pa.table({"v": array}))
+        valid = con.sql("select coalesce(json_valid(v), true) from t").to_arrow_table()
+    finally:
+        con.close()
+    invalid = pc.indices_nonzero(pc.invert(valid.column(0))).to_pylist()
+    values = array.take(invalid).to_pylist() if invalid else []
+    return {
+        int(index): f"column {name!r}: {value!r} is not valid JSON"
+        for index, value in zip(invalid, values, strict=True)
+    }
 
 
 def cast_column(array: pa.ChunkedArray, kind: str, name: str) -> tuple[pa.Array, dict[int, str]]:
@@ -141,6 +159,8 @@ def cast_column(array: pa.ChunkedArray, kind: str, name: str) -> tuple[pa.Array,
     Returns:
         The typed column (bad values as null) and ``{row_index: reason}`` for the bad values.
     """
+    if kind == "json_text" and pa.types.is_string(array.type):
+        return array, _invalid_json_rows(array, name)
     try:
         return _cast_vectorized(array, kind), {}
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
@@ -189,10 +209,9 @@ def conform(
                 column, _ = cast_column(column, "string", name)
             columns[name] = column
     for name in contract.required:
-        nulls = pc.is_null(columns[name]).to_pylist() if name in columns else [True] * n_rows
-        for index, is_null in enumerate(nulls):
-            if is_null and index not in bad:
-                bad[index] = f"required column {name!r} is missing or empty"
+        missing = pc.indices_nonzero(pc.is_null(columns[name])).to_pylist()
+        for index in missing:
+            bad.setdefault(int(index), f"required column {name!r} is missing or empty")
     columns[FILE_NAME_COLUMN] = pa.array([location] * n_rows, type=pa.string())
     columns[FILE_LINE_COLUMN] = pa.array(chunk.lines, type=pa.int64())
     typed = pa.table(columns)
