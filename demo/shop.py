@@ -296,12 +296,12 @@ def plan_orders(
         elif kind == 2:
             customer_out[i] = None
     order_ids = np.arange(first_order, first_order + count)
+    created_text, updated_text = db_timestamps(created), db_timestamps(updated)
 
     def order_rows() -> Iterator[tuple]:
         # Python objects are made one slice at a time, so memory stays bounded.
         for lo in range(0, count, SLICE_ROWS):
             hi = min(lo + SLICE_ROWS, count)
-            stamps = db_timestamps(created[lo:hi]).tolist()
             yield from zip(
                 order_ids[lo:hi].tolist(),
                 customer_out[lo:hi],
@@ -311,8 +311,8 @@ def plan_orders(
                 (discount[lo:hi] / 100).tolist(),
                 (shipping[lo:hi] / 100).tolist(),
                 (total[lo:hi] / 100).tolist(),
-                stamps,
-                db_timestamps(updated[lo:hi]).tolist(),
+                created_text[lo:hi].tolist(),
+                updated_text[lo:hi].tolist(),
                 [None] * (hi - lo),
                 strict=True,
             )
@@ -320,7 +320,7 @@ def plan_orders(
     def item_rows() -> Iterator[tuple]:
         for lo in range(0, len(item_order), SLICE_ROWS):
             hi = min(lo + SLICE_ROWS, len(item_order))
-            stamps = db_timestamps(created[item_order[lo:hi]]).tolist()
+            stamps = created_text[item_order[lo:hi]].tolist()
             yield from zip(
                 range(first_item + lo, first_item + hi),
                 order_ids[item_order[lo:hi]].tolist(),

@@ -25,7 +25,9 @@ def epoch_seconds(day: date) -> int:
 def db_timestamps(epoch: np.ndarray) -> np.ndarray:
     """`YYYY-MM-DD HH:MM:SS` text (the shop database's UTC timestamps) for epoch seconds."""
     text = np.datetime_as_string(epoch.astype("datetime64[s]"), unit="s")
-    return np.char.replace(text, "T", " ")
+    chars = text.view(np.uint32).reshape(len(text), -1)
+    chars[:, 10] = ord(" ")  # the "T" between date and time, swapped in place (vectorised)
+    return text
 
 
 def api_timestamps(day: date, seconds: np.ndarray) -> list[str]:
