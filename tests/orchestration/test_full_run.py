@@ -1,7 +1,8 @@
 """The whole job on the real loaders and the real dbt project, into DuckDB and PostgreSQL.
 
-One full run per warehouse (module-scoped); the tests then check its outcome, the ledger
-against the warehouse, ``status`` and the HTML report rendered in headless Chromium.
+One full run per warehouse (one test each, so pytest-xdist never repeats the expensive run),
+then its outcome, the ledger against the warehouse, ``status`` and the HTML report rendered in
+headless Chromium are checked one after the other.
 """
 
 from __future__ import annotations
@@ -39,23 +40,23 @@ class FullRun:
     tmp: Path
 
 
-@pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return generate_demo(tmp_path_factory.mktemp("demo") / "demo_data")
-
-
-@pytest.fixture(scope="module", params=["duckdb", "postgres"])
-def full_run(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, demo_dir: Path
-) -> FullRun:
-    tmp = tmp_path_factory.mktemp(f"full_{request.param}")
+@pytest.fixture(params=["duckdb", "postgres"])
+def full_run(request: pytest.FixtureRequest, tmp_path: Path) -> FullRun:
+    demo_dir = generate_demo(tmp_path / "demo_data")
     server = request.getfixturevalue("postgres") if request.param == "postgres" else None
-    cli = real_project_cli(tmp, demo_dir, request.param, server)
+    cli = real_project_cli(tmp_path, demo_dir, request.param, server)
     result = cli("run", timeout=600)
-    return FullRun(cli, result, tmp)
+    return FullRun(cli, result, tmp_path)
 
 
-def test_full_run_loads_every_source_builds_dbt_and_summarises(full_run: FullRun) -> None:
+def test_full_run_then_ledger_status_and_report_agree(full_run: FullRun) -> None:
+    check_run_succeeded_and_summarised(full_run)
+    check_ledger_rows_match_what_was_loaded(full_run)
+    check_status_shows_runs_freshness_failing_tests_and_rejects(full_run)
+    check_health_report_charts_draw_in_headless_chromium(full_run)
+
+
+def check_run_succeeded_and_summarised(full_run: FullRun) -> None:
     result = full_run.result
 
     assert result.returncode == 0, result.stderr[-3000:]
@@ -75,7 +76,7 @@ def test_full_run_loads_every_source_builds_dbt_and_summarises(full_run: FullRun
     assert "warehouse: " in result.stdout and location in result.stdout
 
 
-def test_ledger_rows_match_what_was_loaded(full_run: FullRun) -> None:
+def check_ledger_rows_match_what_was_loaded(full_run: FullRun) -> None:
     env = full_run.cli.env
     (run,) = ledger_rows(env, "select * from ops.runs")
     tables = ledger_rows(env, "select * from ops.run_tables where step = 'ingest'")
@@ -106,7 +107,7 @@ def test_ledger_rows_match_what_was_loaded(full_run: FullRun) -> None:
     assert status_row["n"] == len(datasets)
 
 
-def test_status_shows_runs_freshness_failing_tests_and_rejects(full_run: FullRun) -> None:
+def check_status_shows_runs_freshness_failing_tests_and_rejects(full_run: FullRun) -> None:
     (run,) = ledger_rows(full_run.cli.env, "select run_id from ops.runs")
 
     result = full_run.cli("status")
@@ -123,7 +124,7 @@ def test_status_shows_runs_freshness_failing_tests_and_rejects(full_run: FullRun
     assert "No failing or warning tests in the latest build." in out
 
 
-def test_health_report_charts_draw_in_headless_chromium(full_run: FullRun) -> None:
+def check_health_report_charts_draw_in_headless_chromium(full_run: FullRun) -> None:
     chromium = shutil.which("chromium")
     assert chromium, "Debian package chromium is required (make system-deps)"
     out = full_run.tmp / "reports" / "health.html"

@@ -7,15 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.orchestration.conftest import Cli, ledger_rows
+from tests.orchestration.conftest import Cli, Receiver, ledger_rows
 
 
-def test_run_builds_dbt_and_records_the_run_in_the_ledger(
-    cli_for_warehouse: Cli,
+def test_run_builds_dbt_and_records_the_run_in_the_ledger_without_alerting(
+    cli_for_warehouse: Cli, webhook: Receiver
 ) -> None:
-    result = cli_for_warehouse("run", "--skip-ingest")
+    result = cli_for_warehouse(
+        "run", "--skip-ingest", ORCHESTRATION__ALERT_WEBHOOK_URL=webhook.url + "/hook"
+    )
 
     assert result.returncode == 0, result.stderr
+    assert webhook.bodies == []  # success: no alert
     assert "1 models built; tests 2 passed, 0 warned, 0 failed" in result.stdout
     env = cli_for_warehouse.env
     runs = ledger_rows(env, "select * from ops.runs")
@@ -28,6 +31,9 @@ def test_run_builds_dbt_and_records_the_run_in_the_ledger(
     assert [r["unique_id"].split(".")[0] for r in results] == ["model", "test", "test"]
     assert {r["invocation_id"] for r in results} == {run["dbt_invocation_id"]}
     assert {r["status"] for r in results} == {"success", "pass"}
+    artifact = json.loads((Path(env["DBT_TARGET_PATH"]) / "run_results.json").read_text())
+    assert artifact["metadata"]["invocation_id"] == run["dbt_invocation_id"]
+    assert sorted(r["unique_id"] for r in artifact["results"]) == [r["unique_id"] for r in results]
     steps = ledger_rows(env, "select step, attempt, status from ops.run_steps")
     assert steps == [{"step": "dbt_build", "attempt": 1, "status": "success"}]
 
