@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import dlt
-import yaml  # type: ignore[import-untyped]
+import yaml
 
 DEFAULT_SOURCES_FILE = Path(__file__).with_name("sources.yml")
 SOURCE_TYPES = ("rest_api", "sql_database", "filesystem")
