@@ -60,7 +60,8 @@ def _live_bad_orders(demo_dir: Path) -> set[int]:
     try:
         customers = {row[0] for row in api.execute("select id from customers")}
         bad = truth.bad_order_ids(shop, customers)
-        live = {row[0] for row in shop.execute("select order_id from orders where deleted_at is null")}
+        live_sql = "select order_id from orders where deleted_at is null"
+        live = {row[0] for row in shop.execute(live_sql)}
     finally:
         api.close()
         shop.close()
@@ -92,7 +93,10 @@ def scenario(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     dbt = harness.DbtProject(tmp / "dbt")
     with harness.environment(env):
         generator.generate(
-            demo_dir, days=10, scale=0.05, end_date=END_DATE,
+            demo_dir,
+            days=10,
+            scale=0.05,
+            end_date=END_DATE,
             faults=FileFaults(malformed_rate=0.02, bad_orders_rate=0.004),
         )
         harness.ingest(demo_dir)
@@ -132,11 +136,20 @@ def scenario(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         full_refresh = dbt.invoke("run", "--select", "fct_orders", "--full-refresh")
         full_refresh_orders = harness.query(env, order_sql)
     return Scenario(
-        env=env, demo_dir=demo_dir, build=build, truth=expected, live_bad_orders=live_bad,
-        revenue=revenue, quarantined_orders=quarantined, loader_rejections=loader_rejections,
-        marts_counts=marts_counts, customer_values=customer_values,
-        incremental_runs=incremental_runs, incremental_orders=incremental_orders,
-        full_refresh=full_refresh, full_refresh_orders=full_refresh_orders,
+        env=env,
+        demo_dir=demo_dir,
+        build=build,
+        truth=expected,
+        live_bad_orders=live_bad,
+        revenue=revenue,
+        quarantined_orders=quarantined,
+        loader_rejections=loader_rejections,
+        marts_counts=marts_counts,
+        customer_values=customer_values,
+        incremental_runs=incremental_runs,
+        incremental_orders=incremental_orders,
+        full_refresh=full_refresh,
+        full_refresh_orders=full_refresh_orders,
     )
 
 

@@ -16,9 +16,9 @@
 with
 
 {% for table, model, key in staged %}
-{{ model }} as (
-    select * from {{ ref(model) }}
-),
+    {{ model }} as (
+        select * from {{ ref(model) }}
+    ),
 
 {% endfor -%}
 
@@ -49,26 +49,26 @@ unioned as (
         where quarantine_reason is not null
         union all
     {% endfor -%}
-        select
-            'staging' as layer,
-            'raw_shop.order_items' as source_table,
-            cast(base_shop__order_items.order_item_id as {{ dbt.type_string() }}) as record_key,
-            'order quarantined' as reason,
-            cast(null as {{ dbt.type_string() }}) as record_text,
-            base_shop__order_items._dlt_load_id
-        from base_shop__order_items
-        inner join quarantined_orders
-            on base_shop__order_items.order_id = quarantined_orders.order_id
-        where base_shop__order_items.quarantine_reason is null
-        union all
-        select
-            'load' as layer,
-            'raw_' || source_system || '.' || coalesce(resource_name, source_name) as source_table,
-            location || ':' || cast(record_position as {{ dbt.type_string() }}) as record_key,
-            reason,
-            raw_text as record_text,
-            _dlt_load_id
-        from loader_rejections
+    select
+        'staging' as layer,
+        'raw_shop.order_items' as source_table,
+        cast(base_shop__order_items.order_item_id as {{ dbt.type_string() }}) as record_key,
+        'order quarantined' as reason,
+        cast(null as {{ dbt.type_string() }}) as record_text,
+        base_shop__order_items._dlt_load_id
+    from base_shop__order_items
+    inner join quarantined_orders
+        on base_shop__order_items.order_id = quarantined_orders.order_id
+    where base_shop__order_items.quarantine_reason is null
+    union all
+    select
+        'load' as layer,
+        'raw_' || source_system || '.' || coalesce(resource_name, source_name) as source_table,
+        location || ':' || cast(record_position as {{ dbt.type_string() }}) as record_key,
+        reason,
+        raw_text as record_text,
+        _dlt_load_id
+    from loader_rejections
 ),
 
 final as (

@@ -23,8 +23,9 @@ measured as (
         aggregated.customer_id,
         aggregated.lifetime_orders,
         aggregated.lifetime_revenue,
-        {{ dbt.datediff('cast(aggregated.last_revenue_order_at as date)', 'as_of.as_of_date', 'day') }}
-            as recency_days
+        {{ dbt.datediff(
+            'cast(aggregated.last_revenue_order_at as date)', 'as_of.as_of_date', 'day'
+        ) }} as recency_days
     from aggregated
     cross join as_of
     where aggregated.lifetime_orders > 0

@@ -11,12 +11,13 @@ published_rates as (
 
 {#- A published rate is valid from its date until the next published date (exclusive), so a
     day without a rate (weekend, holiday) uses the latest earlier one. #}
+
 rates as (
     select
         currency,
         rate_date as valid_from,
-        lead(rate_date) over (partition by currency order by rate_date) as valid_to,
-        rate
+        rate,
+        lead(rate_date) over (partition by currency order by rate_date) as valid_to
     from published_rates
 ),
 
@@ -35,8 +36,9 @@ converted as (
         order_rate.valid_from as fx_rate_date,
         order_rate.rate as fx_rate,
         base_rate.rate as base_fx_rate,
-        {{ fx_convert('orders.subtotal - orders.discount_amount', 'order_rate.rate', 'base_rate.rate') }}
-            as net_amount_base,
+        {{ fx_convert(
+            'orders.subtotal - orders.discount_amount', 'order_rate.rate', 'base_rate.rate'
+        ) }} as net_amount_base,
         {{ fx_convert('orders.total_amount', 'order_rate.rate', 'base_rate.rate') }}
             as total_amount_base,
         orders.created_at,

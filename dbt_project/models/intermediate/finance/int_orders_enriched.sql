@@ -29,9 +29,9 @@ sequenced as (
         case
             when orders.is_revenue
                 then row_number() over (
-                    partition by orders.customer_id, orders.is_revenue
-                    order by orders.created_at, orders.order_id
-                )
+                        partition by orders.customer_id, orders.is_revenue
+                        order by orders.created_at, orders.order_id
+                    )
         end as customer_revenue_order_number
     from orders
     left join items_per_order

@@ -37,15 +37,7 @@ joined as (
         customers.customer_id,
         customers.email_hash,
         customers.email_domain,
-        case
-            when customers.email_domain is null then 'unknown'
-            when free_email_domains.email_domain is not null then 'free_mail'
-            else 'corporate'
-        end as email_domain_type,
-        customers.phone is not null as has_phone,
         customers.country_code,
-        coalesce(countries.country_name, 'Unknown') as country_name,
-        coalesce(countries.region, 'Unknown') as region,
         customers.city,
         customers.signup_channel,
         customers.is_marketing_opt_in,
@@ -54,6 +46,18 @@ joined as (
         customers.updated_at,
         order_history.first_order_at,
         order_history.last_order_at,
+        scores.recency_days as days_since_last_order,
+        scores.recency_score,
+        scores.frequency_score,
+        scores.monetary_score,
+        case
+            when customers.email_domain is null then 'unknown'
+            when free_email_domains.email_domain is not null then 'free_mail'
+            else 'corporate'
+        end as email_domain_type,
+        customers.phone is not null as has_phone,
+        coalesce(countries.country_name, 'Unknown') as country_name,
+        coalesce(countries.region, 'Unknown') as region,
         coalesce(order_history.lifetime_orders_placed, 0) as lifetime_orders_placed,
         coalesce(order_history.lifetime_orders, 0) as lifetime_orders,
         coalesce(order_history.lifetime_revenue, 0) as lifetime_revenue,
@@ -61,10 +65,6 @@ joined as (
             when order_history.lifetime_orders > 0
                 then order_history.lifetime_revenue / order_history.lifetime_orders
         end as average_order_value,
-        scores.recency_days as days_since_last_order,
-        scores.recency_score,
-        scores.frequency_score,
-        scores.monetary_score,
         coalesce(scores.rfm_segment, 'prospect') as rfm_segment
     from customers
     left join countries

@@ -32,7 +32,7 @@ joined as (
         orders.created_at as ordered_at,
         orders.order_date
     from order_items
-    {#- Items of soft-deleted or quarantined orders are not facts (see quarantine_rows). #}
+        {#- Items of soft-deleted or quarantined orders are not facts (see quarantine_rows). #}
     inner join orders
         on order_items.order_id = orders.order_id
     left join products

@@ -24,33 +24,33 @@ orders as (
 ),
 
 {% if is_incremental() %}
-changed_orders as (
-    select * from {{ ref('base_shop__orders') }}
-),
+    changed_orders as (
+        select * from {{ ref('base_shop__orders') }}
+    ),
 
-cutoff as (
-    select
+    cutoff as (
+        select
         {{ dbt.dateadd(
             'day',
             -1 * var('orders_lookback_days'),
             "coalesce(max(updated_at), cast('1900-01-01' as timestamp))"
         ) }} as updated_since
-    from {{ this }}
-),
+        from {{ this }}
+    ),
 
-changed_customers as (
-    select distinct changed_orders.customer_id
-    from changed_orders
-    cross join cutoff
-    where changed_orders.updated_at >= cutoff.updated_since
-),
+    changed_customers as (
+        select distinct changed_orders.customer_id
+        from changed_orders
+        cross join cutoff
+        where changed_orders.updated_at >= cutoff.updated_since
+    ),
 {% endif %}
 
 selected as (
     select orders.*
     from orders
     {% if is_incremental() %}
-        where orders.customer_id in (select customer_id from changed_customers)
+        where orders.customer_id in (select changed_customers.customer_id from changed_customers)
     {% endif %}
 ),
 

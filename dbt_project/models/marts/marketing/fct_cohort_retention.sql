@@ -35,19 +35,21 @@ cohort_sizes as (
 activity as (
     select
         cohorts.cohort_month,
-        {{ dbt.datediff('cohorts.cohort_month', 'customer_months.order_month', 'month') }}
-            as months_since_first_order,
+        customer_months.order_month,
         count(*) as active_customers
     from customer_months
     inner join cohorts
         on customer_months.customer_id = cohorts.customer_id
-    group by 1, 2
+    group by cohorts.cohort_month, customer_months.order_month
 ),
 
 final as (
     select
         cast(activity.cohort_month as date) as cohort_month,
-        cast(activity.months_since_first_order as integer) as months_since_first_order,
+        cast(
+            {{ dbt.datediff('activity.cohort_month', 'activity.order_month', 'month') }}
+            as integer
+        ) as months_since_first_order,
         cast(cohort_sizes.cohort_size as bigint) as cohort_size,
         cast(activity.active_customers as bigint) as active_customers,
         cast(

@@ -2,9 +2,9 @@
 with
 
 {% for system in ['crm', 'fx', 'shop', 'events'] %}
-{{ system }}_rejected as (
-    select * from {{ source(system, 'rejected_records') }}
-),
+    {{ system }}_rejected as (
+        select * from {{ source(system, 'rejected_records') }}
+    ),
 
 {% endfor -%}
 
@@ -14,7 +14,7 @@ unioned as (
             '{{ system }}' as source_system,
             cast(source_name as {{ dbt.type_string() }}) as source_name,
             cast(resource_name as {{ dbt.type_string() }}) as resource_name,
-            cast(location as {{ dbt.type_string() }}) as location,
+            cast(location as {{ dbt.type_string() }}) as location,  -- noqa: RF04
             cast(position as bigint) as record_position,
             cast(raw_text as {{ dbt.type_string() }}) as raw_text,
             cast(reason as {{ dbt.type_string() }}) as reason,

@@ -19,7 +19,6 @@ cleaned as (
         order_id,
         customer_id,
         status,
-        status in ('paid', 'shipped', 'delivered') as is_revenue,
         currency,
         subtotal,
         discount_amount,
@@ -28,7 +27,8 @@ cleaned as (
         created_at,
         cast(created_at as date) as order_date,
         updated_at,
-        _dlt_load_id
+        _dlt_load_id,
+        status in ('paid', 'shipped', 'delivered') as is_revenue
     from versioned
     where
         version_rank = 1

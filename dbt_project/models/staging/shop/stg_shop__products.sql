@@ -19,13 +19,13 @@ cleaned as (
         product_id,
         sku,
         product_name,
-        coalesce(category, 'uncategorised') as category,
         list_price,
         currency,
         is_active,
         created_at,
         updated_at,
-        _dlt_load_id
+        _dlt_load_id,
+        coalesce(category, 'uncategorised') as category
     from versioned
     where version_rank = 1 and quarantine_reason is null
 )

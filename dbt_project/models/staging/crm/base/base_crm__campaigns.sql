@@ -24,9 +24,8 @@ validated as (
         case
             when campaign_id is null then 'missing campaign_id'
             when budget < 0 then 'negative budget'
-            when currency not in (
-                {%- for c in var('accepted_currencies') %}'{{ c }}'{{ ', ' if not loop.last }}{% endfor -%}
-            ) then 'unknown currency'
+            when currency not in ({{ sql_string_list(var('accepted_currencies')) }})
+                then 'unknown currency'
         end as quarantine_reason
     from renamed
 )

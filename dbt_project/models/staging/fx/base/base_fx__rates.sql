@@ -7,10 +7,10 @@ source as (
 renamed as (
     select
         cast(date as date) as rate_date,
-        upper(trim(currency)) as currency,
         cast(rate as numeric(18, 6)) as rate,
-        upper(trim(base)) as quoted_against,
-        _dlt_load_id
+        _dlt_load_id,
+        upper(trim(currency)) as currency,
+        upper(trim(base)) as quoted_against
     from source
 ),
 

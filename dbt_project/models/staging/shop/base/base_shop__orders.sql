@@ -34,9 +34,7 @@ validated as (
                 )
                 then 'unknown status'
             when currency is null
-                or currency not in (
-                    {%- for c in var('accepted_currencies') %}'{{ c }}'{{ ', ' if not loop.last }}{% endfor -%}
-                )
+                or currency not in ({{ sql_string_list(var('accepted_currencies')) }})
                 then 'unknown currency'
             when subtotal < 0 or discount_amount < 0 or shipping_amount < 0
                 then 'negative amount'
