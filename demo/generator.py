@@ -40,7 +40,6 @@ PROCESS_THRESHOLD = 500_000  # events a day from which the files are written in 
 def connect_api(demo_dir: Path) -> sqlite3.Connection:
     """Open `api.sqlite`, the store behind the CRM and FX API."""
     conn = sqlite3.connect(demo_dir / API_DB, isolation_level=None)
-    conn.execute("pragma journal_mode = wal")
     conn.execute("pragma synchronous = normal")
     return conn
 
@@ -83,14 +82,14 @@ def generate(
     token_path.write_text(secrets.token_urlsafe(24) + "\n", encoding="utf-8")
     token_path.chmod(0o600)
     state = DemoState(seed, scale, first.isoformat(), (first - timedelta(days=1)).isoformat())
-    with _connections(demo_dir) as (api, db):
+    with _connections(demo_dir, bulk=True) as (api, db):
         crm.create_schema(api)
         fx.create_schema(api)
         shop.create_schema(db, indexes=False)
         for offset in range(settings.FX_LEAD_DAYS, 0, -1):
             fx.publish(api, seed, first - timedelta(days=offset))
     save_manifest(demo_dir, {"files": []})
-    _simulate(demo_dir, state, days, faults or FileFaults(), "generate")
+    _simulate(demo_dir, state, days, faults or FileFaults(), "generate", bulk=True)
     with _connections(demo_dir) as (_, db):
         shop.create_indexes(db)
     return state
@@ -105,11 +104,18 @@ def advance(demo_dir: Path, days: int = 1, faults: FileFaults | None = None) -> 
 
 
 class _connections:
-    """Both SQLite stores, each in one transaction committed together on success."""
+    """Both SQLite stores, each in one transaction committed together on success.
 
-    def __init__(self, demo_dir: Path) -> None:
+    `bulk` (used while `generate` builds a fresh history, which nobody reads yet) writes
+    without a journal, so every page is written once (a failed `generate` must be redone with
+    `--force`); otherwise the stores use WAL, so readers such as the loaders are never blocked.
+    """
+
+    def __init__(self, demo_dir: Path, bulk: bool = False) -> None:
         self.api = connect_api(demo_dir)
         self.db = shop.connect(demo_dir)
+        for conn in (self.api, self.db):
+            conn.execute(f"pragma journal_mode = {'off' if bulk else 'wal'}")
 
     def __enter__(self) -> tuple[sqlite3.Connection, sqlite3.Connection]:
         self.api.execute("begin")
@@ -123,7 +129,12 @@ class _connections:
 
 
 def _simulate(
-    demo_dir: Path, state: DemoState, days: int, faults: FileFaults, command: str
+    demo_dir: Path,
+    state: DemoState,
+    days: int,
+    faults: FileFaults,
+    command: str,
+    bulk: bool = False,
 ) -> None:
     manifest = load_manifest(demo_dir)
     simulated = []
@@ -131,7 +142,7 @@ def _simulate(
     for _ in range(days):
         day = state.last + timedelta(days=1)
         started = time.perf_counter()
-        _simulate_day(demo_dir, state, day, faults, manifest)
+        _simulate_day(demo_dir, state, day, faults, manifest, bulk)
         # Drift starts once and stays; later days of this run need not record it again.
         faults = FileFaults(faults.malformed_rate, faults.bad_orders_rate, None)
         state.last_day = day.isoformat()
@@ -210,11 +221,11 @@ def _write_events(
 
 
 def _simulate_day(
-    demo_dir: Path, state: DemoState, day: date, faults: FileFaults, manifest: dict
+    demo_dir: Path, state: DemoState, day: date, faults: FileFaults, manifest: dict, bulk: bool
 ) -> None:
     seed, scale = state.seed, state.scale
     opening = day.isoformat() == state.first_day
-    with _connections(demo_dir) as (api, db):
+    with _connections(demo_dir, bulk) as (api, db):
         if faults.drift:
             _start_drift(db, state, faults.drift, day)
         fx.publish(api, seed, day)

@@ -80,9 +80,8 @@ COUNTRY_CURRENCY = np.array(
 
 
 def connect(demo_dir: Path) -> sqlite3.Connection:
-    """Open `shop.sqlite` (created on first use)."""
+    """Open `shop.sqlite` (created on first use); the caller picks the journal mode."""
     conn = sqlite3.connect(demo_dir / SHOP_DB, isolation_level=None, check_same_thread=False)
-    conn.execute("pragma journal_mode = wal")
     conn.execute("pragma synchronous = normal")
     conn.execute("pragma cache_size = -262144")  # 256 MB: bulk inserts into indexed tables
     return conn
