@@ -169,7 +169,8 @@ class DemoApi:
             raise ApiError(400, f"limit must be an integer, got {query['limit']!r}") from exc
         if not 1 <= limit <= MAX_LIMIT:
             raise ApiError(400, f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
-        where, params = ["1 = 1"], []
+        where: list[str] = ["1 = 1"]
+        params: list[Any] = []
         if "updated_since" in query:
             where.append("updated_at >= ?")
             params.append(_since(query["updated_since"]))
@@ -210,7 +211,8 @@ class DemoApi:
 
     def fx_page(self, query: dict[str, str]) -> tuple[dict[str, Any], dict[str, str] | None]:
         """One page of FX rates between `start_date` and `end_date` (inclusive)."""
-        where, params = ["1 = 1"], []
+        where: list[str] = ["1 = 1"]
+        params: list[Any] = []
         for name, op in (("start_date", ">="), ("end_date", "<=")):
             if name in query:
                 try:
