@@ -9,8 +9,12 @@ assert on what the scenario recorded.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -22,6 +26,7 @@ import pytest
 from tests import pg_server
 from tests.dbt import harness
 
+logger = logging.getLogger(__name__)
 END_DATE = date(2026, 10, 20)
 ORDER_COLUMNS = (
     "order_id, customer_id, customer_order_number, is_first_order, status, is_revenue, "
@@ -49,6 +54,15 @@ class Scenario:
     incremental_orders: list[tuple[Any, ...]]
     full_refresh: harness.DbtRun
     full_refresh_orders: list[tuple[Any, ...]]
+    docs: harness.DbtRun | None
+    docs_dir: Path
+
+
+@contextmanager
+def _timed(kind: str, step: str) -> Iterator[None]:
+    start = time.monotonic()
+    yield
+    logger.info("%s: %s took %.1f s", kind, step, time.monotonic() - start)
 
 
 def _live_bad_orders(demo_dir: Path) -> set[int]:
@@ -92,15 +106,22 @@ def scenario(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     env["DEMO_DIR"] = str(demo_dir)
     dbt = harness.DbtProject(tmp / "dbt")
     with harness.environment(env):
-        generator.generate(
-            demo_dir,
-            days=10,
-            scale=0.05,
-            end_date=END_DATE,
-            faults=FileFaults(malformed_rate=0.02, bad_orders_rate=0.004),
-        )
-        harness.ingest(demo_dir)
-        build = dbt.invoke("build")
+        with _timed(kind, "demo generate"):
+            generator.generate(
+                demo_dir,
+                days=10,
+                scale=0.05,
+                end_date=END_DATE,
+                faults=FileFaults(malformed_rate=0.02, bad_orders_rate=0.004),
+            )
+        with _timed(kind, "ingest"):
+            harness.ingest(demo_dir)
+        with _timed(kind, "dbt build"):
+            build = dbt.invoke("build")
+        docs = None
+        if kind == "duckdb":  # the docs site does not depend on the warehouse: build it once
+            with _timed(kind, "dbt docs generate --static"):
+                docs = dbt.invoke("docs", "generate", "--static")
         expected = truth.compute(demo_dir)
         live_bad = _live_bad_orders(demo_dir)
         revenue = {
@@ -128,12 +149,15 @@ def scenario(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
 
         incremental_runs = []
         for _ in range(2):
-            generator.advance(demo_dir, days=1, faults=FileFaults(bad_orders_rate=0.02))
-            harness.ingest(demo_dir, sources=["crm", "fx", "shop"])
-            incremental_runs.append(dbt.invoke("run", "--select", "+fct_orders"))
+            with _timed(kind, "demo advance + ingest"):
+                generator.advance(demo_dir, days=1, faults=FileFaults(bad_orders_rate=0.02))
+                harness.ingest(demo_dir, sources=["crm", "fx", "shop"])
+            with _timed(kind, "dbt run +fct_orders (incremental)"):
+                incremental_runs.append(dbt.invoke("run", "--select", "+fct_orders"))
         order_sql = f"select {ORDER_COLUMNS} from marts.fct_orders order by order_id"
         incremental_orders = harness.query(env, order_sql)
-        full_refresh = dbt.invoke("run", "--select", "fct_orders", "--full-refresh")
+        with _timed(kind, "dbt run fct_orders --full-refresh"):
+            full_refresh = dbt.invoke("run", "--select", "fct_orders", "--full-refresh")
         full_refresh_orders = harness.query(env, order_sql)
     return Scenario(
         env=env,
@@ -150,6 +174,8 @@ def scenario(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         incremental_orders=incremental_orders,
         full_refresh=full_refresh,
         full_refresh_orders=full_refresh_orders,
+        docs=docs,
+        docs_dir=dbt.work_dir / "target",
     )
 
 
@@ -200,3 +226,14 @@ def test_two_incremental_runs_after_advances_equal_a_full_refresh(scenario: Scen
         assert run.failures() == []
     assert len(scenario.incremental_orders) > scenario.marts_counts["marts.fct_orders"]
     assert scenario.incremental_orders == scenario.full_refresh_orders
+
+
+def test_static_docs_site_is_generated_offline_with_every_mart(scenario: Scenario) -> None:
+    if scenario.docs is None:
+        assert scenario.env["WAREHOUSE"] == "postgres"  # generated once, on DuckDB
+        return
+    assert scenario.docs.success, scenario.docs.output[-3000:]
+    page = (scenario.docs_dir / "static_index.html").read_text(encoding="utf-8")
+    for mart in ("dim_customers", "fct_orders", "fct_daily_revenue", "fct_sessions"):
+        assert f"model.customer_analytics.{mart}" in page
+    assert '<script src="http' not in page  # self-contained: nothing fetched from the network
