@@ -94,7 +94,16 @@ def _warehouse_env(kind: str, tmp: Path, request: pytest.FixtureRequest) -> dict
     return env
 
 
-@pytest.fixture(scope="module", params=["duckdb", "postgres"])
+pytestmark = pytest.mark.slow
+
+# One scenario per warehouse; under `pytest -n 2 --dist loadgroup` each runs on its own worker.
+WAREHOUSES = [
+    pytest.param("duckdb", marks=pytest.mark.xdist_group("dbt_duckdb")),
+    pytest.param("postgres", marks=[pytest.mark.postgres, pytest.mark.xdist_group("dbt_postgres")]),
+]
+
+
+@pytest.fixture(scope="module", params=WAREHOUSES)
 def scenario(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Scenario:
     from demo import generator, truth
     from demo.faults import FileFaults
