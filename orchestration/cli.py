@@ -48,7 +48,12 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the CLI."""
-    parser = argparse.ArgumentParser(prog="python -m orchestration", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m orchestration",
+        description="Run the customer-analytics job (dlt loaders, then dbt build) and inspect it.",
+        epilog="Exit codes: 0 success, 1 a step failed (named on one line on stderr), "
+        "2 bad arguments or settings, 3 another run holds the lock.",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
 

@@ -59,7 +59,7 @@ def bar_chart(chart_id: str, title: str, bars: list[Bar], unit: str = "") -> str
     every = max(1, len(bars) // 8)
     for i, b in enumerate(bars):
         x = left + i * slot + (slot - bar_w) / 2
-        y = top + plot_h
+        y: float = top + plot_h
         for value, colour, tip in b.segments:
             if value <= 0:
                 continue

@@ -57,7 +57,7 @@ def last_runs(ledger: Ledger, limit: int) -> list[dict[str, Any]]:
 def freshness(ledger: Ledger) -> list[dict[str, Any]]:
     """Per raw dataset: last completed dlt load, its age, and rows in the last ledger entry."""
     now = utcnow()
-    out = []
+    out: list[dict[str, Any]] = []
     for schema, _ in _tables_named(ledger, "_dlt_loads"):
         if schema in {SCHEMA, "raw_ops"} or not schema.startswith("raw_"):
             continue

@@ -57,18 +57,26 @@ def test_failed_run_posts_an_alert_without_any_secret(
         assert secret not in everything
 
 
-def test_unreachable_webhook_is_logged_without_its_url(cli_duckdb: Cli, tiny_dbt: Path) -> None:
-    (tiny_dbt / "models" / "broken.sql").write_text("select * from no_such_table\n")
+def test_failed_ingest_alerts_an_unreachable_webhook_without_logging_its_url(
+    cli_duckdb: Cli, tmp_path: Path
+) -> None:
     with socket.socket() as sock:  # a port with nobody listening
         sock.bind(("127.0.0.1", 0))
         closed_port = sock.getsockname()[1]
     url = f"http://127.0.0.1:{closed_port}{SECRET_PATH}"
 
-    result = cli_duckdb("run", "--skip-ingest", ORCHESTRATION__ALERT_WEBHOOK_URL=url)
+    result = cli_duckdb(
+        "run", ORCHESTRATION__ALERT_WEBHOOK_URL=url, DEMO_DIR=str(tmp_path / "no_demo_here")
+    )
 
     assert result.returncode == 1
+    (failed_line,) = [line for line in result.stderr.splitlines() if line.startswith("FAILED")]
+    assert failed_line.startswith("FAILED at step ingest after 1 attempt(s): ")
+    assert "no_demo_here" in failed_line  # the loaders name the missing demo folder
     assert "alert webhook could not be reached" in result.stderr
     assert SECRET_PATH not in result.stderr + result.stdout
+    (run,) = ledger_rows(cli_duckdb.env, "select * from ops.runs")
+    assert (run["status"], run["failed_step"], run["models_built"]) == ("failed", "ingest", 0)
 
 
 def test_redact_masks_url_credentials_bearer_tokens_and_password_settings() -> None:

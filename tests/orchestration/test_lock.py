@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from ingestion.warehouse import Warehouse
+from orchestration.ledger import Ledger, RunRecord
 from orchestration.lock import LockHeld, file_lock
 from tests.orchestration.conftest import REPO_ROOT, Cli, ledger_rows
 
@@ -72,14 +74,11 @@ def test_stale_lock_from_a_dead_process_is_recovered_and_its_run_marked_abandone
     cli_duckdb: Cli,
 ) -> None:
     env = cli_duckdb.env
-    first = cli_duckdb("run", "--skip-ingest")
-    assert first.returncode == 0, first.stderr
-    (crashed,) = ledger_rows(env, "select run_id from ops.runs")
-    # pretend that run crashed while running: its row says running and its lock file stayed
-    import duckdb
-
-    with duckdb.connect(env["DUCKDB_PATH"]) as conn:
-        conn.execute("update ops.runs set status = 'running', ended_at = null")
+    # a run that crashed while running: its ledger row says running and its lock file stayed
+    ledger = Ledger(Warehouse("duckdb", duckdb_path=Path(env["DUCKDB_PATH"])))
+    ledger.ensure()
+    crashed = {"run_id": "20261101T000000-dead01"}
+    ledger.save_run(RunRecord(crashed["run_id"], "run", "duckdb", socket.gethostname(), 1, {}))
     lock_file = Path(env["DUCKDB_PATH"]).parent / ".run.lock"
     lock_file.write_text(
         json.dumps(
@@ -100,6 +99,8 @@ def test_stale_lock_from_a_dead_process_is_recovered_and_its_run_marked_abandone
     assert not lock_file.exists()  # released at the end of the run
     statuses = ledger_rows(env, "select run_id, status from ops.runs order by started_at")
     assert statuses[0] == {"run_id": crashed["run_id"], "status": "abandoned"}
+    (error,) = ledger_rows(env, f"select error from ops.runs where run_id = '{crashed['run_id']}'")
+    assert "died; lock recovered" in error["error"]
     assert statuses[1]["status"] == "success"
 
 

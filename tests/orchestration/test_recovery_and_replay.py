@@ -119,7 +119,7 @@ def test_replay_readmits_fixed_records_exactly_once_and_is_recorded(
     cli_with_loaders: Cli,
 ) -> None:
     env = cli_with_loaders.env
-    first = cli_with_loaders("run")
+    first = cli_with_loaders("ingest")
     assert first.returncode == 0, first.stderr[-2000:]
     rejected = ledger_rows(env, "select raw_text from raw_events.rejected_records")
     assert rejected, "the demo was generated with malformed lines"
