@@ -6,6 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from benchmarks import report
 from benchmarks.runner import Bench, Settings
 
 WAREHOUSES = ("duckdb", "postgres")
@@ -61,6 +62,12 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         help="copy this saved one-day demo (same scale and seed) instead of generating one",
     )
     p.add_argument(
+        "--rebuild-report",
+        type=Path,
+        metavar="JSON",
+        help="only re-check the targets of a saved run's JSON and rewrite its report",
+    )
+    p.add_argument(
         "--skip-dbt", action="store_true", help="skip dbt build (loaders and limits only)"
     )
     p.add_argument(
@@ -98,6 +105,7 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         skip_2x=a.skip_2x,
         skip_dbt=a.skip_dbt,
         demo_from=a.demo_from,
+        rebuild_report=a.rebuild_report,
         skip_next_day=a.skip_next_day,
         sources=a.sources,
         naive_rows=a.naive_rows,
@@ -112,6 +120,10 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; exit 0 when every step ran (missed targets are reported, not errors)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     settings = parse_args(argv)
+    if settings.rebuild_report is not None:
+        _, md_path = report.rebuild(settings.rebuild_report)
+        print(md_path.read_text())
+        return 0
     bench = Bench(settings)
     json_path, md_path = bench.run()
     print(md_path.read_text())

@@ -104,6 +104,10 @@ def run(
         timer.start()
         try:
             _, status, usage = os.wait4(proc.pid, 0)
+        except KeyboardInterrupt:  # the step runs in its own session: stop it with the harness
+            kill()
+            os.wait4(proc.pid, 0)
+            raise
         finally:
             timer.cancel()
         wall = time.perf_counter() - start

@@ -122,3 +122,25 @@ def write(
     json_path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
     md_path.write_text(markdown(meta, steps, targets))
     return json_path, md_path
+
+
+def rebuild(json_path: Path) -> tuple[Path, Path]:
+    """Re-check the targets of a saved run and rewrite its JSON and markdown.
+
+    Useful when a run was stopped part way or the target rules changed; the measured steps are
+    kept exactly as recorded.
+    """
+    from benchmarks import targets
+
+    data = json.loads(json_path.read_text())
+    fields = set(StepResult.__dataclass_fields__)
+    steps = [StepResult(**{k: v for k, v in s.items() if k in fields}) for s in data["steps"]]
+    by_id = {s.id: s for s in steps}
+    for step in steps:  # sums of steps: recompute (a failed part gives a lower bound)
+        if step.derived and step.note.startswith("sum of "):
+            parts = [by_id.get(p) for p in step.note.removeprefix("sum of ").split(", ")]
+            if all(p is not None and p.wall_s for p in parts):
+                step.wall_s = round(sum(p.wall_s or 0 for p in parts if p), 3)
+    meta = data["meta"]
+    found = targets.evaluate({s.id: s for s in steps}, meta["warehouses"], meta["scale"])
+    return write(json_path.parent, json_path.stem, meta, steps, found)

@@ -67,6 +67,7 @@ class Settings:
     skip_dbt: bool = False
     skip_next_day: bool = False
     demo_from: Path | None = None
+    rebuild_report: Path | None = None
     sources: list[str] | None = None
     naive_rows: int = 1_000_000
     work_dir: Path = REPO_ROOT / "benchmarks" / "work"
@@ -236,7 +237,9 @@ class Bench:
     def derived(self, step_id: str, label: str, parts: list[str], warehouse: str) -> None:
         """A step summed from other steps (e.g. end to end = ingestion + dbt build)."""
         found = [self.steps[p] for p in parts if p in self.steps]
-        ok = len(found) == len(parts) and all(s.ok for s in found)
+        complete = len(found) == len(parts) and all(s.wall_s for s in found)
+        ok = complete and all(s.ok for s in found)
+        bad = [p for p in parts if p not in self.steps or not self.steps[p].ok]
         self.steps[step_id] = StepResult(
             id=step_id,
             label=label,
@@ -245,9 +248,9 @@ class Bench:
             derived=True,
             ok=ok,
             rows=sum(s.rows or 0 for s in found if s.group == "project" and ".ingest" in s.id),
-            wall_s=round(sum(s.wall_s or 0 for s in found), 3) if ok else None,
+            wall_s=round(sum(s.wall_s or 0 for s in found), 3) if complete else None,
             peak_rss_bytes=max((s.peak_rss_bytes or 0 for s in found), default=None),
-            error=None if ok else "a part failed or is missing: " + ", ".join(parts),
+            error=None if ok else "failed or missing: " + ", ".join(bad),
             note="sum of " + ", ".join(parts),
         )
 
@@ -592,6 +595,11 @@ class Bench:
         shutil.copy(REPO_ROOT / "profiles.example.yml", self.work / "profiles.yml")
         try:
             self._phases()
+        except KeyboardInterrupt:
+            self.aborted = (
+                "Run interrupted (Ctrl-C): the steps after the last one listed did not run."
+            )
+            self.notes.insert(0, self.aborted)
         except Exception as exc:
             log.exception("benchmark aborted")
             self.aborted = f"Run aborted: {type(exc).__name__}: {exc}"

@@ -47,6 +47,11 @@ class _Checker:
         step = self.steps.get(step_id)
         return step if step is not None and step.ok and step.wall_s else None
 
+    def _timed(self, step_id: str) -> StepResult | None:
+        """The step if it has a time, even a failed one (its time is then a lower bound)."""
+        step = self.steps.get(step_id)
+        return step if step is not None and step.wall_s else None
+
     def add(
         self,
         target_id: str,
@@ -59,6 +64,7 @@ class _Checker:
         baseline: str = "",
         note: str = "",
         absolute: bool = False,
+        lower_bound: bool = False,
     ) -> None:
         if absolute and self.scale != DEFAULT_SCALE:
             note = (note + " " if note else "") + (
@@ -68,6 +74,14 @@ class _Checker:
         miss = ""
         if value is None:
             note = (note + " " if note else "") + "Not measured in this run (step missing/failed)."
+        elif lower_bound:  # a failed step's time: only "too slow" is a conclusion
+            miss = missed_by(value, threshold, op, unit)
+            met = False if miss and op == "<=" else None
+            note = (note + " " if note else "") + (
+                "The step failed (see its log), so this is a lower bound"
+                + ("." if met is False else " and the target is undecided.")
+            )
+            miss = ("at least " + miss) if met is False else ""
         else:
             met = value <= threshold if op == "<=" else value >= threshold
             miss = missed_by(value, threshold, op, unit)
@@ -80,15 +94,16 @@ class _Checker:
     def ratio(
         self, target_id: str, label: str, step_id: str, limit_id: str, threshold: float
     ) -> None:
-        step, limit = self._ok(step_id), self._ok(limit_id)
+        step, limit = self._timed(step_id), self._ok(limit_id)
         value = step.wall_s / limit.wall_s if step and limit else None  # type: ignore[operator]
         base = self.steps[limit_id].label if limit_id in self.steps else limit_id
-        self.add(target_id, label, step_id, value, threshold, "<=", "x", baseline=base)
+        lower = step is not None and not step.ok
+        self.add(target_id, label, step_id, value, threshold, "<=", "x", base, lower_bound=lower)
 
     def seconds(
         self, target_id: str, label: str, step_id: str, threshold: float, absolute: bool = True
     ) -> None:
-        step = self._ok(step_id)
+        step = self._timed(step_id)
         self.add(
             target_id,
             label,
@@ -98,6 +113,7 @@ class _Checker:
             "<=",
             "s",
             absolute=absolute,
+            lower_bound=step is not None and not step.ok,
         )
 
     def peak_rss(self, target_id: str, label: str, prefix: str) -> StepResult | None:

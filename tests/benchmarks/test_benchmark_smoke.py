@@ -10,9 +10,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO_ROOT
 
 
+@pytest.mark.slow
 def test_benchmark_at_tiny_scale_measures_limits_and_loaders_and_writes_report(
     tmp_path: Path,
 ) -> None:

@@ -115,3 +115,32 @@ def test_markdown_report_has_one_row_per_step_and_flags_extrapolation() -> None:
     assert "| rows | wall s | rows/s | peak RSS | ratio to the limit | target | met? |" in text
     assert "*(extrapolated)*" in text
     assert "1.20×" in text and "<= 1.5×" in text
+
+
+def test_a_failed_step_over_its_time_limit_still_counts_as_a_miss() -> None:
+    slow = StepResult("duckdb.dbt.day1", "dbt", "project", wall_s=470.0, ok=False, error="x")
+    quick = StepResult("postgres.dbt.day1", "dbt", "project", wall_s=20.0, ok=False, error="x")
+    steps = {slow.id: slow, quick.id: quick}
+    found = {t.id: t for t in targets.evaluate(steps, ["duckdb", "postgres"], 1000)}
+    assert found["dbt_duckdb"].met is False
+    assert found["dbt_duckdb"].missed_by.startswith("at least")
+    assert found["dbt_postgres"].met is None  # failed and under the limit: undecided
+    assert "lower bound" in found["dbt_postgres"].note
+
+
+def test_a_saved_report_is_rebuilt_with_the_same_steps(tmp_path: Path) -> None:
+    steps = [_step("limit.duckdb_read", 10.0), _step("duckdb.ingest.events", 30.0)]
+    meta = {
+        "scale": 1000.0,
+        "events_per_day": 1,
+        "started_at": "a",
+        "finished_at": "b",
+        "machine": "m",
+        "warehouses": ["duckdb"],
+        "git_commit": "c",
+        "rss_method": "r",
+    }
+    json_path, _ = report.write(tmp_path, "run", meta, steps, [])
+    _, md_path = report.rebuild(json_path)
+    assert "3.00×" in md_path.read_text()
+    assert report.json.loads(json_path.read_text())["steps"][1]["wall_s"] == 30.0
