@@ -36,6 +36,18 @@ run: install demo-data ## Main job on DuckDB: demo data -> ingestion -> dbt buil
 advance: install ## Simulate one more day in the demo shop
 	$(BIN)/python -m demo advance
 
+ingest: install ## Load every enabled source into the raw schemas (python -m ingestion)
+	$(BIN)/python -m ingestion
+
+status: install ## Last runs, freshness per source, failing tests, rejected and quarantined rows
+	$(BIN)/python -m orchestration status
+
+report: install ## Write reports/health.html from the run ledger
+	$(BIN)/python -m orchestration report --out reports/health.html
+
+airflow-check: ## Load the Airflow DAG in a cached Airflow venv (.cache/airflow-venv)
+	orchestration/airflow/check_dag.sh
+
 system-deps: ## Install PostgreSQL server and Chromium OS packages if missing
 	./scripts/ensure-system-deps.sh
 
@@ -60,6 +72,7 @@ bench: install system-deps ## Benchmark a 10M-event day (BENCH_ARGS="--scale 100
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 clean: ## Remove local warehouse, demo data and dbt artefacts (keeps .venv)
-	rm -rf warehouse $(DEMO_DIR) target logs .dlt/.pipelines
+	rm -rf warehouse $(DEMO_DIR) target logs reports
 
-.PHONY: help install demo-data run advance system-deps test lint format docs bench clean
+.PHONY: help install demo-data run advance ingest status report airflow-check system-deps test lint \
+	format docs bench clean
