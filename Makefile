@@ -52,7 +52,7 @@ system-deps: ## Install PostgreSQL server and Chromium OS packages if missing
 	./scripts/ensure-system-deps.sh
 
 test: install system-deps lint ## Whole test suite: lint, Python tests, dbt build on DuckDB and PostgreSQL
-	$(BIN)/python -m pytest -n 2 --durations=15 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=20 $(PYTEST_ARGS)
 
 lint: install ## ruff (lint + format check), sqlfluff, mypy
 	$(BIN)/ruff check .

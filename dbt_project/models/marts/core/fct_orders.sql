@@ -12,7 +12,8 @@
 {#-
     Incremental: re-reads orders updated within `orders_lookback_days` of the latest loaded
     `updated_at`, plus every order of a customer whose orders changed (so order numbers and
-    is_first_order stay right). The post-hook removes orders that were soft-deleted or
+    is_first_order stay right), and with the `start_date`/`end_date` vars (set by
+    `python -m orchestration backfill`) every order placed in that window. The post-hook removes orders that were soft-deleted or
     refused since they were loaded.
 -#}
 -- depends_on: {{ ref('base_shop__orders') }}
@@ -42,7 +43,17 @@ orders as (
         select distinct changed_orders.customer_id
         from changed_orders
         cross join cutoff
-        where changed_orders.updated_at >= cutoff.updated_since
+        where
+            changed_orders.updated_at >= cutoff.updated_since
+            {% if var('start_date') and var('end_date') %}
+                {#- backfill: also rebuild the customers with orders placed in the window -#}
+                or (
+                    changed_orders.created_at >= cast('{{ var("start_date") }}' as timestamp)
+                    and changed_orders.created_at < {{ dbt.dateadd(
+                        'day', 1, "cast('" ~ var('end_date') ~ "' as timestamp)"
+                    ) }}
+                )
+            {% endif %}
     ),
 {% endif %}
 
