@@ -64,8 +64,16 @@ class PostgresServer:
 
     def stop(self) -> None:
         subprocess.run(
-            [*self._as_user, str(self._bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "fast",
-             "-w", "stop"],
+            [
+                *self._as_user,
+                str(self._bindir / "pg_ctl"),
+                "-D",
+                str(self.datadir),
+                "-m",
+                "fast",
+                "-w",
+                "stop",
+            ],
             capture_output=True,
         )
         shutil.rmtree(self.datadir.parent, ignore_errors=True)
@@ -86,16 +94,42 @@ def start() -> PostgresServer:
     run = lambda args: subprocess.run(  # noqa: E731
         [*as_user, *args], capture_output=True, text=True
     )
-    init = run([str(bins / "initdb"), "-D", str(datadir), "-U", user, "--auth=trust",
-                "-E", "UTF8", "--locale=C.UTF-8"])
+    init = run(
+        [
+            str(bins / "initdb"),
+            "-D",
+            str(datadir),
+            "-U",
+            user,
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+        ]
+    )
     if init.returncode != 0:
         raise PostgresUnavailable(f"initdb failed: {init.stderr.strip()}")
     port = free_port()
-    opts = (f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={root} "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-            "-c max_connections=200 -c shared_buffers=256MB")
-    started = run([str(bins / "pg_ctl"), "-D", str(datadir), "-o", opts, "-l",
-                   str(root / "server.log"), "-w", "-t", "60", "start"])
+    opts = (
+        f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={root} "
+        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+        "-c max_connections=200 -c shared_buffers=256MB"
+    )
+    started = run(
+        [
+            str(bins / "pg_ctl"),
+            "-D",
+            str(datadir),
+            "-o",
+            opts,
+            "-l",
+            str(root / "server.log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        ]
+    )
     if started.returncode != 0:
         log = (root / "server.log").read_text() if (root / "server.log").exists() else ""
         raise PostgresUnavailable(f"pg_ctl start failed: {started.stderr.strip()} {log[-2000:]}")

@@ -5,7 +5,9 @@ import psycopg2
 
 def test_postgres_server_accepts_queries_on_loopback(pg_database):
     conn = psycopg2.connect(
-        host=pg_database["PGHOST"], port=pg_database["PGPORT"], user=pg_database["PGUSER"],
+        host=pg_database["PGHOST"],
+        port=pg_database["PGPORT"],
+        user=pg_database["PGUSER"],
         dbname=pg_database["PGDATABASE"],
     )
     with conn.cursor() as cur:
