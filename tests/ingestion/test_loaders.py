@@ -212,3 +212,33 @@ def test_a_shop_database_on_postgresql_loads_like_sqlite(
     for table in ("products", "orders", "order_items"):
         assert count(f"raw_shop.{table}") == expected[table], table
     assert count("raw_shop.orders", "_dlt_load_id is null") == 0
+
+
+def test_declared_nullable_api_fields_get_columns_even_when_every_value_is_null(
+    warehouse_env, demo_dir, demo_api
+):
+    import sqlite3
+
+    with sqlite3.connect(demo_dir / "api.sqlite") as api_store:
+        api_store.execute("update campaigns set ended_at = null")
+        api_store.execute(
+            "update customers set phone = null, address_line1 = null, address_city = null,"
+            " address_postal_code = null, address_country_code = null"
+        )
+    _run_ok(sources=["crm"])
+
+    columns = {
+        (table, column)
+        for table, column in query(
+            "select table_name, column_name from information_schema.columns"
+            " where table_schema = 'raw_crm'"
+        )
+    }
+    for table, column in [
+        ("campaigns", "ended_at"),
+        ("customers", "phone"),
+        ("customers", "address__line1"),
+        ("customers", "address__country_code"),
+    ]:
+        assert (table, column) in columns
+        assert count(f"raw_crm.{table}", f"{column} is not null") == 0
