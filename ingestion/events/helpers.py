@@ -1,9 +1,11 @@
 """Readers that turn one event file into Arrow tables plus rejected records.
 
-Fast path first (``pyarrow.parquet``, ``pyarrow.csv`` with explicit string columns); a file
-whose fast read fails is re-read line by line so each bad line is rejected on its own with its
-line number and reason. JSON lines are always parsed line by line because ``properties`` is an
-object there and must be kept as JSON text.
+Fast path first (``pyarrow.parquet`` and ``pyarrow.csv`` streaming readers, CSV with explicit
+string columns); a CSV file whose fast read fails is read on line by line from the first row the
+fast read did not deliver, so each bad line is rejected on its own with its line number and
+reason. JSON lines are always parsed line by line because ``properties`` is an object there and
+must be kept as JSON text (as sent). Every reader streams: memory is bounded by the batch size,
+not by the file size.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from ingestion import rejects
 logger = logging.getLogger(__name__)
 
 FILE_NAME_COLUMN = "_file_name"
+# Rows per batch of the line-by-line parsers (JSON lines, and CSV files whose fast read failed).
+LINE_BATCH_ROWS = 100_000
 FILE_LINE_COLUMN = "_file_line"
 ARROW_TYPES: dict[str, pa.DataType] = {
     "string": pa.string(),
@@ -48,6 +52,16 @@ class FileContract:
     source_name: str = "events"
     resource_name: str = "events"
     batch_rows: int = 1_000_000
+
+    @property
+    def line_batch_rows(self) -> int:
+        """Rows per batch when parsing line by line (Python objects cost far more than Arrow)."""
+        return min(self.batch_rows, LINE_BATCH_ROWS)
+
+    @property
+    def csv_block_bytes(self) -> int:
+        """Bytes per streamed CSV block: about ``batch_rows`` rows of ~200 bytes, at most 64 MiB."""
+        return max(1 << 20, min(self.batch_rows * 200, 64 << 20))
 
     def __post_init__(self) -> None:
         unknown = {k: v for k, v in self.columns.items() if v not in ARROW_TYPES}
@@ -255,11 +269,21 @@ def _parquet_chunks(stream: IO[bytes], batch_rows: int) -> Iterator[Chunk]:
         first += table.num_rows
 
 
-def _csv_fast(data: bytes) -> Chunk:
-    header = next(csv.reader(io.StringIO(data.split(b"\n", 1)[0].decode("utf-8"))))
-    table = pacsv.read_csv(
-        io.BytesIO(data),
-        read_options=pacsv.ReadOptions(use_threads=True),
+def _read_header(stream: IO[bytes]) -> list[str]:
+    """The CSV header's column names; the stream is rewound to its start."""
+    first = stream.readline()
+    stream.seek(0)
+    if not first.strip():
+        raise pa.ArrowInvalid("the file has no header line")
+    return next(csv.reader([first.decode("utf-8")]))
+
+
+def _csv_fast_chunks(stream: IO[bytes], block_bytes: int) -> Iterator[Chunk]:
+    """Stream a CSV file in blocks with every column read as text (no type guessing)."""
+    header = _read_header(stream)
+    reader = pacsv.open_csv(
+        stream,
+        read_options=pacsv.ReadOptions(use_threads=True, block_size=block_bytes),
         parse_options=pacsv.ParseOptions(newlines_in_values=False),
         convert_options=pacsv.ConvertOptions(
             column_types={name: pa.string() for name in header},
@@ -267,11 +291,30 @@ def _csv_fast(data: bytes) -> Chunk:
             quoted_strings_can_be_null=False,
         ),
     )
-    return Chunk(table, list(range(2, 2 + table.num_rows)))
+    first = 2  # line 1 is the header
+    for batch in reader:
+        if batch.num_rows:
+            yield Chunk(pa.Table.from_batches([batch]), list(range(first, first + batch.num_rows)))
+            first += batch.num_rows
 
 
-def _text_lines(data: bytes) -> Iterator[tuple[int, str]]:
-    yield from enumerate(data.decode("utf-8", errors="replace").splitlines(), start=1)
+def _text_lines(stream: IO[bytes], skip_data_lines: int = 0) -> Iterator[tuple[int, str]]:
+    """Numbered text lines of a stream (1-based), read lazily.
+
+    Args:
+        stream: the open (decompressed) file, positioned at its start.
+        skip_data_lines: leave out the first N non-blank lines after line 1 (rows an earlier
+            fast read already delivered).
+    """
+    text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline=None)
+    skipped = 0
+    for number, line in enumerate(text, start=1):
+        line = line.rstrip("\n")
+        if number > 1 and skipped < skip_data_lines and line:  # pyarrow skips empty lines
+            skipped += 1
+            continue
+        yield number, line
+    text.detach()
 
 
 def csv_line_chunks(
@@ -314,7 +357,7 @@ def csv_line_chunks(
             rows[name].append(value if value != "" else None)
         numbers.append(number)
         texts.append(line)
-        if len(numbers) >= contract.batch_rows:
+        if len(numbers) >= contract.line_batch_rows:
             yield _chunk_from_rows(rows, numbers, texts), rejected
             rows, numbers, texts, rejected = {n: [] for n in header}, [], [], []
     yield (_chunk_from_rows(rows, numbers, texts) if numbers else None), rejected
@@ -342,7 +385,7 @@ def jsonl_line_chunks(
         records.append(value)
         numbers.append(number)
         texts.append(line)
-        if len(numbers) >= contract.batch_rows:
+        if len(numbers) >= contract.line_batch_rows:
             yield _chunk_from_records(records, numbers, texts), rejected
             records, numbers, texts, rejected = [], [], [], []
     yield (_chunk_from_records(records, numbers, texts) if numbers else None), rejected
@@ -403,19 +446,24 @@ def read_file(
         except (pa.ArrowInvalid, OSError) as exc:
             yield None, [_reject(contract, location, 0, None, f"unreadable Parquet file ({exc})")]
         return
-    data = stream.read()
     if kind == "jsonl":
-        for chunk, rejected in jsonl_line_chunks(_text_lines(data), contract, location):
+        for chunk, rejected in jsonl_line_chunks(_text_lines(stream), contract, location):
             good, bad = conform(chunk, contract, location) if chunk else (None, [])
             yield good, rejected + bad
         return
     if kind == "csv":
+        delivered = 0
         try:
-            yield conform(_csv_fast(data), contract, location)
+            for chunk in _csv_fast_chunks(stream, contract.csv_block_bytes):
+                good, bad = conform(chunk, contract, location)
+                delivered += chunk.table.num_rows
+                yield good, bad
             return
         except (pa.ArrowInvalid, UnicodeDecodeError, StopIteration) as exc:
             logger.info("fast CSV read of %s failed (%s); reading line by line", location, exc)
-        for chunk, rejected in csv_line_chunks(_text_lines(data), None, contract, location):
+        stream.seek(0)
+        lines = _text_lines(stream, skip_data_lines=delivered)
+        for chunk, rejected in csv_line_chunks(lines, None, contract, location):
             good, bad = conform(chunk, contract, location) if chunk else (None, [])
             yield good, rejected + bad
         return
