@@ -1,11 +1,37 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='anonymous_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail'
+    )
+}}
 {#-
     A visitor's (anonymous_id) session ends after `session_timeout_minutes` without an event;
     the next event starts a new session. session_id = md5(anonymous_id || '-' || number).
+    Incremental: the visitors with events from loads newer than the newest one here are
+    re-sessionised over their whole history (late events can merge or split their sessions) and
+    replace their old rows (delete+insert on anonymous_id); other visitors are not read.
 -#}
 with
 
+{% if is_incremental() %}
+    changed_visitors as (
+        select distinct new_events.anonymous_id
+        from {{ ref('stg_events__events') }} as new_events
+        where
+            new_events._dlt_load_id
+            > (select coalesce(max(kept._dlt_load_id), '') from {{ this }} as kept)
+    ),
+{% endif %}
+
 events as (
-    select * from {{ ref('stg_events__events') }}
+    select stg_events.*
+    from {{ ref('stg_events__events') }} as stg_events
+    {% if is_incremental() %}
+        inner join changed_visitors
+            on stg_events.anonymous_id = changed_visitors.anonymous_id
+    {% endif %}
 ),
 
 gaps as (
@@ -63,7 +89,8 @@ sessionized as (
         event_date,
         product_id,
         order_id,
-        price
+        price,
+        _dlt_load_id
     from numbered
 )
 

@@ -5,7 +5,7 @@
         incremental_strategy='delete+insert',
         on_schema_change='fail',
         post_hook=[
-            "delete from {{ this }} where order_id not in (select order_id from {{ ref('int_orders_converted') }})"
+            "delete from {{ this }} as target where not exists (select 1 from {{ ref('int_orders_converted') }} as kept where kept.order_id = target.order_id)"
         ]
     )
 }}
@@ -13,8 +13,10 @@
     Incremental: re-reads orders updated within `orders_lookback_days` of the latest loaded
     `updated_at`, plus every order of a customer whose orders changed (so order numbers and
     is_first_order stay right), and with the `start_date`/`end_date` vars (set by
-    `python -m orchestration backfill`) every order placed in that window. The post-hook removes orders that were soft-deleted or
-    refused since they were loaded.
+    `python -m orchestration backfill`) every order placed in that window. The post-hook removes
+    orders that were soft-deleted or refused since they were loaded; it is a correlated NOT EXISTS
+    (an anti-join), never NOT IN over a subquery, which PostgreSQL runs as a nested scan once the
+    subquery outgrows work_mem.
 -#}
 -- depends_on: {{ ref('base_shop__orders') }}
 -- depends_on: {{ ref('int_orders_converted') }}
@@ -61,7 +63,11 @@ selected as (
     select orders.*
     from orders
     {% if is_incremental() %}
-        where orders.customer_id in (select changed_customers.customer_id from changed_customers)
+        where exists (
+                select 1
+                from changed_customers
+                where changed_customers.customer_id = orders.customer_id
+            )
     {% endif %}
 ),
 
