@@ -4,6 +4,9 @@ Peak RSS is ``ru_maxrss`` from ``os.wait4()`` on the step's own process, the sam
 ``/usr/bin/time -v`` prints as "Maximum resident set size": the largest resident set of the
 process or of any descendant it waited for (the largest single process, not a sum). Reading it
 per child avoids the cumulative ``RUSAGE_CHILDREN`` counters of the harness process.
+Linux carries the forking process's resident set into the child's high-water mark until
+``exec``, so a figure includes the harness's own RSS at spawn time (~100 MiB for the
+benchmark's small harness process); the steps measured are far larger.
 """
 
 from __future__ import annotations
