@@ -292,10 +292,14 @@ def _csv_fast_chunks(stream: IO[bytes], block_bytes: int) -> Iterator[Chunk]:
         ),
     )
     first = 2  # line 1 is the header
-    for batch in reader:
-        if batch.num_rows:
-            yield Chunk(pa.Table.from_batches([batch]), list(range(first, first + batch.num_rows)))
-            first += batch.num_rows
+    try:
+        for batch in reader:
+            if batch.num_rows:
+                lines = list(range(first, first + batch.num_rows))
+                yield Chunk(pa.Table.from_batches([batch]), lines)
+                first += batch.num_rows
+    finally:
+        reader.close()  # stop its read-ahead before anyone else reads the stream
 
 
 def _text_lines(stream: IO[bytes], skip_data_lines: int = 0) -> Iterator[tuple[int, str]]:

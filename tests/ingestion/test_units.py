@@ -82,6 +82,26 @@ def test_csv_with_a_bad_line_keeps_the_good_rows_and_rejects_the_line_with_its_n
     assert bad[0]["raw_text"] in ("e2,2,2026-11-01T10:00:00Z", "e3,n/a,yesterday at noon,{}")
 
 
+def test_a_bad_csv_line_after_the_first_streamed_block_loads_every_good_row_exactly_once():
+    contract = FileContract(columns=CONTRACT.columns, required=CONTRACT.required, batch_rows=5000)
+    rows = [f"e{i},{i},2026-11-01T10:00:00Z,{{}}" for i in range(1, 80_001)]
+    bad_at = 70_000  # past the first two 1 MiB blocks
+    rows[bad_at - 1] = "broken,line"
+    data = ("event_id,customer_id,occurred_at,properties\n" + "\n".join(rows) + "\n").encode()
+    assert len(data) > 2 * contract.csv_block_bytes
+
+    good, bad = [], []
+    for table, rejected in read_file(io.BytesIO(data), "big.csv", "big.csv", contract):
+        if table is not None:
+            good.extend(table.select(["event_id", "_file_line"]).to_pylist())
+        bad.extend(rejected)
+
+    ids = [r["event_id"] for r in good]
+    assert len(ids) == len(set(ids)) == 79_999
+    assert all(r["_file_line"] == int(r["event_id"][1:]) + 1 for r in good)
+    assert [(r["position"], r["raw_text"]) for r in bad] == [(bad_at + 1, "broken,line")]
+
+
 def test_jsonl_objects_become_json_text_and_broken_lines_are_rejected():
     lines = [
         json.dumps(
