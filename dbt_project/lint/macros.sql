@@ -9,3 +9,4 @@
 {% macro fx_convert(amount, from_rate, to_rate) %}cast(({{ amount }}) / {{ from_rate }} * {{ to_rate }} as numeric(18, 2)){% endmacro %}
 {% macro analyze_table() %}{% endmacro %}
 {% macro sql_string_list(values) %}'{{ values | join("', '") }}'{% endmacro %}
+{% macro ledger_relation(table_name, columns) %}{{ source("ops", table_name) }}{% endmacro %}

@@ -1,33 +1,20 @@
-{{ config(materialized='view', schema='ops') }}
-{#- Empty (with the right columns) until the run script has created the ledger. -#}
-{%- set src = source('ops', 'dbt_results') -%}
-{%- set ledger = (
-    adapter.get_relation(src.database, src.schema, src.identifier) if execute else none
-) -%}
-
 with
 
-{% if ledger is not none %}
-    dbt_results as (
-        select * from {{ src }}
-    ),
-{% else %}
-    dbt_results as (
-        select
-            cast(null as {{ dbt.type_string() }}) as run_id,
-            cast(null as {{ dbt.type_string() }}) as invocation_id,
-            cast(null as {{ dbt.type_string() }}) as unique_id,
-            cast(null as {{ dbt.type_string() }}) as resource_type,
-            cast(null as {{ dbt.type_string() }}) as name,  -- noqa: RF04
-            cast(null as {{ dbt.type_string() }}) as status,
-            cast(null as {{ dbt.type_float() }}) as execution_time_s,
-            cast(null as {{ dbt.type_bigint() }}) as rows_affected,
-            cast(null as {{ dbt.type_bigint() }}) as failures,
-            cast(null as {{ dbt.type_string() }}) as message,
-            cast(null as timestamp) as recorded_at
-        where 1 = 0
-    ),
-{% endif %}
+dbt_results as (
+    select * from {{ ledger_relation('dbt_results', {
+        'run_id': 'string',
+        'invocation_id': 'string',
+        'unique_id': 'string',
+        'resource_type': 'string',
+        'name': 'string',
+        'status': 'string',
+        'execution_time_s': 'float',
+        'rows_affected': 'bigint',
+        'failures': 'bigint',
+        'message': 'string',
+        'recorded_at': 'timestamp'
+    }) }}
+),
 
 renamed as (
     select

@@ -1,30 +1,17 @@
-{{ config(materialized='view', schema='ops') }}
-{#- Empty (with the right columns) until the run script has created the ledger. -#}
-{%- set src = source('ops', 'run_tables') -%}
-{%- set ledger = (
-    adapter.get_relation(src.database, src.schema, src.identifier) if execute else none
-) -%}
-
 with
 
-{% if ledger is not none %}
-    run_tables as (
-        select * from {{ src }}
-    ),
-{% else %}
-    run_tables as (
-        select
-            cast(null as {{ dbt.type_string() }}) as run_id,
-            cast(null as {{ dbt.type_string() }}) as step,
-            cast(null as {{ dbt.type_string() }}) as table_name,
-            cast(null as {{ dbt.type_bigint() }}) as rows_loaded,
-            cast(null as {{ dbt.type_bigint() }}) as rows_new,
-            cast(null as {{ dbt.type_bigint() }}) as rows_updated,
-            cast(null as {{ dbt.type_bigint() }}) as rows_rejected,
-            cast(null as timestamp) as recorded_at
-        where 1 = 0
-    ),
-{% endif %}
+run_tables as (
+    select * from {{ ledger_relation('run_tables', {
+        'run_id': 'string',
+        'step': 'string',
+        'table_name': 'string',
+        'rows_loaded': 'bigint',
+        'rows_new': 'bigint',
+        'rows_updated': 'bigint',
+        'rows_rejected': 'bigint',
+        'recorded_at': 'timestamp'
+    }) }}
+),
 
 renamed as (
     select

@@ -1,36 +1,23 @@
-{{ config(materialized='view', schema='ops') }}
-{#- Empty (with the right columns) until the run script has created the ledger. -#}
-{%- set src = source('ops', 'runs') -%}
-{%- set ledger = (
-    adapter.get_relation(src.database, src.schema, src.identifier) if execute else none
-) -%}
-
 with
 
-{% if ledger is not none %}
-    runs as (
-        select * from {{ src }}
-    ),
-{% else %}
-    runs as (
-        select
-            cast(null as {{ dbt.type_string() }}) as run_id,
-            cast(null as {{ dbt.type_string() }}) as command,
-            cast(null as {{ dbt.type_string() }}) as status,
-            cast(null as timestamp) as started_at,
-            cast(null as timestamp) as ended_at,
-            cast(null as {{ dbt.type_float() }}) as duration_s,
-            cast(null as {{ dbt.type_string() }}) as failed_step,
-            cast(null as {{ dbt.type_string() }}) as dbt_invocation_id,
-            cast(null as {{ dbt.type_bigint() }}) as rows_loaded,
-            cast(null as {{ dbt.type_bigint() }}) as rows_rejected,
-            cast(null as {{ dbt.type_int() }}) as models_built,
-            cast(null as {{ dbt.type_int() }}) as tests_passed,
-            cast(null as {{ dbt.type_int() }}) as tests_warned,
-            cast(null as {{ dbt.type_int() }}) as tests_failed
-        where 1 = 0
-    ),
-{% endif %}
+runs as (
+    select * from {{ ledger_relation('runs', {
+        'run_id': 'string',
+        'command': 'string',
+        'status': 'string',
+        'started_at': 'timestamp',
+        'ended_at': 'timestamp',
+        'duration_s': 'float',
+        'failed_step': 'string',
+        'dbt_invocation_id': 'string',
+        'rows_loaded': 'bigint',
+        'rows_rejected': 'bigint',
+        'models_built': 'int',
+        'tests_passed': 'int',
+        'tests_warned': 'int',
+        'tests_failed': 'int'
+    }) }}
+),
 
 renamed as (
     select
