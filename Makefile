@@ -51,8 +51,13 @@ airflow-check: ## Load the Airflow DAG in a cached Airflow venv (.cache/airflow-
 system-deps: ## Install PostgreSQL server and Chromium OS packages if missing
 	./scripts/ensure-system-deps.sh
 
-test: install system-deps lint ## Whole test suite: lint, Python tests, dbt build on DuckDB and PostgreSQL
+test: install system-deps lint ## Whole test suite: lint, Python tests (incl. the fast slice of the fault battery), dbt build on DuckDB and PostgreSQL
 	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=20 $(PYTEST_ARGS)
+
+faults: install system-deps ## Full reliability and security battery -> reports/faults/faults.{json,md}
+	rm -rf reports/faults
+	FAULTS_FULL=1 FAULTS_REPORT_DIR=$(CURDIR)/reports/faults $(BIN)/python -m pytest -m faults -n 2 --dist loadgroup \
+	  --durations=20 $(PYTEST_ARGS)
 
 lint: install ## ruff (lint + format check), sqlfluff, mypy
 	$(BIN)/ruff check .
@@ -74,5 +79,5 @@ bench: install system-deps ## Benchmark a 10M-event day (BENCH_ARGS="--scale 100
 clean: ## Remove local warehouse, demo data and dbt artefacts (keeps .venv)
 	rm -rf warehouse $(DEMO_DIR) target logs reports
 
-.PHONY: help install demo-data run advance ingest status report airflow-check system-deps test lint \
-	format docs bench clean
+.PHONY: help install demo-data run advance ingest status report airflow-check system-deps test faults \
+	lint format docs bench clean

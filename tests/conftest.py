@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests import pg_server
+from tests.faults.battery import write_report
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,3 +59,12 @@ def _isolated_dlt_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.delenv("WAREHOUSE", raising=False)
     monkeypatch.delenv("DUCKDB_PATH", raising=False)
     os.environ.setdefault("RUNTIME__LOG_LEVEL", "WARNING")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Under `make faults`, the controller turns the recorded figures into the report."""
+    out = os.environ.get("FAULTS_REPORT_DIR")
+    if out and not hasattr(session.config, "workerinput"):
+        report = write_report(Path(out))
+        if report is not None:
+            print(f"\nfaults report: {report}")
