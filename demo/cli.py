@@ -82,6 +82,17 @@ def _parser() -> argparse.ArgumentParser:
     ):
         serve.add_argument(f"--{name}", type=float, default=0.0, help=text)
     serve.add_argument("--slow-seconds", type=float, default=2.0)
+    serve.add_argument(
+        "--empty-last-page",
+        action="store_true",
+        help="end every cursor walk with an extra empty page (data: [], no cursor)",
+    )
+    serve.add_argument(
+        "--unauthorized-after",
+        type=int,
+        metavar="N",
+        help="answer 401 to every CRM request after N authorised ones (a revoked token)",
+    )
     serve.add_argument("--fault-seed", type=int, default=0, help="seed of the fault dice")
 
     truth = commands.add_parser("truth", parents=[common], help="print the ground truth")
@@ -132,6 +143,8 @@ def _run(args: argparse.Namespace, demo_dir) -> int:
             truncate_rate=args.truncate_rate,
             slow_rate=args.slow_rate,
             duplicate_rate=args.duplicate_rate,
+            empty_last_page=args.empty_last_page,
+            unauthorized_after=args.unauthorized_after,
             seed=args.fault_seed,
             slow_seconds=args.slow_seconds,
         )

@@ -17,6 +17,10 @@ class ApiFaults:
         truncate_rate: answer 200 with the JSON body cut in half (invalid JSON).
         slow_rate: wait `slow_seconds` before answering.
         duplicate_rate: start a cursor page with a few records of the previous page again.
+        empty_last_page: end every cursor walk with an extra page `{"data": [], "next_cursor":
+            null}` (the last full page still carries a cursor), as many real APIs do.
+        unauthorized_after: answer 401 to every CRM request after this many authorised ones
+            (a token revoked in the middle of a run); None never does.
         seed: seed of the fault dice, so a sequential client sees the same faults every run.
         slow_seconds: delay of a slow response.
         retry_after: seconds announced in `Retry-After` of an injected 429.
@@ -27,6 +31,8 @@ class ApiFaults:
     truncate_rate: float = 0.0
     slow_rate: float = 0.0
     duplicate_rate: float = 0.0
+    empty_last_page: bool = False
+    unauthorized_after: int | None = None
     seed: int = 0
     slow_seconds: float = 2.0
     retry_after: int = 1
@@ -36,8 +42,12 @@ class ApiFaults:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"ApiFaults.{name} must be between 0 and 1, got {value!r}")
+        if self.unauthorized_after is not None and self.unauthorized_after < 0:
+            raise ValueError(
+                f"ApiFaults.unauthorized_after must be >= 0, got {self.unauthorized_after!r}"
+            )
 
-    def as_dict(self) -> dict[str, float | int]:
+    def as_dict(self) -> dict[str, float | int | bool | None]:
         """The settings as a plain dict (for logs and state.json)."""
         return asdict(self)
 

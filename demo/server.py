@@ -2,7 +2,8 @@
 
 Endpoints (see docs/interfaces.md): `GET /crm/v1/customers`, `GET /crm/v1/campaigns` (bearer
 token, cursor pagination ordered by `(updated_at, id)`, `updated_since`, `limit`),
-`GET /fx/v1/rates` (public) and `GET /health`.
+`GET /fx/v1/rates` (public), `GET /health`, and `GET /faults` (the fault settings and how many of
+each fault were injected so far, for tests and operators).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -153,6 +155,28 @@ class DemoApi:
         self.faults = faults or ApiFaults()
         self.dice = FaultDice(self.faults)
         self.limiter = RateLimiter(rate_limit, rate_window)
+        self.injected: Counter[str] = Counter()
+        self._authorised = 0
+        self._lock = threading.Lock()
+
+    def count(self, kind: str) -> None:
+        """Count one injected fault of `kind` (reported by `GET /faults`)."""
+        with self._lock:
+            self.injected[kind] += 1
+
+    def token_revoked(self) -> bool:
+        """Whether the `unauthorized_after` fault rejects this (otherwise authorised) request."""
+        limit = self.faults.unauthorized_after
+        if limit is None:
+            return False
+        with self._lock:
+            self._authorised += 1
+            return self._authorised > limit
+
+    def fault_report(self) -> dict[str, Any]:
+        """The fault settings and the faults injected so far."""
+        with self._lock:
+            return {"settings": self.faults.as_dict(), "injected": dict(self.injected)}
 
     def _db(self) -> sqlite3.Connection:
         conn = sqlite3.connect(f"file:{self.demo_dir / API_DB}?mode=ro", uri=True)
@@ -198,8 +222,8 @@ class DemoApi:
         rows = rows[: limit - len(repeated)]
         page = repeated + rows
         next_query = None
-        if more and page:
-            last = page[-1]
+        if (more or self.faults.empty_last_page) and rows:
+            last = rows[-1]
             next_query = {k: v for k, v in query.items() if k != "cursor"}
             next_query["cursor"] = _encode_cursor({"u": last["updated_at"], "i": last["id"]})
         shape = CRM_RESOURCES[resource]
@@ -233,7 +257,7 @@ class DemoApi:
         more = len(rows) > FX_PAGE
         rows = rows[:FX_PAGE]
         next_query = None
-        if more:
+        if (more or self.faults.empty_last_page) and rows:
             next_query = {k: v for k, v in query.items() if k != "cursor"}
             next_query["cursor"] = _encode_cursor(
                 {"d": rows[-1]["date"], "c": rows[-1]["currency"]}
@@ -275,28 +299,42 @@ class _Handler(BaseHTTPRequestHandler):
             if path == "/health":
                 self._send(200, b'{"status": "ok"}')
                 return
+            if path == "/faults":
+                self._send(200, json.dumps(api.fault_report()).encode())
+                return
             resource = path.removeprefix("/crm/v1/")
             is_crm = resource in CRM_RESOURCES
             if not is_crm and path != "/fx/v1/rates":
                 raise ApiError(404, f"no such endpoint: {split.path}")
             if is_crm and self.headers.get("Authorization", "") != f"Bearer {api.token}":
                 raise ApiError(401, "missing or wrong bearer token", {"WWW-Authenticate": "Bearer"})
+            if is_crm and api.token_revoked():
+                api.count("unauthorized")
+                raise ApiError(401, "bearer token revoked", {"WWW-Authenticate": "Bearer"})
             wait = api.limiter.check()
             if wait is not None:
+                api.count("rate_limit")
                 raise ApiError(429, "rate limit exceeded", {"Retry-After": str(math.ceil(wait))})
             dice = api.dice.roll()
             if dice["throttle"]:
+                api.count("throttle")
                 raise ApiError(
                     429, "rate limit exceeded", {"Retry-After": str(api.faults.retry_after)}
                 )
             if dice["error"]:
+                api.count("error")
                 raise ApiError(api.dice.pick((500, 502, 503)), "injected server error")
             if dice["slow"]:
+                api.count("slow")
                 time.sleep(api.faults.slow_seconds)
             if is_crm:
                 body, next_query = api.crm_page(resource, query, dice["duplicate"])
+                if dice["duplicate"] and query.get("cursor"):
+                    api.count("duplicate")
             else:
                 body, next_query = api.fx_page(query)
+            if api.faults.empty_last_page and query.get("cursor") and not body["data"]:
+                api.count("empty_last_page")
         except ApiError as error:
             self._error(error)
             return
@@ -310,6 +348,7 @@ class _Handler(BaseHTTPRequestHandler):
             headers["Link"] = f'<http://{host}{split.path}?{urlencode(next_query)}>; rel="next"'
         payload = json.dumps(body, ensure_ascii=False).encode()
         if dice["truncate"]:
+            api.count("truncate")
             payload = payload[: max(1, len(payload) // 2)]
         self._send(200, payload, headers)
 

@@ -190,3 +190,41 @@ def test_duplicate_faults_repeat_records_across_pages_but_lose_none(demo_templat
     ids = [r["id"] for r in records]
     assert set(ids) == expected
     assert len(ids) - len(set(ids)) >= pages - 1 > 0  # every later page repeats some records
+
+
+def test_empty_last_page_ends_every_walk_with_an_empty_page_without_cursor(demo_template):
+    token = token_of(demo_template)
+    expected = (
+        sqlite3.connect(demo_template / "api.sqlite")
+        .execute("select count(*) from customers")
+        .fetchone()[0]
+    )
+    with running_server(demo_template, faults=ApiFaults(empty_last_page=True)) as base:
+        records, pages = crawl(base, token, "customers", limit=expected)  # all in one page
+        status, _, body = get(f"{base}/fx/v1/rates?start_date=2099-01-01")
+        fx_status, _, fx_first = get(f"{base}/fx/v1/rates")
+        fx_cursor = json.loads(fx_first)["next_cursor"]
+        _, _, fx_last = get(f"{base}/fx/v1/rates?cursor={fx_cursor}")
+        report = json.loads(get(f"{base}/faults")[2])
+    assert (len(records), pages) == (expected, 2)
+    assert (status, json.loads(body)["data"], json.loads(body)["next_cursor"]) == (200, [], None)
+    assert fx_status == 200 and fx_cursor
+    assert json.loads(fx_last)["data"] == [] and json.loads(fx_last)["next_cursor"] is None
+    assert report["injected"]["empty_last_page"] == 2
+
+
+def test_unauthorized_after_rejects_the_right_token_once_the_budget_is_spent(demo_template):
+    token = token_of(demo_template)
+    with running_server(demo_template, faults=ApiFaults(unauthorized_after=2)) as base:
+        statuses = [get(f"{base}/crm/v1/customers?limit=1", token)[0] for _ in range(4)]
+        fx_status = get(f"{base}/fx/v1/rates")[0]  # public: not affected
+        headers, body = get(f"{base}/crm/v1/campaigns", token)[1:]
+        report = json.loads(get(f"{base}/faults")[2])
+    assert statuses == [200, 200, 401, 401] and fx_status == 200
+    assert headers["WWW-Authenticate"] == "Bearer" and b"revoked" in body
+    assert report["injected"] == {"unauthorized": 3}
+
+
+def test_negative_unauthorized_after_is_refused():
+    with pytest.raises(ValueError, match="unauthorized_after"):
+        ApiFaults(unauthorized_after=-1)

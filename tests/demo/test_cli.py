@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -32,7 +33,8 @@ def test_serve_command_applies_fault_flags_and_the_token_from_the_environment(de
     port = _free_port()
     env = {**os.environ, "DEMO_API_TOKEN": "token-from-env"}
     command = [sys.executable, "-m", "demo", "--demo-dir", str(demo_template), "serve",
-               "--port", str(port), "--throttle-rate", "1"]  # fmt: skip
+               "--port", str(port), "--throttle-rate", "1", "--unauthorized-after", "1",
+               "--empty-last-page"]  # fmt: skip
     proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -48,6 +50,11 @@ def test_serve_command_applies_fault_flags_and_the_token_from_the_environment(de
         file_token = (demo_template / "api_token").read_text().strip()
         assert _status(f"{base}/crm/v1/customers", file_token) == 401
         assert _status(f"{base}/crm/v1/customers", "token-from-env") == 429
+        assert _status(f"{base}/crm/v1/customers", "token-from-env") == 401  # revoked after 1
+        with urllib.request.urlopen(f"{base}/faults", timeout=5) as response:
+            report = json.load(response)
+        assert report["settings"]["empty_last_page"] is True
+        assert report["injected"] == {"throttle": 1, "unauthorized": 1}
     finally:
         proc.terminate()
         proc.wait(timeout=10)
