@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
                 progress=None if args.quiet else "log",
             )
     except Exception as exc:  # configuration errors before any source ran
-        console.print(f"[red]ingestion failed:[/red] {type(exc).__name__}: {exc}")
+        console.print(f"[red]ingestion failed:[/red] {type(exc).__name__}: {exc}", soft_wrap=True)
         return 2
     render(summary, console)
     for error in summary.errors:
