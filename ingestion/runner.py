@@ -218,9 +218,14 @@ def drop_superseded_rejects(pipeline: Any, locations: set[str], load_ids: list[s
 
 
 def root_cause(exc: BaseException) -> BaseException:
-    """The innermost cause of a (dlt-wrapped) exception."""
+    """The error a dlt-wrapped exception is about: unwrap dlt's own exceptions only.
+
+    The first foreign exception is the answer; its own ``__context__`` is whatever was being
+    handled when it was raised (a paginating generator's ``StopIteration`` under an HTTP 401),
+    not its cause.
+    """
     seen = set()
-    while id(exc) not in seen:
+    while isinstance(exc, DltException) and id(exc) not in seen:
         seen.add(id(exc))
         nxt = exc.__cause__ or exc.__context__
         if nxt is None:

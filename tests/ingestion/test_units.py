@@ -164,3 +164,24 @@ def test_naming_helpers():
     )
     assert engine_url("postgresql://u@h/db") == "postgresql+psycopg2://u@h/db"
     assert engine_url("sqlite:///x.sqlite") == "sqlite:///x.sqlite"
+
+
+def test_a_failed_source_is_described_by_its_http_error_not_the_generator_context() -> None:
+    from dlt.common.exceptions import DltException
+
+    from ingestion.runner import describe_error
+
+    url = "http://127.0.0.1:1/crm/v1/campaigns?limit=3"
+    try:
+        try:
+            raise StopIteration  # what a paginating generator was handling
+        except StopIteration:
+            try:
+                raise requests.HTTPError(f"401 Client Error: Unauthorized for url: {url}")
+            except requests.HTTPError as http:
+                raise DltException("In processing pipe `campaigns`") from http
+    except DltException as exc:
+        message = describe_error("crm", exc)
+
+    expected = f"source 'crm' failed: HTTPError: 401 Client Error: Unauthorized for url: {url}"
+    assert message == expected
