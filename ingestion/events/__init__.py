@@ -8,7 +8,10 @@ break the contract.
 
 from __future__ import annotations
 
+import gzip
+import logging
 import re
+import zlib
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -21,6 +24,12 @@ from ingestion import rejects
 from ingestion.config import SourceConfig, resolve_secret
 from ingestion.events.helpers import FileContract, file_format, read_file
 from ingestion.events.settings import DEFAULT_GLOBS, DEFAULT_PARTITION_PATTERN, FILES_PER_PAGE
+
+logger = logging.getLogger(__name__)
+
+
+class FileReadError(RuntimeError):
+    """An event file broke the reader in a way it does not turn into rejected records."""
 
 
 def absolute_url(bucket_url: str) -> str:
@@ -51,6 +60,23 @@ def partition_date(path: str, pattern: str) -> date | None:
     """The ``date=YYYY-MM-DD`` partition of a path, if it has one."""
     found = re.search(pattern, path)
     return date.fromisoformat(found.group(1)) if found else None
+
+
+def compression_problem(item: FileItemDict) -> str | None:
+    """Why a compressed file cannot be read to its end (cut, corrupt), or None.
+
+    Reads the decompressed stream through once: gzip notices a cut or corrupt file only at the
+    point of damage, after the rows before it would have been loaded.
+    """
+    if item.get("encoding") != "gzip":
+        return None
+    try:
+        with item.open() as stream:
+            while stream.read(1 << 24):
+                pass
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        return f"unreadable compressed file, nothing loaded from it ({type(exc).__name__}: {exc})"
+    return None
 
 
 def _in_window(item: FileItemDict, start: date | None, end: date | None, pattern: str) -> bool:
@@ -86,13 +112,25 @@ def source(
             if file_format(item["file_name"]) is None:
                 continue
             counter.reread.add(location)
+            broken = compression_problem(item)
+            if broken:  # a cut .gz file is refused whole rather than loaded up to the cut
+                counter[table] += 1
+                yield rejects.mark([rejects.record(config.name, table, location, 0, None, broken)])
+                continue
+            failure = None
             with item.open() as stream:
-                for good, rejected in read_file(stream, item["file_name"], location, contract):
-                    if rejected:
-                        counter[table] += len(rejected)
-                        yield rejects.mark(rejected)
-                    if good is not None:
-                        yield good
+                try:
+                    for good, rejected in read_file(stream, item["file_name"], location, contract):
+                        if rejected:
+                            counter[table] += len(rejected)
+                            yield rejects.mark(rejected)
+                        if good is not None:
+                            yield good
+                except Exception as exc:  # a reader bug: fail the run, naming the file
+                    logger.error("reading event file %s failed", location, exc_info=True)
+                    failure = f"cannot read event file {location}: {type(exc).__name__}: {exc}"
+            if failure:  # raised outside the handler so the run's error line names the file
+                raise FileReadError(failure)
 
     @dlt.source(name=config.name, max_table_nesting=0)
     def events_source() -> Any:

@@ -270,12 +270,64 @@ def _parquet_chunks(stream: IO[bytes], batch_rows: int) -> Iterator[Chunk]:
 
 
 def _read_header(stream: IO[bytes]) -> list[str]:
-    """The CSV header's column names; the stream is rewound to its start."""
+    """The CSV header's column names (a UTF-8 byte order mark is dropped, as pyarrow does);
+    the stream is rewound to its start."""
     first = stream.readline()
     stream.seek(0)
     if not first.strip():
         raise pa.ArrowInvalid("the file has no header line")
-    return next(csv.reader([first.decode("utf-8")]))
+    return next(csv.reader([first.decode("utf-8-sig", errors="replace")]))
+
+
+def header_problem(stream: IO[bytes], contract: FileContract) -> str | None:
+    """Why the CSV header cannot be used (missing required or duplicate/empty names), or None.
+
+    A file delivered without its header line would otherwise lose its first row unseen (read
+    as the header), and a header with repeated names cannot be mapped to columns at all.
+    """
+    try:
+        header = _read_header(stream)
+    except pa.ArrowInvalid:  # empty file: no header, no rows
+        return None
+    missing = [name for name in contract.required if name not in header]
+    if missing:
+        return f"CSV header lacks required column(s) {missing} (is the header line missing?)"
+    repeated = sorted({name for name in header if header.count(name) > 1 or not name.strip()})
+    if repeated:
+        return f"CSV header has empty or repeated column names {repeated}"
+    return None
+
+
+def _unusable_file_rows(
+    stream: IO[bytes], problem: str, contract: FileContract, location: str
+) -> Iterator[tuple[None, list[dict[str, Any]]]]:
+    """Reject every line of a CSV file whose header cannot be used: line 1 with the problem,
+    each data line pointing at it (nothing of the file is loaded, nothing is dropped)."""
+    batch: list[dict[str, Any]] = []
+    for number, line in _text_lines(stream):
+        if number > 1 and not line.strip():
+            continue
+        reason = problem if number == 1 else f"unusable CSV header on line 1: {problem}"
+        batch.append(_reject(contract, location, number, _printable(line), reason))
+        if len(batch) >= contract.line_batch_rows:
+            yield None, batch
+            batch = []
+    if batch:
+        yield None, batch
+
+
+def _undecodable(line: str) -> str | None:
+    """Why a line read with ``surrogateescape`` is not valid UTF-8, or None when it is."""
+    for column, char in enumerate(line, start=1):
+        if "\udc80" <= char <= "\udcff":
+            byte = ord(char) - 0xDC00
+            return f"not valid UTF-8 (byte 0x{byte:02x} at character {column}); files must be UTF-8"
+    return None
+
+
+def _printable(line: str) -> str:
+    """A line with its undecodable bytes shown as ``\\xNN`` (storable as text)."""
+    return line.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _csv_fast_chunks(stream: IO[bytes], block_bytes: int) -> Iterator[Chunk]:
@@ -310,7 +362,9 @@ def _text_lines(stream: IO[bytes], skip_data_lines: int = 0) -> Iterator[tuple[i
         skip_data_lines: leave out the first N non-blank lines after line 1 (rows an earlier
             fast read already delivered).
     """
-    text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline=None)
+    # utf-8-sig drops a byte order mark; surrogateescape keeps bad bytes visible to the parsers,
+    # which reject such lines (errors="replace" would load altered text without a word)
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline=None)
     skipped = 0
     for number, line in enumerate(text, start=1):
         line = line.rstrip("\n")
@@ -334,10 +388,14 @@ def csv_line_chunks(
     rejected: list[dict[str, Any]] = []
     for number, line in lines:
         if header is None:
-            header = next(csv.reader([line]))
+            header = next(csv.reader([_printable(line)]))
             rows = {name: [] for name in header}
             continue
         if not line.strip():
+            continue
+        undecodable = _undecodable(line)
+        if undecodable:
+            rejected.append(_reject(contract, location, number, _printable(line), undecodable))
             continue
         try:
             values = next(csv.reader([line], strict=True))
@@ -377,6 +435,10 @@ def jsonl_line_chunks(
     rejected: list[dict[str, Any]] = []
     for number, line in lines:
         if not line.strip():
+            continue
+        undecodable = _undecodable(line)
+        if undecodable:
+            rejected.append(_reject(contract, location, number, _printable(line), undecodable))
             continue
         try:
             value = orjson.loads(line)
@@ -444,11 +506,18 @@ def read_file(
     """
     kind = file_format(name)
     if kind == "parquet":
+        read = 0
         try:
             for part in _parquet_chunks(stream, contract.batch_rows):
+                read += part.table.num_rows
                 yield conform(part, contract, location)
         except (pa.ArrowInvalid, OSError) as exc:
-            yield None, [_reject(contract, location, 0, None, f"unreadable Parquet file ({exc})")]
+            if read:  # damaged past the footer check: the rows before were loaded
+                reason = f"unreadable Parquet data from row {read + 1} on; rest not loaded ({exc})"
+                yield None, [_reject(contract, location, read + 1, None, reason)]
+            else:  # position 0: the whole file
+                reason = f"unreadable Parquet file, nothing loaded from it ({exc})"
+                yield None, [_reject(contract, location, 0, None, reason)]
         return
     if kind == "jsonl":
         for chunk, rejected in jsonl_line_chunks(_text_lines(stream), contract, location):
@@ -456,6 +525,10 @@ def read_file(
             yield good, rejected + bad
         return
     if kind == "csv":
+        problem = header_problem(stream, contract)
+        if problem:
+            yield from _unusable_file_rows(stream, problem, contract, location)
+            return
         delivered = 0
         try:
             for chunk in _csv_fast_chunks(stream, contract.csv_block_bytes):
