@@ -32,10 +32,22 @@ DDL = (
         address_city text,
         address_postal_code text,
         address_country_code text,
-        tags text not null
+        tags text not null,
+        deleted_at text
     )
     """,
     "create index if not exists customers_updated_at on customers (updated_at, id)",
+    # Hard-deleted customers: what the API's deleted-records endpoint serves (`id`,
+    # `deleted_at`). `record` keeps the last row for the ground truth only; it is never served.
+    """
+    create table if not exists deleted_customers (
+        id integer primary key,
+        deleted_at text not null,
+        updated_at text not null,
+        record text not null
+    )
+    """,
+    "create index if not exists deleted_customers_updated_at on deleted_customers (updated_at, id)",
     """
     create table if not exists campaigns (
         id integer primary key,
@@ -66,9 +78,12 @@ CUSTOMER_COLUMNS = (
 
 
 def create_schema(conn: sqlite3.Connection) -> None:
-    """Create the CRM tables of the API store."""
+    """Create the CRM tables of the API store (and add what a store from an older version lacks)."""
     for statement in DDL:
         conn.execute(statement)
+    columns = {r[1] for r in conn.execute("pragma table_info(customers)")}
+    if "deleted_at" not in columns:
+        conn.execute("alter table customers add column deleted_at text")
 
 
 TAG_SETS = (
@@ -179,7 +194,8 @@ def new_customers(seed: int, day: date, first_id: int, count: int) -> list[tuple
 def insert_customers(conn: sqlite3.Connection, rows: list[tuple]) -> None:
     """Insert customer rows made by `new_customers`."""
     marks = ", ".join("?" * len(CUSTOMER_COLUMNS))
-    conn.executemany(f"insert into customers values ({marks})", rows)
+    names = ", ".join(CUSTOMER_COLUMNS)
+    conn.executemany(f"insert into customers ({names}) values ({marks})", rows)
 
 
 def max_updated_at(conn: sqlite3.Connection, table: str) -> str | None:
@@ -257,11 +273,22 @@ def update_customers(
     return len(rows)
 
 
+def max_customer_id(conn: sqlite3.Connection) -> int:
+    """The highest customer id ever issued, hard-deleted ones included (ids are not reused)."""
+    sql = (
+        "select max(id) from (select id from customers union all select id from deleted_customers)"
+    )
+    return conn.execute(sql).fetchone()[0] or 0
+
+
 def country_codes(conn: sqlite3.Connection) -> np.ndarray:
-    """Current country index (into COUNTRY_CODES) per customer id; position 0 is unused."""
+    """Current country index (into COUNTRY_CODES) per customer id; position 0 is unused.
+
+    A hard-deleted customer's position holds 0 (the first country).
+    """
     index = {c: i for i, c in enumerate(COUNTRY_CODES)}
     rows = conn.execute("select id, country_code from customers order by id").fetchall()
-    codes = np.zeros(len(rows) + 1, dtype=np.int8)
+    codes = np.zeros(max_customer_id(conn) + 1, dtype=np.int8)
     for customer_id, country in rows:
         codes[customer_id] = index[country]
     return codes

@@ -228,9 +228,10 @@ def _simulate_day(
     with _connections(demo_dir, bulk) as (api, db):
         if faults.drift:
             _start_drift(db, state, faults.drift, day)
+        crm.create_schema(api)  # idempotent; brings a store from an older version up to date
         fx.publish(api, seed, day)
         crm.simulate_campaigns(api, seed, day, opening)
-        last_old = api.execute("select coalesce(max(id), 0) from customers").fetchone()[0]
+        last_old = crm.max_customer_id(api)
         crm.update_customers(
             api, seed, day, round(settings.UPDATED_CUSTOMERS_PER_SCALE * scale), last_old
         )

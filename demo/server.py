@@ -2,8 +2,10 @@
 
 Endpoints (see docs/interfaces.md): `GET /crm/v1/customers`, `GET /crm/v1/campaigns` (bearer
 token, cursor pagination ordered by `(updated_at, id)`, `updated_since`, `limit`),
-`GET /fx/v1/rates` (public), `GET /health`, and `GET /faults` (the fault settings and how many of
-each fault were injected so far, for tests and operators).
+`GET /crm/v1/deleted_customers` (hard-deleted customers, `id` and `deleted_at`; the same paging,
+`updated_since` on the deletion time), `GET /fx/v1/rates` (public), `GET /health`, and
+`GET /faults` (the fault settings and how many of each fault were injected so far, for tests
+and operators).
 """
 
 from __future__ import annotations
@@ -130,14 +132,24 @@ def _customer(row: sqlite3.Row) -> dict[str, Any]:
         "updated_at": row["updated_at"],
         "address": address,
         "tags": json.loads(row["tags"]),
+        # sqlite3.Row's `in` looks at values, not names
+        "deleted_at": row["deleted_at"] if "deleted_at" in row.keys() else None,  # noqa: SIM118
     }
+
+
+def _deleted_customer(row: sqlite3.Row) -> dict[str, Any]:
+    return {"id": row["id"], "deleted_at": row["deleted_at"]}
 
 
 def _campaign(row: sqlite3.Row) -> dict[str, Any]:
     return dict(row)
 
 
-CRM_RESOURCES = {"customers": _customer, "campaigns": _campaign}
+CRM_RESOURCES = {
+    "customers": _customer,
+    "campaigns": _campaign,
+    "deleted_customers": _deleted_customer,  # hard deletes: id and deleted_at, newest last
+}
 
 
 class DemoApi:
@@ -205,6 +217,10 @@ class DemoApi:
             params += [after.get("u"), after.get("i")]
         repeated: list[sqlite3.Row] = []
         with contextlib.closing(self._db()) as conn:
+            if not conn.execute(
+                "select 1 from sqlite_master where type = 'table' and name = ?", (resource,)
+            ).fetchone():  # a store from before deletions were simulated: nothing deleted
+                return {"data": [], "next_cursor": None}, None
             if duplicate and after is not None:  # re-send the tail of the previous page
                 back = min(3, max(limit - 1, 0))
                 base = [w for w in where if not w.startswith("(updated_at")]

@@ -14,6 +14,7 @@ MANIFEST_FILE = "manifest.json"
 TOKEN_FILE = "api_token"
 SHOP_DB = "shop.sqlite"
 API_DB = "api.sqlite"
+DELETIONS_FILE = "deletions.json"  # hard deletes made by demo.changes, for the ground truth
 EVENTS_DIR = Path("landing") / "events"
 
 

@@ -6,6 +6,8 @@ test can compare the warehouse with it. The revenue rule is the one in docs/inte
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sqlite3
 from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
@@ -13,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from demo import settings
-from demo.state import API_DB, SHOP_DB, load_manifest
+from demo.state import API_DB, DELETIONS_FILE, SHOP_DB, load_manifest
 
 CENT = Decimal("0.01")
 
@@ -66,6 +68,114 @@ def bad_order_ids(db: sqlite3.Connection, known_customers: set[int]) -> set[int]
     return bad
 
 
+def _has(conn: sqlite3.Connection, table: str, column: str | None = None) -> bool:
+    """Whether a store (possibly from an older demo version) has the table (and column)."""
+    columns = {r[1] for r in conn.execute(f"pragma table_info({table})")}
+    return bool(columns) and (column is None or column in columns)
+
+
+def hard_deleted_customers(api: sqlite3.Connection) -> dict[int, dict[str, Any]]:
+    """Customers the CRM hard-deleted: their last row plus `deleted_at`, by id."""
+    if not _has(api, "deleted_customers"):
+        return {}
+    return {
+        customer_id: {**json.loads(record), "deleted_at": deleted_at}
+        for customer_id, deleted_at, record in api.execute(
+            "select id, deleted_at, record from deleted_customers"
+        )
+    }
+
+
+def _countries(api: sqlite3.Connection) -> dict[int, str]:
+    """Current country of every customer ever created; hard-deleted ones keep their last one.
+
+    Deleted customers stay a valid reference for their orders (their revenue counts, under
+    their last known country): the rule in docs/interfaces.md.
+    """
+    country = {cid: row["country_code"] for cid, row in hard_deleted_customers(api).items()}
+    country.update(api.execute("select id, country_code from customers"))
+    return country
+
+
+def _open(demo_dir: Path) -> tuple[sqlite3.Connection, sqlite3.Connection]:
+    api = sqlite3.connect(f"file:{demo_dir / API_DB}?mode=ro", uri=True)
+    db = sqlite3.connect(f"file:{demo_dir / SHOP_DB}?mode=ro", uri=True)
+    return api, db
+
+
+def _hard_deletes(demo_dir: Path) -> dict[str, list[int]]:
+    path = demo_dir / DELETIONS_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def order_rows(demo_dir: str | Path) -> dict[int, dict[str, Any]]:
+    """The orders the marts must hold (`fct_orders`): live, not bad; money as 2-decimal text."""
+    api, db = _open(Path(demo_dir))
+    try:
+        bad = bad_order_ids(db, set(_countries(api)))
+        rows = db.execute(
+            "select order_id, customer_id, status, currency, cast(subtotal as text),"
+            " cast(discount_amount as text), cast(shipping_amount as text),"
+            " cast(total_amount as text) from orders where deleted_at is null"
+        ).fetchall()
+    finally:
+        api.close()
+        db.close()
+    names = ("customer_id", "status", "currency", "subtotal", "discount_amount",
+             "shipping_amount", "total_amount")  # fmt: skip
+    return {
+        row[0]: dict(zip(names, (*row[1:4], *(_cents(v) for v in row[4:])), strict=True))
+        for row in rows
+        if row[0] not in bad
+    }
+
+
+def order_item_ids(demo_dir: str | Path) -> set[int]:
+    """The order lines the marts must hold (`fct_order_items`): lines of `order_rows` orders."""
+    orders = order_rows(demo_dir)
+    _, db = _open(Path(demo_dir))
+    try:
+        return {
+            i
+            for i, o in db.execute("select order_item_id, order_id from order_items")
+            if o in orders
+        }
+    finally:
+        db.close()
+
+
+def _cents(value: str) -> str:
+    return str(Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP))
+
+
+def customer_rows(demo_dir: str | Path) -> dict[int, dict[str, Any]]:
+    """Every customer the CRM ever served, as `dim_customers` must show them.
+
+    Soft- and hard-deleted customers are included with `is_deleted` true (flagged, not
+    dropped: their orders still reference them). `email_hash` is md5 of the trimmed,
+    lower-cased e-mail.
+    """
+    api, _ = _open(Path(demo_dir))
+    api.row_factory = sqlite3.Row
+    try:
+        rows = [dict(r) for r in api.execute("select * from customers")]
+        deleted = hard_deleted_customers(api)
+    finally:
+        api.close()
+    out = {}
+    for row in [*rows, *deleted.values()]:
+        email = row["email"].strip().lower()
+        out[row["id"]] = {
+            "country_code": row["country_code"],
+            "city": row["city"],
+            "is_marketing_opt_in": bool(row["marketing_opt_in"]),
+            "has_phone": row["phone"] is not None,
+            "email_hash": hashlib.md5(email.encode()).hexdigest(),
+            "is_deleted": row.get("deleted_at") is not None,
+        }
+    return out
+
+
 def compute(demo_dir: str | Path) -> dict[str, Any]:
     """Ground truth of the demo in `demo_dir` (see docs/interfaces.md for the shape).
 
@@ -74,14 +184,24 @@ def compute(demo_dir: str | Path) -> dict[str, Any]:
     them) but never in revenue.
     """
     demo_dir = Path(demo_dir)
-    api = sqlite3.connect(f"file:{demo_dir / API_DB}?mode=ro", uri=True)
-    db = sqlite3.connect(f"file:{demo_dir / SHOP_DB}?mode=ro", uri=True)
+    api, db = _open(demo_dir)
+    hard = _hard_deletes(demo_dir)
     try:
-        country = dict(api.execute("select id, country_code from customers"))
+        country = _countries(api)
         rates = _rate_lookup(api)
         bad = bad_order_ids(db, set(country))
+        soft_deleted = (
+            api.execute("select count(*) from customers where deleted_at is not null").fetchone()[0]
+            if _has(api, "customers", "deleted_at")
+            else 0
+        )
+        hard_deleted = len(hard_deleted_customers(api))
         counts = {
-            "customers": len(country),
+            "customers": api.execute("select count(*) from customers").fetchone()[0],
+            "customers_deleted": soft_deleted + hard_deleted,
+            "customers_hard_deleted": hard_deleted,
+            "orders_hard_deleted": len(hard.get("orders", [])),
+            "order_items_hard_deleted": len(hard.get("order_items", [])),
             "campaigns": api.execute("select count(*) from campaigns").fetchone()[0],
             "products": db.execute("select count(*) from products").fetchone()[0],
             "orders": db.execute("select count(*) from orders").fetchone()[0],

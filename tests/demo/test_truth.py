@@ -87,7 +87,8 @@ def _tiny_shop(folder: Path) -> None:
     for cid, country in ((1, "US"), (2, "DE")):
         api.execute(
             "insert into customers values (?, 'a@example.com', 'A', 'B', null, ?, 'X', 'organic',"
-            " 1, '2026-11-01T00:00:00Z', '2026-11-01T00:00:00Z', null, null, null, null, '[]')",
+            " 1, '2026-11-01T00:00:00Z', '2026-11-01T00:00:00Z', null, null, null, null, '[]',"
+            " null)",
             (cid, country),
         )
     rates = [("2026-11-19", "EUR", 0.5), ("2026-11-20", "EUR", 0.8), ("2026-11-20", "JPY", 150.0)]
