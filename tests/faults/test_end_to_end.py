@@ -1,0 +1,181 @@
+"""Correctness end to end: a scripted sequence of runs, faults and recoveries, then the marts
+must equal the demo's ground truth to the cent.
+
+The sequence, through the real CLIs (`python -m demo`, `python -m orchestration`) against the
+demo API serving 429s, 5xx, truncated bodies, repeated records and an empty last page:
+generate (malformed event lines, bad orders) -> a run SIGKILLed while loading the events ->
+rerun -> advance with schema drift (added, then renamed, retyped) and file faults -> run ->
+backfill of the whole history -> replay. The fast slice runs it on DuckDB with one advance and
+one `dbt build` at the end; `make faults` on DuckDB and PostgreSQL with three advances and
+`dbt build` in every step.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from demo.faults import ApiFaults
+from demo.server import running_server
+from demo.state import load_state
+from tests.faults.battery import full_battery, size
+from tests.faults.e2e_reconcile import reconcile
+from tests.orchestration.conftest import REPO_ROOT, Cli
+from tests.orchestration.e2e_support import real_project_cli
+
+AREA = "correctness end to end"
+API_FAULTS = ApiFaults(
+    throttle_rate=0.1,
+    error_rate=0.1,
+    truncate_rate=0.1,
+    duplicate_rate=0.2,
+    empty_last_page=True,
+    seed=8,
+)
+FILE_FAULTS = ("--malformed-rate", "0.03", "--bad-orders-rate", "0.03")
+DRIFTS = ("added", "renamed", "retyped")
+
+WAREHOUSES = [
+    pytest.param("duckdb", marks=pytest.mark.xdist_group("e2e_faults_duckdb")),
+    pytest.param(
+        "postgres",
+        marks=[
+            pytest.mark.xdist_group("e2e_faults_postgres"),
+            pytest.mark.skipif(
+                not full_battery(), reason="PostgreSQL runs the sequence in the full battery only"
+            ),
+        ],
+    ),
+]
+
+
+@dataclass
+class Sequence:
+    """The scripted sequence on one warehouse: the CLI, the demo, and what each step did."""
+
+    cli: Cli
+    demo_dir: Path
+    build_each_step: bool
+    steps: list[tuple[str, int, float]] = field(default_factory=list)
+
+    def demo(self, *args: str) -> None:
+        proc = subprocess.run(
+            [sys.executable, "-m", "demo", "--demo-dir", str(self.demo_dir), *args],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert proc.returncode == 0, f"demo {args}: {proc.stderr[-2000:]}"
+
+    def run(self, *args: str, build: bool | None = None) -> subprocess.CompletedProcess[str]:
+        """`python -m orchestration <args>`; without a build, `--skip-dbt` is added."""
+        build = self.build_each_step if build is None else build
+        argv = [*args] if build else [*args, "--skip-dbt"]
+        started = time.monotonic()
+        result = self.cli(*argv, timeout=900)
+        self.steps.append((" ".join(argv), result.returncode, time.monotonic() - started))
+        assert result.returncode == 0, f"{argv}: {result.stderr[-3000:]}"
+        return result
+
+    def killed_run(self) -> bool:
+        """Start `orchestration run`, SIGKILL it once a load job has started; True if killed."""
+        started = time.monotonic()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "orchestration", "run", "--skip-dbt"],
+            cwd=REPO_ROOT,
+            env=self.cli.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        pipelines = Path(self.cli.env["DLT_DATA_DIR"]) / "pipelines"
+        deadline = time.monotonic() + 300
+        while proc.poll() is None and time.monotonic() < deadline and not _loading(pipelines):
+            time.sleep(0.002)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+        killed = proc.returncode == -signal.SIGKILL
+        self.steps.append(("run (SIGKILL)", proc.returncode, time.monotonic() - started))
+        return killed
+
+
+def _loading(pipelines: Path) -> bool:
+    """A load job of the events pipeline (the last and largest source) has started."""
+    return any(pipelines.glob("*/events/load/normalized/*/started_jobs/*")) or any(
+        pipelines.glob("*/events/load/normalized/*/completed_jobs/*")
+    )
+
+
+def play(seq: Sequence, advances: int) -> bool:
+    """The scripted sequence; returns whether the SIGKILL hit a running load."""
+    killed = seq.killed_run()  # the first load of the whole history, killed while loading
+    seq.run("run")
+    for i in range(advances):
+        seq.demo("advance", "--drift", DRIFTS[i % len(DRIFTS)], *FILE_FAULTS)
+        seq.run("run")
+    state = load_state(seq.demo_dir)
+    seq.run("backfill", "--start", state.first_day, "--end", state.last_day)
+    seq.run("replay", build=True)  # the last step always builds the marts
+    return killed
+
+
+@pytest.mark.parametrize("kind", WAREHOUSES)
+def test_after_faults_kills_backfill_and_replay_the_marts_equal_the_truth(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest, figure: Callable[..., Any]
+) -> None:
+    demo_dir = tmp_path / "demo_data"
+    subprocess.run(
+        [sys.executable, "-m", "demo", "--demo-dir", str(demo_dir), "generate", "--days", "2",
+         "--scale", str(0.05 * size(1, 4)), *FILE_FAULTS],
+        cwd=REPO_ROOT, check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    server = request.getfixturevalue("postgres") if kind == "postgres" else None
+    cli = real_project_cli(tmp_path, demo_dir, kind, server)
+    cli.env.update(
+        {
+            "RUNTIME__REQUEST_MAX_ATTEMPTS": "12",
+            "RUNTIME__REQUEST_BACKOFF_FACTOR": "0.05",
+            "RUNTIME__REQUEST_MAX_RETRY_DELAY": "2",
+        }
+    )
+    seq = Sequence(cli, demo_dir, build_each_step=full_battery())
+    started = time.monotonic()
+    with running_server(demo_dir, faults=API_FAULTS, rate_limit=10_000) as url:
+        cli.env["DEMO_API_URL"] = url
+        killed = play(seq, advances=size(1, 3))
+    wall = time.monotonic() - started
+    result = reconcile(cli.env, demo_dir)
+    duplicates = sum(result.duplicated_keys.values())
+    steps = "; ".join(f"{name} -> {rc} ({s:.0f} s)" for name, rc, s in seq.steps)
+    detail = f"{len(seq.steps)} steps in {wall:.0f} s: {steps}"
+
+    figure(AREA, "ingestion run killed mid-load", str(killed), "True", killed, kind, detail)
+    figure(AREA, "mismatched revenue cells vs truth", result.revenue_cells, "= 0",
+           result.revenue_cells == 0, kind, f"of {result.revenue_cells_total} cells; "
+           + " / ".join(result.detail))  # fmt: skip
+    figure(AREA, "fct_orders ids off vs truth", result.orders, "= 0", result.orders == 0, kind)
+    figure(AREA, "CRM customers missing in dim_customers", result.customers_missing, "= 0",
+           result.customers_missing == 0, kind)  # fmt: skip
+    figure(AREA, "staged events off vs truth", result.events, "= 0", result.events == 0, kind)
+    figure(AREA, "quarantined orders off vs truth's bad orders", result.quarantined_orders,
+           "= 0", result.quarantined_orders == 0, kind)  # fmt: skip
+    figure(AREA, "loader rejections off vs truth's malformed lines", result.loader_rejections,
+           "= 0", result.loader_rejections == 0, kind)  # fmt: skip
+    figure(AREA, "duplicated keys in marts", duplicates, "= 0", duplicates == 0, kind,
+           str(result.duplicated_keys))  # fmt: skip
+
+    assert killed, "the run finished before it could be killed mid-load"
+    assert result.mismatches == 0, result.detail
+    assert result.revenue_cells_total > 0
+    assert duplicates == 0, result.duplicated_keys
