@@ -168,6 +168,7 @@ class DemoApi:
         self.dice = FaultDice(self.faults)
         self.limiter = RateLimiter(rate_limit, rate_window)
         self.injected: Counter[str] = Counter()
+        self.answered: Counter[str] = Counter()  # HTTP status -> responses sent
         self._authorised = 0
         self._lock = threading.Lock()
 
@@ -185,10 +186,19 @@ class DemoApi:
             self._authorised += 1
             return self._authorised > limit
 
-    def fault_report(self) -> dict[str, Any]:
-        """The fault settings and the faults injected so far."""
+    def answer(self, status: int) -> None:
+        """Count one response by HTTP status (reported by `GET /faults`)."""
         with self._lock:
-            return {"settings": self.faults.as_dict(), "injected": dict(self.injected)}
+            self.answered[str(status)] += 1
+
+    def fault_report(self) -> dict[str, Any]:
+        """The fault settings, the faults injected and the responses sent so far, by status."""
+        with self._lock:
+            return {
+                "settings": self.faults.as_dict(),
+                "injected": dict(self.injected),
+                "answered": dict(self.answered),
+            }
 
     def _db(self) -> sqlite3.Connection:
         conn = sqlite3.connect(f"file:{self.demo_dir / API_DB}?mode=ro", uri=True)
@@ -294,6 +304,7 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug("%s %s", self.address_string(), format % args)
 
     def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self.server.api.answer(status)
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))

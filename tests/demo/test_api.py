@@ -223,6 +223,7 @@ def test_unauthorized_after_rejects_the_right_token_once_the_budget_is_spent(dem
     assert statuses == [200, 200, 401, 401] and fx_status == 200
     assert headers["WWW-Authenticate"] == "Bearer" and b"revoked" in body
     assert report["injected"] == {"unauthorized": 3}
+    assert report["answered"] == {"200": 3, "401": 3}
 
 
 def test_negative_unauthorized_after_is_refused():

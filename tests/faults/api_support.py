@@ -91,10 +91,12 @@ def run_loaders(
     return LoaderRun(proc.returncode, proc.stdout + proc.stderr, time.monotonic() - started)
 
 
-def fault_report(api_url: str) -> dict[str, int]:
-    """How many of each fault the demo API injected (`GET /faults`)."""
+def fault_report(api_url: str) -> dict[str, dict[str, int]]:
+    """How many of each fault the demo API injected and of each status it answered
+    (`GET /faults`: `injected`, `answered`)."""
     with urllib.request.urlopen(f"{api_url}/faults", timeout=10) as response:
-        return dict(json.load(response)["injected"])
+        report = json.load(response)
+    return {"injected": report["injected"], "answered": report["answered"]}
 
 
 def source_truth(demo_dir: Path) -> dict[str, Any]:

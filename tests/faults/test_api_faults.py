@@ -125,7 +125,7 @@ def test_recoverable_api_faults_end_in_exactly_the_source_rows(
     with running_server(api_shop, faults=faults, rate_limit=10_000) as url:
         env = loader_env(tmp_path, api_shop, url, wh) | extra_env
         run = run_loaders(env)
-        injected = fault_report(url)
+        injected = fault_report(url)["injected"]
     truth = source_truth(api_shop)
     rows = raw_rows(wh)
     missing = sum(abs(truth["rows"][t] - rows[t]) for t in truth["rows"])
@@ -149,7 +149,13 @@ def test_recoverable_api_faults_end_in_exactly_the_source_rows(
 
 
 def _assert_rejected_cleanly(
-    run: LoaderRun, wh: dict[str, str], tmp: Path, secrets: list[str], label: str, figure: Any
+    run: LoaderRun,
+    answered_401: int,
+    wh: dict[str, str],
+    tmp: Path,
+    secrets: list[str],
+    label: str,
+    figure: Any,
 ) -> None:
     """The checks shared by both 401 cases: fast, clear, terminal, nothing loaded or kept."""
     rows = raw_rows(wh)
@@ -162,6 +168,8 @@ def _assert_rejected_cleanly(
 
     figure(AREA, f"{label}: seconds to fail", round(run.seconds, 1), f"< {FAIL_FAST_S:.0f}",
            run.seconds < FAIL_FAST_S)  # fmt: skip
+    figure(AREA, f"{label}: 401 answers (one per CRM endpoint: no retry)", answered_401, "<= 2",
+           1 <= answered_401 <= 2)  # fmt: skip
     figure(AREA, f"{label}: exit code", run.returncode, "= 1", run.returncode == 1)
     figure(AREA, f"{label}: error names source, endpoint and 401", str(clear), "True", clear,
            detail=" / ".join(error_lines)[:300])  # fmt: skip
@@ -172,6 +180,7 @@ def _assert_rejected_cleanly(
 
     assert run.returncode == 1, run.output[-3000:]
     assert run.seconds < FAIL_FAST_S
+    assert 1 <= answered_401 <= 2, "a rejected token must not be retried"
     assert clear, error_lines or run.output[-3000:]
     assert leaked == 0
     assert crm_rows == 0, rows
@@ -188,8 +197,11 @@ def test_a_wrong_token_fails_fast_and_clearly_and_loads_nothing(
     with running_server(api_shop, rate_limit=10_000) as url:
         env = loader_env(tmp_path, api_shop, url, wh) | {"SOURCES__CRM__TOKEN": wrong}
         run = run_loaders(env, ("crm",))
+        answered = fault_report(url)["answered"]
 
-    _assert_rejected_cleanly(run, wh, tmp_path, [wrong, real], "wrong token", figure)
+    _assert_rejected_cleanly(
+        run, answered.get("401", 0), wh, tmp_path, [wrong, real], "wrong token", figure
+    )
 
 
 def test_a_token_revoked_mid_run_keeps_no_half_load_and_the_next_run_is_exact(
@@ -199,10 +211,18 @@ def test_a_token_revoked_mid_run_keeps_no_half_load_and_the_next_run_is_exact(
     real = (api_shop / "api_token").read_text().strip()
     with running_server(api_shop, faults=ApiFaults(unauthorized_after=4), rate_limit=10_000) as url:
         run = run_loaders(loader_env(tmp_path, api_shop, url, wh), ("crm",))
-        injected = fault_report(url)
-    assert injected.get("unauthorized", 0) >= 1, injected
+        report = fault_report(url)
+    assert report["injected"].get("unauthorized", 0) >= 1, report
 
-    _assert_rejected_cleanly(run, wh, tmp_path, [real], "token revoked mid-run", figure)
+    _assert_rejected_cleanly(
+        run,
+        report["answered"].get("401", 0),
+        wh,
+        tmp_path,
+        [real],
+        "token revoked mid-run",
+        figure,
+    )
 
     with running_server(api_shop, rate_limit=10_000) as url:  # the token works again
         again = run_loaders(loader_env(tmp_path, api_shop, url, wh), ("crm",))
