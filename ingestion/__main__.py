@@ -18,10 +18,21 @@ from ingestion.summary import RunSummary
 
 logger = logging.getLogger("ingestion")
 
+EXIT_CODES = (
+    "Exit codes: 0 every source loaded; 1 a source failed (one line per failing source); "
+    "2 a configuration error before any source ran; 3 refused: another ingestion run is "
+    "writing one of the selected datasets (nothing was loaded; retry later)."
+)
+EXIT_REFUSED = 3
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Parse the command line."""
-    parser = argparse.ArgumentParser(prog="python -m ingestion", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m ingestion",
+        description=__doc__,
+        epilog=EXIT_CODES,
+    )
     parser.add_argument("command", nargs="?", choices=["run", "replay"], default="run")
     parser.add_argument(
         "--source", action="append", dest="sources", metavar="NAME", help="run only this source"
@@ -50,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     console = Console(stderr=True)
+    from ingestion.locking import ConcurrentRunError
+
     try:
         if args.command == "replay":
             from ingestion.readmit import replay
@@ -65,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
                 end=args.end,
                 progress=None if args.quiet else "log",
             )
+    except ConcurrentRunError as exc:
+        console.print(f"[red]ingestion refused:[/red] {exc}", soft_wrap=True)
+        return EXIT_REFUSED
     except Exception as exc:  # configuration errors before any source ran
         console.print(f"[red]ingestion failed:[/red] {type(exc).__name__}: {exc}", soft_wrap=True)
         return 2

@@ -1,13 +1,15 @@
 """One writer per dataset: a file lock beside the DuckDB file or a PostgreSQL advisory lock.
 
 Two concurrent runs into one dataset would both extract the same new rows and load them twice
-(observed with dlt append), so a second run is refused while the first holds the lock.
+(observed with dlt append), so a second run is refused while the first holds the lock. Both locks
+belong to the process (an open file, a database session): a killed run leaves nothing to clean.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -18,13 +20,24 @@ class ConcurrentRunError(RuntimeError):
     """Another run is already writing the dataset."""
 
 
+WAIT_POLL_S = 0.1
+
+
 @contextmanager
-def dataset_lock(dataset: str, wh: warehouse.Warehouse | None = None) -> Iterator[None]:
+def dataset_lock(
+    dataset: str, wh: warehouse.Warehouse | None = None, wait_s: float = 0.0
+) -> Iterator[None]:
     """Hold the writer lock of ``dataset`` for the duration of the block.
+
+    Args:
+        dataset: the dataset (schema) to write.
+        wh: the warehouse; the current one by default.
+        wait_s: how long to wait for another holder to finish (0: refuse at once).
 
     Raises:
         ConcurrentRunError: another process holds the lock (the run is refused, not queued).
     """
+    deadline = time.monotonic() + wait_s
     wh = wh or warehouse.current()
     if wh.kind == "duckdb":
         assert wh.duckdb_path is not None
@@ -32,12 +45,16 @@ def dataset_lock(dataset: str, wh: warehouse.Warehouse | None = None) -> Iterato
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError as exc:
-                raise ConcurrentRunError(
-                    f"another ingestion run is writing dataset {dataset} (lock {path})"
-                ) from exc
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError as exc:
+                    if time.monotonic() >= deadline:
+                        raise ConcurrentRunError(
+                            f"another ingestion run is writing dataset {dataset} (lock {path})"
+                        ) from exc
+                    time.sleep(WAIT_POLL_S)
             os.ftruncate(fd, 0)
             os.write(fd, f"{os.getpid()}\n".encode())
             yield
@@ -48,8 +65,12 @@ def dataset_lock(dataset: str, wh: warehouse.Warehouse | None = None) -> Iterato
     try:
         conn.autocommit = True
         with conn.cursor() as cur:
-            cur.execute("select pg_try_advisory_lock(hashtext(%s))", (f"ingestion:{dataset}",))
-            (acquired,) = cur.fetchone()
+            while True:
+                cur.execute("select pg_try_advisory_lock(hashtext(%s))", (f"ingestion:{dataset}",))
+                (acquired,) = cur.fetchone()
+                if acquired or time.monotonic() >= deadline:
+                    break
+                time.sleep(WAIT_POLL_S)
         if not acquired:
             raise ConcurrentRunError(
                 f"another ingestion run is writing dataset {dataset} (PostgreSQL advisory lock)"

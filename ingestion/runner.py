@@ -25,7 +25,7 @@ from dlt.common.runtime import run_context
 
 from ingestion import config as config_mod
 from ingestion import demo_mode, rejects, rest, warehouse
-from ingestion.locking import dataset_lock
+from ingestion.locking import ConcurrentRunError, dataset_lock
 from ingestion.summary import RunSummary
 
 logger = logging.getLogger(__name__)
@@ -34,6 +34,7 @@ OPS_DATASET = "raw_ops"
 OPS_TABLE = "load_traces"
 LOADER_FILE_FORMAT = "parquet"
 MAX_TRACE_CHARS = 1_000_000
+OPS_LOCK_WAIT_S = 60.0
 
 # Arrow items get _dlt_load_id only with this switch (see FIELD-NOTES).
 os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
@@ -302,7 +303,7 @@ def record_ops(wh: warehouse.Warehouse, results: list[SourceResult]) -> None:
     columns = ", ".join(f"{name} {kind}" for name, kind in OPS_COLUMNS)
     names = ", ".join(name for name, _ in OPS_COLUMNS)
     marks = ", ".join(["?" if wh.kind == "duckdb" else "%s"] * len(OPS_COLUMNS))
-    with dataset_lock(OPS_DATASET, wh):
+    with dataset_lock(OPS_DATASET, wh, wait_s=OPS_LOCK_WAIT_S):  # runs of other sources queue
         conn = warehouse.connect(wh)
         try:
             cur = conn.cursor()
@@ -317,6 +318,27 @@ def record_ops(wh: warehouse.Warehouse, results: list[SourceResult]) -> None:
 
 
 # ---------------------------------------------------------------- entry point
+
+
+def _lock_datasets(
+    stack: ExitStack, wh: warehouse.Warehouse, selected: list[config_mod.SourceConfig]
+) -> Exception | None:
+    """Take the writer lock of every selected dataset before any source runs.
+
+    A second run of the same sources is thus refused at once and as a whole
+    (:class:`ConcurrentRunError` propagates), instead of loading whichever sources the first
+    run has not reached yet. Locks are taken in name order, so of two overlapping runs one
+    always gets all of its datasets. Any other failure (warehouse unreachable) is returned, to
+    be reported per source like a failure inside the run.
+    """
+    try:
+        for dataset in sorted({cfg.dataset for cfg in selected}):
+            stack.enter_context(dataset_lock(dataset, wh))
+    except ConcurrentRunError:
+        raise
+    except Exception as exc:
+        return exc
+    return None
 
 
 def run(
@@ -338,6 +360,9 @@ def run(
 
     Returns:
         The run summary; ``ok`` is False when any source failed (see ``errors``).
+
+    Raises:
+        ConcurrentRunError: another run holds the lock of a selected dataset; nothing ran.
     """
     t0 = time.monotonic()
     summary = RunSummary()
@@ -352,12 +377,14 @@ def run(
     results: list[SourceResult] = []
     demo_server: dict[str, str] = {}
     with ExitStack() as stack:
+        lock_error = _lock_datasets(stack, wh, selected)
         for cfg in selected:
             result = SourceResult(cfg.name, cfg.dataset, started_at=datetime.now(UTC))
             try:
+                if lock_error is not None:
+                    raise lock_error
                 demo_mode.prepare([cfg], stack, demo_server)
-                with dataset_lock(cfg.dataset, wh):
-                    result = run_source(cfg, wh, full_refresh, start_day, end_day, progress)
+                result = run_source(cfg, wh, full_refresh, start_day, end_day, progress)
                 summarise(summary, result, full_refresh)
             except Exception as exc:  # one failing source must not hide the others' results
                 result.error = describe_error(cfg.name, exc)

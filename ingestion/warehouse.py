@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import dlt
-
 DEFAULT_DUCKDB_PATH = "warehouse/analytics.duckdb"
 SUPPORTED = ("duckdb", "postgres")
 
@@ -58,6 +56,8 @@ def current() -> Warehouse:
 
 def destination(warehouse: Warehouse | None = None) -> Any:
     """Build the dlt destination for the selected warehouse."""
+    import dlt  # here, not at the top: the run lock is checked before dlt's slow import
+
     wh = warehouse or current()
     if wh.kind == "duckdb":
         assert wh.duckdb_path is not None

@@ -6,6 +6,7 @@ the Airflow DAG both call it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -124,13 +125,19 @@ def _merge_tables(run: RunRecord, tables: dict[str, TableRows]) -> None:
 class Job:
     """One run of the pipeline with its ledger bookkeeping."""
 
-    def __init__(self, request: RunRequest, cfg: settings.Settings, warehouse: wh.Warehouse):
+    def __init__(
+        self,
+        request: RunRequest,
+        cfg: settings.Settings,
+        warehouse: wh.Warehouse,
+        run_id: str | None = None,
+    ):
         self.request = request
         self.cfg = cfg
         self.warehouse = warehouse
         self.ledger = Ledger(warehouse)
         self.run = RunRecord(
-            run_id=new_run_id(),
+            run_id=run_id or new_run_id(),
             command=request.command,
             warehouse=warehouse.kind,
             host=socket.gethostname(),
@@ -245,15 +252,32 @@ def execute(request: RunRequest) -> RunResult:
         2 (bad settings) or 3 (another run holds the lock). Never raises for these.
     """
     try:
-        cfg = settings.load(request.retries, request.backoff_s)
         warehouse = wh.current()
-    except (settings.SettingsError, wh.WarehouseConfigError) as exc:
+    except wh.WarehouseConfigError as exc:
         return RunResult(EXIT_CONFIG, None, f"configuration error: {exc}", "?")
     location = redact(warehouse.describe())
     lock_file = settings.lock_path(warehouse.duckdb_path)
-    job = Job(request, cfg, warehouse)
-    try:
-        with run_lock(warehouse, lock_file, job.run.run_id, request.command) as acquired:
+    run_id = new_run_id()
+    with contextlib.ExitStack() as stack:
+        # The lock comes first, before the slow set-up (dlt's import): of two runs started
+        # together, the second is refused at once.
+        acquired: Acquired | None = None
+        lock_error: Exception | None = None
+        try:
+            acquired = stack.enter_context(run_lock(warehouse, lock_file, run_id, request.command))
+        except LockHeld as exc:
+            return RunResult(EXIT_LOCKED, None, f"run refused: {redact(str(exc))}", location)
+        except Exception as exc:  # e.g. the warehouse cannot be reached to take the lock
+            lock_error = exc
+        try:
+            cfg = settings.load(request.retries, request.backoff_s)
+        except settings.SettingsError as exc:
+            return RunResult(EXIT_CONFIG, None, f"configuration error: {exc}", location)
+        job = Job(request, cfg, warehouse, run_id)
+        if acquired is None:
+            job._fail(STEP_LEDGER, f"{type(lock_error).__name__}: {lock_error}")
+            job.run.ended_at = utcnow()
+        else:
             if acquired.recovered_from is not None:
                 _mark_abandoned(job.ledger, acquired)
             try:
@@ -262,12 +286,6 @@ def execute(request: RunRequest) -> RunResult:
                 log.exception("run %s stopped", job.run.run_id)
                 job._fail(job.run.failed_step or STEP_LEDGER, f"{type(exc).__name__}: {exc}")
                 job.run.ended_at = utcnow()
-    except LockHeld as exc:
-        return RunResult(EXIT_LOCKED, None, f"run refused: {redact(str(exc))}", location)
-    except Exception as exc:  # e.g. the warehouse cannot be reached to take the lock
-        job._fail(STEP_LEDGER, f"{type(exc).__name__}: {exc}")
-        job.run.ended_at = utcnow()
-        acquired = None
     _alert(cfg, job.run, location)
     run = job.run
     if run.status == "success":

@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import dlt
-
 from orchestration.redact import register
 
 DEFAULT_RETRIES = 2
@@ -45,6 +43,8 @@ class Settings:
 
 def _lookup(key: str, secret: bool = False) -> Any:
     """Read ``orchestration.<key>`` from dlt's providers (env, secrets.toml, config.toml)."""
+    import dlt  # here, not at the top: the run lock is checked before dlt's slow import
+
     accessor = dlt.secrets if secret else dlt.config
     try:
         return accessor.get(f"orchestration.{key}")

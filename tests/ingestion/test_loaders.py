@@ -144,15 +144,18 @@ def test_schema_drift_with_an_added_column_loads(
 
 
 def test_a_second_run_is_refused_while_one_holds_the_dataset(warehouse_env, demo_dir, demo_api):
-    from ingestion.locking import dataset_lock
+    import pytest
 
-    with dataset_lock("raw_shop"):
-        summary = ingestion.run(sources=["shop"])
+    from ingestion.locking import ConcurrentRunError, dataset_lock
 
-    assert not summary.ok
-    assert len(summary.errors) == 1
-    assert "source 'shop'" in summary.errors[0]
-    assert "another ingestion run is writing dataset raw_shop" in summary.errors[0]
+    with (
+        dataset_lock("raw_shop"),
+        pytest.raises(ConcurrentRunError, match="another ingestion run is writing dataset"),
+    ):
+        ingestion.run(sources=["shop", "fx"])  # refused as a whole: fx is not loaded either
+
+    loaded = "select count(*) from information_schema.tables where table_schema like 'raw_%'"
+    assert query(loaded)[0][0] == 0
     _run_ok(sources=["shop"])  # the lock is released with the first run
 
 
