@@ -388,6 +388,7 @@ def run(
                 summarise(summary, result, full_refresh)
             except Exception as exc:  # one failing source must not hide the others' results
                 result.error = describe_error(cfg.name, exc)
+                result.duration_s = (datetime.now(UTC) - result.started_at).total_seconds()
                 logger.error(result.error)
                 logger.debug("%s failed", cfg.name, exc_info=True)
                 summary.errors.append(result.error)

@@ -50,9 +50,10 @@ def small_pages(tmp: Path, limit: int) -> Path:
 
 
 def loader_env(
-    tmp: Path, demo_dir: Path, api_url: str, warehouse: dict[str, str]
+    tmp: Path, demo_dir: Path, api_url: str, warehouse: dict[str, str], fast_retries: bool = True
 ) -> dict[str, str]:
-    """Environment of a loader process: this demo, this API, this warehouse, fast retries."""
+    """Environment of a loader process: this demo, this API, this warehouse; fast retries
+    unless `fast_retries` is False (then the project's own settings in .dlt/config.toml)."""
     env = {
         k: v
         for k, v in os.environ.items()
@@ -66,11 +67,12 @@ def loader_env(
             "DLT_DATA_DIR": str(tmp / "dlt_data"),
             "INGESTION_SOURCES": str(small_pages(tmp, 3)),
             "RUNTIME__LOG_LEVEL": "WARNING",
-            "RUNTIME__REQUEST_MAX_ATTEMPTS": "12",
-            "RUNTIME__REQUEST_BACKOFF_FACTOR": "0.05",
-            "RUNTIME__REQUEST_MAX_RETRY_DELAY": "2",
         }
     )
+    if fast_retries:
+        env["RUNTIME__REQUEST_MAX_ATTEMPTS"] = "12"
+        env["RUNTIME__REQUEST_BACKOFF_FACTOR"] = "0.05"
+        env["RUNTIME__REQUEST_MAX_RETRY_DELAY"] = "2"
     return env
 
 
@@ -200,3 +202,13 @@ def pending_packages(tmp: Path) -> list[str]:
     for stage in ("normalize/extracted", "load/new", "load/normalized"):
         found += [str(p) for p in root.glob(f"*/*/{stage}/*") if p.is_dir()]
     return found
+
+
+def source_seconds(env: dict[str, str], pipeline: str) -> float:
+    """How long the last run of one source took (`raw_ops.load_traces`, start-up excluded)."""
+    rows = ledger_rows(
+        env,
+        "select duration_s from raw_ops.load_traces "
+        f"where pipeline_name = '{pipeline}' order by started_at desc limit 1",
+    )
+    return float(rows[0]["duration_s"])

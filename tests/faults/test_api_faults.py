@@ -29,6 +29,7 @@ from tests.faults.api_support import (
     pending_packages,
     raw_rows,
     run_loaders,
+    source_seconds,
     source_truth,
     stored_cursors,
 )
@@ -36,7 +37,11 @@ from tests.faults.battery import full_battery, size
 
 AREA = "API faults"
 END_DATE = date(2026, 11, 20)
-FAIL_FAST_S = 30.0  # a rejected token must fail well before dlt's retry budget would run out
+# A rejected token must fail before the retry budget of .dlt/config.toml would have run out
+# (6 attempts, backoff 0.5 s doubling: 15.5 s of waiting alone). The source's own duration is
+# mostly dlt's set-up (~1 s quiet, ~6 s on a loaded 2-core machine); the count of 401 answers
+# is the direct proof that nothing was retried.
+FAIL_FAST_S = 15.0
 
 # name -> (faults, extra loader env, fault kinds that must have been injected)
 SCENARIOS: dict[str, tuple[ApiFaults, dict[str, str], tuple[str, ...]]] = {
@@ -165,9 +170,11 @@ def _assert_rejected_cleanly(
     error_lines = [line for line in run.output.splitlines() if "ingestion failed" in line]
     clear = any("'crm'" in line and "401" in line and "/crm/v1/" in line for line in error_lines)
     leaked = sum(run.output.count(s) for s in secrets)
+    seconds = source_seconds(wh, "crm")
 
-    figure(AREA, f"{label}: seconds to fail", round(run.seconds, 1), f"< {FAIL_FAST_S:.0f}",
-           run.seconds < FAIL_FAST_S)  # fmt: skip
+    figure(AREA, f"{label}: seconds to fail (CRM source)", round(seconds, 1),
+           f"< {FAIL_FAST_S:.0f}", seconds < FAIL_FAST_S,
+           detail=f"whole process incl. start-up: {run.seconds:.1f} s")  # fmt: skip
     figure(AREA, f"{label}: 401 answers (one per CRM endpoint: no retry)", answered_401, "<= 2",
            1 <= answered_401 <= 2)  # fmt: skip
     figure(AREA, f"{label}: exit code", run.returncode, "= 1", run.returncode == 1)
@@ -179,7 +186,7 @@ def _assert_rejected_cleanly(
     figure(AREA, f"{label}: pending CRM packages", len(pending), "= 0", not pending)
 
     assert run.returncode == 1, run.output[-3000:]
-    assert run.seconds < FAIL_FAST_S
+    assert 0 < seconds < FAIL_FAST_S
     assert 1 <= answered_401 <= 2, "a rejected token must not be retried"
     assert clear, error_lines or run.output[-3000:]
     assert leaked == 0
@@ -195,7 +202,8 @@ def test_a_wrong_token_fails_fast_and_clearly_and_loads_nothing(
     wrong = f"wrong-{uuid.uuid4().hex}"
     real = (api_shop / "api_token").read_text().strip()
     with running_server(api_shop, rate_limit=10_000) as url:
-        env = loader_env(tmp_path, api_shop, url, wh) | {"SOURCES__CRM__TOKEN": wrong}
+        env = loader_env(tmp_path, api_shop, url, wh, fast_retries=False)
+        env["SOURCES__CRM__TOKEN"] = wrong
         run = run_loaders(env, ("crm",))
         answered = fault_report(url)["answered"]
 
@@ -210,7 +218,7 @@ def test_a_token_revoked_mid_run_keeps_no_half_load_and_the_next_run_is_exact(
     wh = {"WAREHOUSE": "duckdb", "DUCKDB_PATH": str(tmp_path / "wh" / "analytics.duckdb")}
     real = (api_shop / "api_token").read_text().strip()
     with running_server(api_shop, faults=ApiFaults(unauthorized_after=4), rate_limit=10_000) as url:
-        run = run_loaders(loader_env(tmp_path, api_shop, url, wh), ("crm",))
+        run = run_loaders(loader_env(tmp_path, api_shop, url, wh, fast_retries=False), ("crm",))
         report = fault_report(url)
     assert report["injected"].get("unauthorized", 0) >= 1, report
 
