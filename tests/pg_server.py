@@ -62,6 +62,25 @@ class PostgresServer:
             "PGDATABASE": database,
         }
 
+    def crash(self) -> None:
+        """Stop the server abruptly (``pg_ctl -m immediate``): no checkpoint, crash recovery
+        on the next start, as after a killed server process."""
+        self._pg_ctl("-m", "immediate", "-w", "stop")
+
+    def start_again(self) -> None:
+        """Start the stopped server again with the same data dir, port and options."""
+        log = self.datadir.parent / "server.log"
+        started = self._pg_ctl("-l", str(log), "-w", "-t", "60", "restart")
+        if started.returncode != 0:
+            raise PostgresUnavailable(f"pg_ctl restart failed: {started.stderr.strip()}")
+
+    def _pg_ctl(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*self._as_user, str(self._bindir / "pg_ctl"), "-D", str(self.datadir), *args],
+            capture_output=True,
+            text=True,
+        )
+
     def stop(self) -> None:
         subprocess.run(
             [
