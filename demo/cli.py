@@ -93,6 +93,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="answer 401 to every CRM request after N authorised ones (a revoked token)",
     )
+    serve.add_argument(
+        "--drift",
+        action="append",
+        default=[],
+        metavar="[customers:|rates:]KIND",
+        help="send customer and/or FX records with this schema drift: added, removed or"
+        " retyped (see demo/drift.py)",
+    )
     serve.add_argument("--fault-seed", type=int, default=0, help="seed of the fault dice")
 
     truth = commands.add_parser("truth", parents=[common], help="print the ground truth")
@@ -145,6 +153,7 @@ def _run(args: argparse.Namespace, demo_dir) -> int:
             duplicate_rate=args.duplicate_rate,
             empty_last_page=args.empty_last_page,
             unauthorized_after=args.unauthorized_after,
+            drift=tuple(args.drift),
             seed=args.fault_seed,
             slow_seconds=args.slow_seconds,
         )

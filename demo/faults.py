@@ -6,6 +6,8 @@ import random
 import threading
 from dataclasses import asdict, dataclass, field
 
+from demo.drift import check as check_api_drift
+
 
 @dataclass(frozen=True)
 class ApiFaults:
@@ -21,6 +23,8 @@ class ApiFaults:
             null}` (the last full page still carries a cursor), as many real APIs do.
         unauthorized_after: answer 401 to every CRM request after this many authorised ones
             (a token revoked in the middle of a run); None never does.
+        drift: schema drift of the records sent: `added`, `removed`, `retyped` for customers
+            and FX rates, or `customers:<kind>` / `rates:<kind>` for one (see `demo/drift.py`).
         seed: seed of the fault dice, so a sequential client sees the same faults every run.
         slow_seconds: delay of a slow response.
         retry_after: seconds announced in `Retry-After` of an injected 429.
@@ -33,6 +37,7 @@ class ApiFaults:
     duplicate_rate: float = 0.0
     empty_last_page: bool = False
     unauthorized_after: int | None = None
+    drift: tuple[str, ...] = ()
     seed: int = 0
     slow_seconds: float = 2.0
     retry_after: int = 1
@@ -42,12 +47,13 @@ class ApiFaults:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"ApiFaults.{name} must be between 0 and 1, got {value!r}")
+        check_api_drift(self.drift)
         if self.unauthorized_after is not None and self.unauthorized_after < 0:
             raise ValueError(
                 f"ApiFaults.unauthorized_after must be >= 0, got {self.unauthorized_after!r}"
             )
 
-    def as_dict(self) -> dict[str, float | int | bool | None]:
+    def as_dict(self) -> dict[str, float | int | bool | tuple[str, ...] | None]:
         """The settings as a plain dict (for logs and state.json)."""
         return asdict(self)
 

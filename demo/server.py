@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from demo import drift
 from demo.faults import ApiFaults, FaultDice
 from demo.state import API_DB, TOKEN_FILE
 
@@ -254,7 +255,7 @@ class DemoApi:
             next_query["cursor"] = _encode_cursor({"u": last["updated_at"], "i": last["id"]})
         shape = CRM_RESOURCES[resource]
         body = {
-            "data": [shape(r) for r in page],
+            "data": [drift.api_record(resource, shape(r), self.faults.drift) for r in page],
             "next_cursor": next_query["cursor"] if next_query else None,
         }
         return body, next_query
@@ -290,7 +291,7 @@ class DemoApi:
             )
         body = {
             "base": "USD",
-            "data": [dict(r) for r in rows],
+            "data": [drift.api_record("rates", dict(r), self.faults.drift) for r in rows],
             "next_cursor": next_query["cursor"] if next_query else None,
         }
         return body, next_query

@@ -1,0 +1,8 @@
+{{ raw_schema_drift(
+    source('fx', 'rates'),
+    populated=[
+        'date',
+        'currency',
+        'rate'
+    ]
+) }}

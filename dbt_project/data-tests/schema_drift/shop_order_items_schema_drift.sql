@@ -1,0 +1,9 @@
+{{ raw_schema_drift(
+    source('shop', 'order_items'),
+    populated=[
+        'order_id',
+        'product_id',
+        'quantity',
+        'unit_price'
+    ]
+) }}
