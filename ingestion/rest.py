@@ -1,8 +1,10 @@
 """Shared builder for REST API systems declared in the sources file (CRM, FX, your own).
 
-The declaration is dlt's ``RESTAPIConfig`` as YAML, plus two additions handled here:
-``secret:<key>`` values (resolved through dlt secrets) and ``copy_body_fields`` on an endpoint
-(top-level body fields copied onto every row, e.g. FX's ``base``). Every endpoint gets a
+The declaration is dlt's ``RESTAPIConfig`` as YAML, plus three additions handled here:
+``secret:<key>`` values (resolved through dlt secrets), ``copy_body_fields`` on an endpoint
+(top-level body fields copied onto every row, e.g. FX's ``base``) and ``materialize: true`` on
+a resource (its table is created from the declared ``columns`` even before the first row, e.g.
+the CRM's deleted records). Every endpoint gets a
 response hook that rejects a truncated or malformed JSON body as a retryable error; dlt's
 client then retries it like a 5xx (``[runtime] request_max_attempts``, backoff).
 """
@@ -97,6 +99,45 @@ def _prepare_endpoint(
     return endpoint
 
 
+MATERIALIZED_SUFFIX = "_materialized"
+
+
+def materialized_tables(config: SourceConfig) -> list[dict[str, Any]]:
+    """The resources declared with ``materialize: true``, with their table hints."""
+    defaults = config.settings.get("resource_defaults", {})
+    tables = []
+    for resource in config.settings.get("resources", []):
+        if isinstance(resource, dict) and resource.get("materialize"):
+            tables.append(
+                {
+                    "table_name": resource.get("table_name", resource["name"]),
+                    "write_disposition": resource.get(
+                        "write_disposition", defaults.get("write_disposition", "append")
+                    ),
+                    "primary_key": resource.get("primary_key", defaults.get("primary_key")),
+                    "columns": resource.get("columns", {}),
+                }
+            )
+    return tables
+
+
+def materializer(source_name: str, hints: dict[str, Any]) -> Any:
+    """A resource that creates a declared table even when its endpoint has sent nothing yet."""
+
+    @dlt.resource(
+        name=f"{source_name}_{hints['table_name']}{MATERIALIZED_SUFFIX}",
+        table_name=hints["table_name"],
+        write_disposition=hints["write_disposition"],
+        primary_key=hints["primary_key"],
+        columns=hints["columns"],
+        file_format="insert_values",  # an empty Parquet job fails dlt's ADBC load
+    )
+    def empty_table() -> Any:
+        yield dlt.mark.materialize_table_schema()
+
+    return empty_table
+
+
 def build_config(
     config: SourceConfig, start: date | None = None, end: date | None = None
 ) -> dict[str, Any]:
@@ -121,6 +162,7 @@ def build_config(
         endpoint = resource.setdefault("endpoint", {"path": resource["name"]})
         if isinstance(endpoint, str):
             endpoint = resource["endpoint"] = {"path": endpoint}
+        resource.pop("materialize", None)
         _prepare_endpoint(endpoint, start, end)
         rest_config["resources"].append(resource)
     return rest_config
@@ -146,6 +188,7 @@ def source(
     @dlt.source(name=config.name)
     def rest_source() -> Any:
         resources = list(rest_api_resources(rest_config))  # type: ignore[arg-type]
-        return [rejects.rejected_records_resource(config.name), *resources]
+        empty_tables = [materializer(config.name, t) for t in materialized_tables(config)]
+        return [rejects.rejected_records_resource(config.name), *empty_tables, *resources]
 
     return rest_source()

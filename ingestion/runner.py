@@ -35,6 +35,9 @@ OPS_TABLE = "load_traces"
 LOADER_FILE_FORMAT = "parquet"
 MAX_TRACE_CHARS = 1_000_000
 OPS_LOCK_WAIT_S = 60.0
+# Resources that set their own file format (insert_values: few rows, and possibly empty):
+# rejected_records, the shop's deleted_records, tables materialised before their first row.
+OWN_FILE_FORMAT = (f"_{rejects.TABLE}", "_deleted_records", rest.MATERIALIZED_SUFFIX)
 
 # Arrow items get _dlt_load_id only with this switch (see FIELD-NOTES).
 os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
@@ -188,9 +191,9 @@ def run_source(
     counter = rejects.RejectCounter()
     source = _builder(cfg.type)(cfg, counter, start=start, end=end)
     for resource in source.resources.values():
-        # Parquet (ADBC into PostgreSQL) for the data tables; rejected_records keeps its own
-        # format. A run-wide loader_file_format would override every table's hint.
-        if resource.name != f"{cfg.name}_{rejects.TABLE}":
+        # Parquet (ADBC into PostgreSQL) for the data tables; the small bookkeeping tables
+        # keep their own format. A run-wide loader_file_format would override every hint.
+        if not resource.name.endswith(OWN_FILE_FORMAT):
             resource.apply_hints(file_format=LOADER_FILE_FORMAT)
     info = pipeline.run(source, refresh="drop_sources" if full_refresh else None)
     _add_counts(result, pipeline, info)

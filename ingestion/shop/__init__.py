@@ -3,7 +3,9 @@
 Each configured table is one ``sql_table`` resource read through an Arrow backend, incremental
 on its cursor column with an overlap window (``lag``) so rows committed late with an older
 timestamp are re-read, and merged on its primary key. Soft-deleted rows are ordinary updates
-that carry ``deleted_at``, so they arrive like any other change.
+that carry ``deleted_at``, so they arrive like any other change. Rows removed from the source
+(hard deletes) are found by a key-only reconciliation (``ingestion.shop.deletes``) for tables
+declared with ``detect_hard_deletes: true`` and recorded in ``deleted_records``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dlt.sources.sql_database import sql_table
 
 from ingestion import rejects
 from ingestion.config import SourceConfig, resolve_secret
+from ingestion.shop.deletes import deleted_records_resource
 from ingestion.shop.helpers import engine_url
 from ingestion.shop.settings import DEFAULT_BACKEND, DEFAULT_CHUNK_SIZE, DEFAULT_LAG_SECONDS
 
@@ -45,7 +48,10 @@ def source(
 
     @dlt.source(name=config.name, max_table_nesting=0)
     def shop_source() -> Any:
-        resources = [rejects.rejected_records_resource(config.name)]
+        resources = [
+            rejects.rejected_records_resource(config.name),
+            deleted_records_resource(config.name, config.dataset, credentials, tables),
+        ]
         for table, spec in tables.items():
             spec = spec or {}
             cursor = spec.get("cursor")

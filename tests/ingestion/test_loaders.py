@@ -49,7 +49,9 @@ def test_a_rerun_adds_nothing_and_a_run_after_advance_loads_only_new_and_changed
 
     assert raw_counts() == first
     assert noop.tables["raw_events.events"].loaded == 0
-    assert noop.tables["raw_crm.customers"].loaded == 0
+    # the CRM and the shop re-read their overlap window (late commits); it merges, adding nothing
+    assert noop.tables["raw_crm.customers"].new == 0
+    assert noop.tables["raw_crm.customers"].loaded <= first["customers"]
     assert noop.tables["raw_shop.orders"].new == 0
 
     demo_cli(demo_dir, "advance", "--days", "1")

@@ -1,0 +1,142 @@
+"""Hard-delete detection for database tables: a key-only reconciliation into ``deleted_records``.
+
+A cursor on ``updated_at`` never sees a row that was removed. For each table declared with
+``detect_hard_deletes: true`` this resource compares the primary keys already landed in the
+warehouse with the keys the source holds now (one key column each, as Arrow arrays) and
+records every landed key the source no longer has. Raw tables stay as landed; staging drops the
+flagged keys. A key that comes back in the source is recorded again with ``is_deleted`` false.
+
+The comparison reads the landed keys before this run's load, so a row inserted meanwhile can
+never be mistaken for a deleted one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import dlt
+import pyarrow as pa
+import pyarrow.compute as pc
+import sqlalchemy as sa
+from dlt.common.schema.typing import TTableSchemaColumns
+
+from ingestion import warehouse
+
+TABLE = "deleted_records"
+PRIMARY_KEY = ("table_name", "record_key")
+# Few rows; and an empty Parquet job file fails dlt's ADBC load into PostgreSQL.
+FILE_FORMAT: Literal["insert_values"] = "insert_values"
+
+COLUMNS: TTableSchemaColumns = {
+    "table_name": {"name": "table_name", "data_type": "text", "nullable": False},
+    "record_key": {"name": "record_key", "data_type": "text", "nullable": False},
+    "key_column": {"name": "key_column", "data_type": "text", "nullable": False},
+    "is_deleted": {"name": "is_deleted", "data_type": "bool", "nullable": False},
+    "detected_at": {"name": "detected_at", "data_type": "timestamp", "nullable": False},
+}
+
+
+def _warehouse_rows(sql: str) -> list[tuple[Any, ...]] | None:
+    """Rows of a query on the warehouse, or None when the table does not exist yet."""
+    wh = warehouse.current("loader")  # the loader role owns the raw datasets
+    conn = warehouse.connect(wh)
+    try:
+        cur = conn.cursor()
+        try:
+            cur.execute(sql)
+        except Exception:  # first run: nothing landed yet (DuckDB and psycopg2 raise their own)
+            return None
+        return [tuple(r) for r in cur.fetchall()]
+    finally:
+        conn.close()
+
+
+def landed_keys(dataset: str, table: str, key: str) -> pa.Array | None:
+    """The keys of ``dataset.table`` in the warehouse as text, or None before its first load."""
+    rows = _warehouse_rows(f'select distinct "{key}" from "{dataset}"."{table}"')
+    return None if rows is None else pa.array([str(r[0]) for r in rows], pa.string())
+
+
+def flagged_keys(dataset: str, table: str) -> dict[str, bool]:
+    """The keys recorded for ``table`` so far, with their latest ``is_deleted``."""
+    rows = _warehouse_rows(
+        f'select record_key, is_deleted from "{dataset}"."{TABLE}" where table_name = \'{table}\''
+    )
+    return {str(k): bool(d) for k, d in rows or []}
+
+
+def source_keys(engine: sa.Engine, table: str, key: str, schema: str | None) -> pa.Array:
+    """The keys the source table holds now, as text."""
+    table_ref = sa.table(table, sa.column(key), schema=schema)
+    with engine.connect() as conn:
+        keys: list[Any] = list(conn.execute(sa.select(table_ref.c[key])).scalars())
+    return pa.array([str(k) for k in keys], pa.string())
+
+
+def reconcile(
+    landed: pa.Array, present: pa.Array, flagged: dict[str, bool]
+) -> tuple[list[str], list[str]]:
+    """Landed keys newly gone from the source, and deleted-flagged keys that are back."""
+    gone = landed.filter(pc.invert(pc.is_in(landed, value_set=present))).to_pylist()
+    newly_gone = sorted(k for k in gone if not flagged.get(k, False))
+    deleted = [k for k, is_deleted in flagged.items() if is_deleted]
+    is_back = pc.is_in(pa.array(deleted, pa.string()), value_set=present).to_pylist()
+    return newly_gone, sorted(k for k, back in zip(deleted, is_back, strict=True) if back)
+
+
+def deleted_records_resource(
+    source_name: str, dataset: str, credentials: str, tables: dict[str, dict[str, Any]]
+) -> Any:
+    """A resource recording the hard deletes of the tables flagged ``detect_hard_deletes``.
+
+    Args:
+        source_name: the source's name (the resource is ``<source>_deleted_records``).
+        dataset: the raw dataset the tables land in.
+        credentials: SQLAlchemy URL of the source database.
+        tables: the ``tables`` entry of the sources file.
+    """
+    watched = {t: s for t, s in tables.items() if (s or {}).get("detect_hard_deletes")}
+    for table, spec in watched.items():
+        if not isinstance(spec.get("primary_key"), str):
+            raise ValueError(
+                f"source {source_name!r}, table {table!r}: detect_hard_deletes needs a "
+                f"single-column primary_key, got {spec.get('primary_key')!r}"
+            )
+
+    @dlt.resource(
+        name=f"{source_name}_{TABLE}",
+        table_name=TABLE,
+        write_disposition="merge",
+        primary_key=list(PRIMARY_KEY),
+        columns=COLUMNS,
+        file_format=FILE_FORMAT,
+    )
+    def deleted_records() -> Iterator[Any]:
+        yield dlt.mark.materialize_table_schema()
+        if not watched:
+            return
+        engine = sa.create_engine(credentials)
+        now = datetime.now(UTC)
+        rows = []
+        try:
+            for table, spec in watched.items():
+                key = spec["primary_key"]
+                landed = landed_keys(dataset, table, key)
+                if landed is None:
+                    continue
+                present = source_keys(engine, table, key, spec.get("schema"))
+                gone, back = reconcile(landed, present, flagged_keys(dataset, table))
+                rows += [
+                    {"table_name": table, "record_key": k, "key_column": key,
+                     "is_deleted": deleted, "detected_at": now}
+                    for keys, deleted in ((gone, True), (back, False))
+                    for k in keys
+                ]  # fmt: skip
+        finally:
+            engine.dispose()
+        if rows:
+            yield rows
+
+    return deleted_records
