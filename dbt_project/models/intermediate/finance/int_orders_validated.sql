@@ -19,7 +19,7 @@ order_items as (
 orders_with_bad_lines as (
     select distinct order_id
     from order_items
-    where quantity is null or quantity <= 0
+    where (quantity is null or quantity <= 0) and hard_deleted_at is null
 ),
 
 validated as (

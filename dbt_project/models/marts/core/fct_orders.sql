@@ -13,10 +13,11 @@
     Incremental: re-reads orders updated within `orders_lookback_days` of the latest loaded
     `updated_at`, plus every order of a customer whose orders changed (so order numbers and
     is_first_order stay right), and with the `start_date`/`end_date` vars (set by
-    `python -m orchestration backfill`) every order placed in that window. The post-hook removes
-    orders that were soft-deleted or refused since they were loaded; it is a correlated NOT EXISTS
-    (an anti-join), never NOT IN over a subquery, which PostgreSQL runs as a nested scan once the
-    subquery outgrows work_mem.
+    `python -m orchestration backfill`) every order placed in that window, and every customer
+    with a loaded order since removed from the source (a hard delete bumps no updated_at). The
+    post-hook removes orders that were soft- or hard-deleted or refused since they were loaded;
+    it is a correlated NOT EXISTS (an anti-join), never NOT IN over a subquery, which
+    PostgreSQL runs as a nested scan once the subquery outgrows work_mem.
 -#}
 -- depends_on: {{ ref('base_shop__orders') }}
 -- depends_on: {{ ref('int_orders_converted') }}
@@ -56,6 +57,13 @@ orders as (
                     ) }}
                 )
             {% endif %}
+        union
+        {# customers whose loaded orders were since removed from the source (hard deletes) #}
+        select loaded.customer_id
+        from {{ this }} as loaded
+        inner join changed_orders
+            on loaded.order_id = changed_orders.order_id
+        where changed_orders.hard_deleted_at is not null
     ),
 {% endif %}
 

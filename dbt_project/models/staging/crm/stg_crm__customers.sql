@@ -4,6 +4,10 @@ customers as (
     select * from {{ ref('base_crm__customers') }}
 ),
 
+hard_deleted as (
+    select * from {{ ref('base_crm__deleted_customers') }}
+),
+
 versioned as (
     select
         *,
@@ -38,10 +42,22 @@ cleaned as (
         address_country_code,
         created_at,
         updated_at,
+        deleted_at as soft_deleted_at,
         customer_dlt_id,
         _dlt_load_id
     from versioned
     where version_rank = 1 and quarantine_reason is null
+),
+
+{# Deleted customers stay, flagged: their orders still reference them. #}
+flagged as (
+    select
+        cleaned.*,
+        coalesce(cleaned.soft_deleted_at, hard_deleted.deleted_at) as deleted_at,
+        coalesce(cleaned.soft_deleted_at, hard_deleted.deleted_at) is not null as is_deleted
+    from cleaned
+    left join hard_deleted
+        on cleaned.customer_id = hard_deleted.customer_id
 )
 
-select * from cleaned
+select * from flagged

@@ -26,7 +26,7 @@ cleaned as (
         updated_at,
         _dlt_load_id
     from versioned
-    where version_rank = 1 and quarantine_reason is null
+    where version_rank = 1 and quarantine_reason is null and hard_deleted_at is null
 )
 
 select * from cleaned

@@ -34,6 +34,7 @@ cleaned as (
         version_rank = 1
         and quarantine_reason is null
         and deleted_at is null
+        and hard_deleted_at is null
 )
 
 select * from cleaned

@@ -21,6 +21,7 @@ renamed as (
         upper(nullif(trim(address__country_code), '')) as address_country_code,
         {{ to_utc_timestamp('created_at') }} as created_at,
         {{ to_utc_timestamp('updated_at') }} as updated_at,
+        {{ to_utc_timestamp('deleted_at') }} as deleted_at,
         _dlt_id as customer_dlt_id,
         _dlt_load_id
     from source

@@ -1,0 +1,21 @@
+{#-
+    Hard deletes found by the loader's key reconciliation: one row per table and key, the
+    latest verdict (`is_deleted` false when the key came back in the source).
+-#}
+with
+
+source as (
+    select * from {{ source('shop', 'deleted_records') }}
+),
+
+renamed as (
+    select
+        cast(table_name as {{ dbt.type_string() }}) as table_name,
+        cast(record_key as {{ dbt.type_string() }}) as record_key,
+        cast(is_deleted as boolean) as is_deleted,
+        {{ to_utc_timestamp('detected_at') }} as detected_at,
+        _dlt_load_id
+    from source
+)
+
+select * from renamed
