@@ -66,6 +66,20 @@ create table raw_{system}.rejected_records (
 );
 """
 
+# The delete signals (docs/interfaces.md): no row is deleted in the fixture, but the columns
+# and tables exist, as the loaders always create them.
+DELETES_DDL = """
+alter table raw_crm.customers add column deleted_at timestamp with time zone;
+create table raw_crm.deleted_customers (
+    id bigint, deleted_at timestamp with time zone, _dlt_load_id text not null,
+    _dlt_id text not null
+);
+create table raw_shop.deleted_records (
+    table_name text, record_key text, key_column text, is_deleted boolean,
+    detected_at timestamp with time zone, _dlt_load_id text not null, _dlt_id text not null
+);
+"""
+
 L = "'1700000000.1'"
 
 ROWS = f"""
@@ -148,7 +162,8 @@ def build(conn: Any) -> None:
     Args:
         conn: an open DB-API connection to an empty DuckDB or PostgreSQL warehouse.
     """
-    statements = DDL + "".join(REJECTED_DDL.format(system=s) for s in SYSTEMS) + ROWS
+    rejected = "".join(REJECTED_DDL.format(system=s) for s in SYSTEMS)
+    statements = DDL + rejected + ROWS + DELETES_DDL
     cur = conn.cursor()
     for statement in statements.split(";"):
         if statement.strip():
