@@ -27,6 +27,7 @@ import pytest
 from demo.faults import ApiFaults
 from demo.server import running_server
 from demo.state import load_state
+from tests.faults.api_support import fault_report
 from tests.faults.battery import full_battery, size
 from tests.faults.e2e_reconcile import reconcile
 from tests.orchestration.conftest import REPO_ROOT, Cli
@@ -154,13 +155,17 @@ def test_after_faults_kills_backfill_and_replay_the_marts_equal_the_truth(
     with running_server(demo_dir, faults=API_FAULTS, rate_limit=10_000) as url:
         cli.env["DEMO_API_URL"] = url
         killed = play(seq, advances=size(1, 3))
+        injected = fault_report(url)["injected"]
     wall = time.monotonic() - started
     result = reconcile(cli.env, demo_dir)
     duplicates = sum(result.duplicated_keys.values())
     steps = "; ".join(f"{name} -> {rc} ({s:.0f} s)" for name, rc, s in seq.steps)
     detail = f"{len(seq.steps)} steps in {wall:.0f} s: {steps}"
+    api_faults = sum(injected.values())
 
     figure(AREA, "ingestion run killed mid-load", str(killed), "True", killed, kind, detail)
+    figure(AREA, "API faults met during the sequence", api_faults, "> 0", api_faults > 0, kind,
+           str(injected))  # fmt: skip
     figure(AREA, "mismatched revenue cells vs truth", result.revenue_cells, "= 0",
            result.revenue_cells == 0, kind, f"of {result.revenue_cells_total} cells; "
            + " / ".join(result.detail))  # fmt: skip
@@ -176,6 +181,7 @@ def test_after_faults_kills_backfill_and_replay_the_marts_equal_the_truth(
            str(result.duplicated_keys))  # fmt: skip
 
     assert killed, "the run finished before it could be killed mid-load"
+    assert api_faults > 0, injected
     assert result.mismatches == 0, result.detail
     assert result.revenue_cells_total > 0
     assert duplicates == 0, result.duplicated_keys
