@@ -45,6 +45,9 @@ status: install ## Last runs, freshness per source, failing tests, rejected and 
 report: install ## Write reports/health.html from the run ledger
 	$(BIN)/python -m orchestration report --out reports/health.html
 
+warehouse-roles: install ## As a PostgreSQL admin (PG*): create/update the loader, transformer and reader roles (passwords: LOADER_PGPASSWORD, DBT_PGPASSWORD, READER_PGPASSWORD)
+	$(BIN)/python -m orchestration warehouse-roles
+
 airflow-check: ## Load the Airflow DAG in a cached Airflow venv (.cache/airflow-venv)
 	orchestration/airflow/check_dag.sh
 
@@ -79,5 +82,5 @@ bench: install system-deps ## Benchmark a 10M-event day (BENCH_ARGS="--scale 100
 clean: ## Remove local warehouse, demo data and dbt artefacts (keeps .venv)
 	rm -rf warehouse $(DEMO_DIR) target logs reports
 
-.PHONY: help install demo-data run advance ingest status report airflow-check system-deps test faults \
+.PHONY: help install demo-data run advance ingest status report warehouse-roles airflow-check system-deps test faults \
 	lint format docs bench clean

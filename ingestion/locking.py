@@ -38,7 +38,7 @@ def dataset_lock(
         ConcurrentRunError: another process holds the lock (the run is refused, not queued).
     """
     deadline = time.monotonic() + wait_s
-    wh = wh or warehouse.current()
+    wh = wh or warehouse.current(warehouse.LOADER)
     if wh.kind == "duckdb":
         assert wh.duckdb_path is not None
         path = wh.duckdb_path.resolve().with_name(f"{wh.duckdb_path.name}.{dataset}.lock")

@@ -166,7 +166,7 @@ def replay(sources: list[str] | None = None) -> RunSummary:
     """
     t0 = time.monotonic()
     summary = RunSummary()
-    wh = warehouse.current()
+    wh = warehouse.current(warehouse.LOADER)
     for cfg in config_mod.select(config_mod.load(), sources):
         if cfg.type != "filesystem":
             continue

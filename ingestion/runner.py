@@ -310,7 +310,7 @@ def record_ops(wh: warehouse.Warehouse, results: list[SourceResult]) -> None:
         conn = warehouse.connect(wh)
         try:
             cur = conn.cursor()
-            cur.execute(f"create schema if not exists {OPS_DATASET}")
+            warehouse.create_schema_if_missing(cur, wh.kind, OPS_DATASET)
             cur.execute(f"create table if not exists {OPS_DATASET}.{OPS_TABLE} ({columns})")
             cur.executemany(
                 f"insert into {OPS_DATASET}.{OPS_TABLE} ({names}) values ({marks})", rows
@@ -375,7 +375,7 @@ def run(
         raise ValueError(f"--start {start_day} is after --end {end_day}")
     if full_refresh and (start_day or end_day):
         raise ValueError("--full-refresh and --start/--end cannot be combined")
-    wh = warehouse.current()
+    wh = warehouse.current(warehouse.LOADER)
     selected = config_mod.select(config_mod.load(), sources)
     results: list[SourceResult] = []
     demo_server: dict[str, str] = {}

@@ -3,6 +3,11 @@
 One switch for both tools: ``WAREHOUSE`` (``duckdb`` by default, or ``postgres``). DuckDB's
 file is ``DUCKDB_PATH`` (default ``warehouse/analytics.duckdb``); PostgreSQL is reached through
 the standard libpq variables, which ``profiles.example.yml`` reads too.
+
+Least privilege on PostgreSQL: each tool may log in as its own role. The loaders (and the run
+ledger) use ``LOADER_PGUSER``/``LOADER_PGPASSWORD``, dbt (and ``status``/``report``) use
+``DBT_PGUSER``/``DBT_PGPASSWORD``; each falls back to ``PGUSER``/``PGPASSWORD`` when unset.
+``python -m orchestration warehouse-roles`` creates the roles.
 """
 
 from __future__ import annotations
@@ -14,6 +19,10 @@ from typing import Any
 
 DEFAULT_DUCKDB_PATH = "warehouse/analytics.duckdb"
 SUPPORTED = ("duckdb", "postgres")
+LOADER = "loader"
+TRANSFORMER = "transformer"
+# The variables that override PGUSER/PGPASSWORD for a role's process.
+ROLE_ENV_PREFIX = {LOADER: "LOADER_", TRANSFORMER: "DBT_"}
 
 
 class WarehouseConfigError(ValueError):
@@ -36,22 +45,44 @@ class Warehouse:
         return f"postgresql://{self.pg['user']}@{self.pg['host']}:{self.pg['port']}/{self.pg['database']}"
 
 
-def current() -> Warehouse:
-    """Read the warehouse settings from the environment."""
+def current(role: str | None = None) -> Warehouse:
+    """Read the warehouse settings from the environment.
+
+    Args:
+        role: ``"loader"`` or ``"transformer"`` to log in with that role's credentials
+            (``LOADER_PGUSER``/``LOADER_PGPASSWORD`` or ``DBT_PGUSER``/``DBT_PGPASSWORD``,
+            each falling back to ``PGUSER``/``PGPASSWORD`` on its own);
+            None for the plain libpq variables.
+    """
     kind = os.environ.get("WAREHOUSE", "duckdb").strip().lower() or "duckdb"
     if kind not in SUPPORTED:
         raise WarehouseConfigError(f"WAREHOUSE={kind!r} is not supported; use one of {SUPPORTED}")
     if kind == "duckdb":
         path = Path(os.environ.get("DUCKDB_PATH") or DEFAULT_DUCKDB_PATH)
         return Warehouse(kind, duckdb_path=path)
+    return postgres(role)
+
+
+def postgres(role: str | None = None) -> Warehouse:
+    """The PostgreSQL warehouse from the libpq variables, whatever ``WAREHOUSE`` says."""
+    prefix = ROLE_ENV_PREFIX.get(role or "", "")
+    if role is not None and not prefix:
+        raise WarehouseConfigError(f"unknown warehouse role {role!r}; use one of {ROLE_ENV_PREFIX}")
     pg = {
         "host": os.environ.get("PGHOST", "127.0.0.1"),
         "port": os.environ.get("PGPORT", "5432"),
-        "user": os.environ.get("PGUSER", os.environ.get("USER", "postgres")),
-        "password": os.environ.get("PGPASSWORD", ""),
+        "user": _role_env(prefix, "PGUSER", os.environ.get("USER", "postgres")),
+        "password": _role_env(prefix, "PGPASSWORD", ""),
         "database": os.environ.get("PGDATABASE", "analytics"),
     }
-    return Warehouse(kind, pg=pg)
+    return Warehouse("postgres", pg=pg)
+
+
+def _role_env(prefix: str, name: str, default: str) -> str:
+    """``<prefix><name>`` if set, else ``<name>``, else ``default`` (each variable on its own)."""
+    if prefix and os.environ.get(prefix + name) is not None:
+        return os.environ[prefix + name]
+    return os.environ.get(name, default)
 
 
 def destination(warehouse: Warehouse | None = None) -> Any:
@@ -95,3 +126,16 @@ def connect(warehouse: Warehouse | None = None) -> Any:
         password=wh.pg["password"],
         dbname=wh.pg["database"],
     )
+
+
+def create_schema_if_missing(cursor: Any, kind: str, schema: str) -> None:
+    """Create ``schema`` unless it exists, through an open DB-API cursor of warehouse ``kind``.
+
+    PostgreSQL checks the database's CREATE privilege even for ``create schema if not exists``
+    on an existing schema, so a least-privilege role (which may not create schemas) looks first.
+    """
+    if kind == "postgres":
+        cursor.execute("select count(*) from pg_namespace where nspname = %s", (schema,))
+        if cursor.fetchone()[0]:
+            return
+    cursor.execute(f'create schema if not exists "{schema}"')

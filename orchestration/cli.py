@@ -1,4 +1,4 @@
-"""``python -m orchestration run|ingest|build|backfill|replay|status|report``.
+"""``python -m orchestration run|ingest|build|backfill|replay|status|report|warehouse-roles``.
 
 Exit codes: 0 success, 1 a step failed (the step is named on one line on stderr), 2 bad
 arguments or settings, 3 another run holds the lock.
@@ -90,6 +90,22 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="write the static HTML health report")
     report.add_argument("--out", type=Path, default=Path("reports/health.html"))
     report.add_argument("--days", type=int, default=30, help="days of history (default 30)")
+
+    roles = sub.add_parser(
+        "warehouse-roles",
+        help="create/update the loader, transformer and reader roles on PostgreSQL (as admin)",
+        description="Connected as an administrator (PG* variables), create or update the roles "
+        "loader, transformer and reader (names: LOADER_PGUSER, DBT_PGUSER, READER_PGUSER; "
+        "passwords: LOADER_PGPASSWORD, DBT_PGPASSWORD, READER_PGPASSWORD), their schemas and "
+        "grants. Idempotent.",
+    )
+    roles.add_argument(
+        "--reader-schema",
+        dest="reader_schemas",
+        action="append",
+        metavar="SCHEMA",
+        help="dbt schema the reader may read (repeatable; default: marts)",
+    )
     return parser
 
 
@@ -161,6 +177,10 @@ def main(argv: list[str] | None = None) -> int:
             from orchestration import report
 
             return report.main(out=args.out, days=args.days)
+        if args.command == "warehouse-roles":
+            from orchestration import roles
+
+            return roles.main(reader_schemas=args.reader_schemas)
         request = request_from_args(args)
     except argparse.ArgumentTypeError as exc:
         parser.print_usage(sys.stderr)

@@ -165,7 +165,8 @@ def run_build(
     if res.success:
         return DbtOutcome(True, invocation_id, results)
     if res.exception is not None:
-        error = f"{type(res.exception).__name__}: {res.exception}"
+        # one line: dbt puts the reason (e.g. "password authentication failed") on the second
+        error = f"{type(res.exception).__name__}: {' '.join(str(res.exception).split())}"
     elif results:
         error = _failure_summary(results)
     else:

@@ -25,7 +25,6 @@ from ingestion import warehouse as wh
 SCHEMA = "ops"
 
 DDL = (
-    f"create schema if not exists {SCHEMA}",
     f"""create table if not exists {SCHEMA}.runs (
         run_id varchar(64) primary key,
         command varchar(32) not null,
@@ -154,7 +153,7 @@ class Ledger:
     """Writes and reads the ledger through ``ingestion.warehouse.connect()``."""
 
     def __init__(self, warehouse: wh.Warehouse | None = None) -> None:
-        self.warehouse = warehouse or wh.current()
+        self.warehouse = warehouse or wh.current(wh.LOADER)
         self._paramstyle_qmark = self.warehouse.kind == "duckdb"
 
     @contextlib.contextmanager
@@ -193,6 +192,7 @@ class Ledger:
     def ensure(self) -> None:
         """Create the ``ops`` schema and tables if missing."""
         with self._cursor() as cur:
+            wh.create_schema_if_missing(cur, self.warehouse.kind, SCHEMA)
             for statement in DDL:
                 cur.execute(statement)
 

@@ -254,7 +254,7 @@ for (const svg of document.querySelectorAll("svg.chart")) {{
 def main(out: Path, days: int = 30) -> int:
     """Write the report; returns 0, or 2 when the warehouse cannot be read."""
     try:
-        warehouse = wh.current()
+        warehouse = wh.current(wh.TRANSFORMER)
         page = render(Ledger(warehouse), redact(warehouse.describe()), days)
     except Exception as exc:
         log.error("cannot build the report: %s", redact(str(exc)))

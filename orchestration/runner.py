@@ -252,7 +252,7 @@ def execute(request: RunRequest) -> RunResult:
         2 (bad settings) or 3 (another run holds the lock). Never raises for these.
     """
     try:
-        warehouse = wh.current()
+        warehouse = wh.current(wh.LOADER)
     except wh.WarehouseConfigError as exc:
         return RunResult(EXIT_CONFIG, None, f"configuration error: {exc}", "?")
     location = redact(warehouse.describe())

@@ -186,7 +186,7 @@ def main(limit: int = 10, console: Console | None = None) -> int:
     """Print the status; returns 0, or 2 when the warehouse cannot be read."""
     console = console or Console(width=200)
     try:
-        warehouse = wh.current()
+        warehouse = wh.current(wh.TRANSFORMER)
         ledger = Ledger(warehouse)
         snap = snapshot(ledger, limit)
     except Exception as exc:
