@@ -8,6 +8,7 @@ distinct keys, sums of numeric columns) and the marts with ``demo.truth``.
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 import subprocess
@@ -32,6 +33,7 @@ from tests.faults.kill_support import (
     SOURCES,
     STAGE_DELAY_S,
     STAGES,
+    Kill,
     base_env,
     completed_loads,
     ingestion_args,
@@ -183,6 +185,23 @@ def build_and_compare_marts(wh: Warehouse, tally: Tally, kill_fraction: float | 
     tally.marts_mismatches += result.mismatches
 
 
+def progress(kind: str, i: int, kill: Kill, tally: Tally) -> None:
+    """Under `make faults`, one line per kill in kills-<warehouse>.progress (long runs)."""
+    out = os.environ.get("FAULTS_REPORT_DIR")
+    if not out:
+        return
+    line = (
+        f"{time.strftime('%H:%M:%S')} kill {i + 1}: {kill.target} -> {kill.stage} "
+        f"({kill.source}); reruns {tally.reruns[-1]}; raw missing {tally.missing}, "
+        f"duplicates {tally.duplicates}, mismatches {len(tally.mismatches)}; dbt kills "
+        f"{len(tally.dbt_kills)}; marts duplicates {tally.marts_duplicates}, missing "
+        f"{tally.marts_missing}, mismatches {len(tally.marts_mismatches)}\n"
+    )
+    Path(out).mkdir(parents=True, exist_ok=True)
+    with open(Path(out) / f"kills-{kind}.progress", "a", encoding="utf-8") as fh:
+        fh.write(line)
+
+
 @pytest.mark.parametrize("kind", ["duckdb", "postgres"])
 def test_loaders_and_dbt_killed_anywhere_leave_exactly_the_source_rows(
     kind: str, new_warehouse: Callable[[str], Warehouse], figure: Callable[..., object]
@@ -208,6 +227,7 @@ def test_loaders_and_dbt_killed_anywhere_leave_exactly_the_source_rows(
         if dbt_kills and (i == kills - 1 or full_battery()):  # fast: one build, at the end
             dbt_kill = rng.random() if len(tally.dbt_kills) < dbt_kills else None
             build_and_compare_marts(wh, tally, dbt_kill)
+        progress(kind, i, kill, tally)
 
     by_stage = ", ".join(f"{s}: {tally.kills[s]}" for s in (*STAGES, BETWEEN))
     record_kill_figures(figure, kind, kills, by_stage, tally)
