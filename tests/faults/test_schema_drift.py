@@ -346,7 +346,7 @@ def test_drift_evolves_raw_and_never_changes_a_mart_silently(
         "all",
         named == cycle.guard_errors,
         kind,
-        detail="; ".join(guards[t].split(": ", 1)[1][:160] for t in named),
+        detail="; ".join(guards[t].partition("schema drift in ")[2][:200] for t in named),
     )
     figure(
         AREA,
