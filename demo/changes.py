@@ -238,7 +238,7 @@ def _log_deletions(demo_dir: Path, deleted: dict[str, list[int]]) -> None:
 
 
 def hard_delete(demo_dir: Path, share: float, seed: int = 1) -> dict[str, list]:
-    """Hard-delete `share` of the orders (with their items) and of the customers.
+    """Hard-delete `share` of the orders (with their items) and of the customers who never ordered.
 
     Shop rows are simply gone. The CRM moves a deleted customer to `deleted_customers`, which
     the API serves as `GET /crm/v1/deleted_customers` (`id`, `deleted_at`), as CRMs with a
@@ -264,8 +264,11 @@ def hard_delete(demo_dir: Path, share: float, seed: int = 1) -> dict[str, list]:
             db.execute("delete from order_items where order_id = ?", (order_id,))
             db.execute("delete from orders where order_id = ?", (order_id,))
         db.execute("commit")
+        # Customers who never ordered (test or spam sign-ups): a full refresh of the CRM forgets
+        # hard-deleted customers (the API no longer serves them), see ingestion/README.md.
+        buyers = {r[0] for r in db.execute("select distinct customer_id from orders")}
         every = [r[0] for r in api.execute("select id from customers order by id")]
-        customers = _pick(rng, every, _count(share, len(every)))
+        customers = _pick(rng, [c for c in every if c not in buyers], _count(share, len(every)))
         stamps = _after(_newest(api, "customers", API_FORMAT), rng, len(customers), API_FORMAT)
         api.execute("begin")
         api.row_factory = sqlite3.Row

@@ -195,7 +195,10 @@ def run_source(
         # keep their own format. A run-wide loader_file_format would override every hint.
         if not resource.name.endswith(OWN_FILE_FORMAT):
             resource.apply_hints(file_format=LOADER_FILE_FORMAT)
-    info = pipeline.run(source, refresh="drop_sources" if full_refresh else None)
+    # A full refresh truncates the source's tables and wipes its cursors ("drop_data") rather
+    # than dropping the tables: on PostgreSQL a dbt view on a raw table (base_events__events)
+    # makes DROP TABLE fail, so "drop_sources" broke --full-refresh after any dbt build.
+    info = pipeline.run(source, refresh="drop_data" if full_refresh else None)
     _add_counts(result, pipeline, info)
     if counter.reread and info is not None:
         drop_superseded_rejects(pipeline, counter.reread, info.loads_ids)

@@ -86,6 +86,8 @@ def test_hard_deletes_remove_rows_and_the_api_lists_deleted_customers(demo_copy)
     counts = truth.compute(demo_copy)["counts"]
     assert counts["orders_hard_deleted"] == len(deleted["orders"]) > 0
     assert counts["customers_hard_deleted"] == len(deleted["customers"]) > 0
+    buyers = {r[0] for r in _rows(demo_copy / "shop.sqlite", "select customer_id from orders")}
+    assert not set(deleted["customers"]) & buyers  # only customers who never ordered
     assert all(truth.customer_rows(demo_copy)[c]["is_deleted"] for c in deleted["customers"])
     with running_server(demo_copy, port=0) as url:
         request = urllib.request.Request(
