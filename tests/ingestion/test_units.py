@@ -124,6 +124,21 @@ def test_jsonl_objects_become_json_text_and_broken_lines_are_rejected():
     assert "customer_id" in reasons[4] or "occurred_at" in reasons[4]
 
 
+def test_jsonl_lines_with_invalid_utf8_are_rejected_and_valid_non_ascii_kept():
+    row = {"event_id": "e1", "occurred_at": "2026-11-01T10:00:00Z", "properties": {"q": "ça"}}
+    lines = [
+        json.dumps(row, ensure_ascii=False).encode(),
+        b'{"event_id": "e2", "occurred_at": "2026-11-01T10:00:00Z", "x": "caf\xe9"}',
+    ]
+
+    good, bad = _read("x.jsonl", b"\n".join(lines) + b"\n")
+
+    assert [r["event_id"] for r in good] == ["e1"]
+    assert json.loads(good[0]["properties"]) == {"q": "ça"}
+    assert [r["position"] for r in bad] == [2]
+    assert "not valid UTF-8 (byte 0xe9 at character" in bad[0]["reason"]
+
+
 def test_columns_that_cannot_be_typed_are_reported_by_row():
     column = pa.chunked_array([["1", "2", "three", None]])
 
