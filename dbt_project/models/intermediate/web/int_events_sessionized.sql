@@ -34,14 +34,16 @@ events as (
     {% endif %}
 ),
 
+{# Every window shares one ordering (visitor, time): the position within the session is the
+    position in the visitor's history minus that of the session's first event (a running
+    maximum), so the events are not sorted a third time by session. -#}
 gaps as (
     select
         *,
-        lag(occurred_at) over (
-            partition by anonymous_id
-            order by occurred_at, event_id
-        ) as previous_occurred_at
+        lag(occurred_at) over visitor_history as previous_occurred_at,
+        row_number() over visitor_history as visitor_event_number
     from events
+    window visitor_history as (partition by anonymous_id order by occurred_at, event_id)
 ),
 
 flagged as (
@@ -59,22 +61,22 @@ flagged as (
 numbered as (
     select
         *,
-        sum(is_session_start) over (
-            partition by anonymous_id
-            order by occurred_at, event_id
-            rows between unbounded preceding and current row
-        ) as session_number
+        sum(is_session_start) over visitor_so_far as session_number,
+        max(case when is_session_start = 1 then visitor_event_number end)
+            over visitor_so_far as session_first_number
     from flagged
+    window visitor_so_far as (
+        partition by anonymous_id
+        order by occurred_at, event_id
+        rows between unbounded preceding and current row
+    )
 ),
 
 sessionized as (
     select
         md5(anonymous_id || '-' || cast(session_number as {{ dbt.type_string() }})) as session_id,
         cast(session_number as integer) as session_number,
-        row_number() over (
-            partition by anonymous_id, session_number
-            order by occurred_at, event_id
-        ) as event_sequence,
+        visitor_event_number - session_first_number + 1 as event_sequence,
         event_id,
         anonymous_id,
         customer_id,

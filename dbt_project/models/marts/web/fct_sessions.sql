@@ -4,19 +4,6 @@ events as (
     select * from {{ ref('int_events_sessionized') }}
 ),
 
-landing as (
-    select
-        session_id,
-        page_url as landing_page_url,
-        referrer,
-        utm_source,
-        utm_medium,
-        utm_campaign,
-        device
-    from events
-    where event_sequence = 1
-),
-
 aggregated as (
     select
         session_id,
@@ -31,7 +18,14 @@ aggregated as (
         max(case when event_type = 'add_to_cart' then 1 else 0 end) as has_add_to_cart,
         max(case when event_type = 'checkout_started' then 1 else 0 end)
             as has_checkout_started,
-        max(case when event_type = 'purchase' then 1 else 0 end) as has_purchase
+        max(case when event_type = 'purchase' then 1 else 0 end) as has_purchase,
+        -- the landing (first) event's fields in the same pass: no second scan, no join
+        max(case when event_sequence = 1 then page_url end) as landing_page_url,
+        max(case when event_sequence = 1 then referrer end) as landing_referrer,
+        max(case when event_sequence = 1 then utm_source end) as landing_utm_source,
+        max(case when event_sequence = 1 then utm_medium end) as landing_utm_medium,
+        max(case when event_sequence = 1 then utm_campaign end) as landing_utm_campaign,
+        max(case when event_sequence = 1 then device end) as landing_device
     from events
     group by session_id
 ),
@@ -48,24 +42,24 @@ final as (
         cast(
             {{ seconds_between('aggregated.started_at', 'aggregated.ended_at') }} as bigint
         ) as duration_seconds,
-        cast(landing.landing_page_url as varchar) as landing_page_url,
+        cast(aggregated.landing_page_url as varchar) as landing_page_url,
         cast(
             case
-                when landing.utm_source is not null then landing.utm_source
-                when landing.referrer is null then '(direct)'
-                else lower(split_part(split_part(landing.referrer, '://', 2), '/', 1))
+                when aggregated.landing_utm_source is not null then aggregated.landing_utm_source
+                when aggregated.landing_referrer is null then '(direct)'
+                else lower(split_part(split_part(aggregated.landing_referrer, '://', 2), '/', 1))
             end as varchar
         ) as traffic_source,
         cast(
             case
-                when landing.utm_medium is not null then landing.utm_medium
-                when landing.utm_source is not null then '(not set)'
-                when landing.referrer is null then '(none)'
+                when aggregated.landing_utm_medium is not null then aggregated.landing_utm_medium
+                when aggregated.landing_utm_source is not null then '(not set)'
+                when aggregated.landing_referrer is null then '(none)'
                 else 'referral'
             end as varchar
         ) as traffic_medium,
-        cast(landing.utm_campaign as varchar) as utm_campaign,
-        cast(landing.device as varchar) as device,
+        cast(aggregated.landing_utm_campaign as varchar) as utm_campaign,
+        cast(aggregated.landing_device as varchar) as device,
         cast(aggregated.event_count as bigint) as event_count,
         cast(aggregated.page_view_count as bigint) as page_view_count,
         cast(aggregated.has_product_view = 1 as boolean) as has_product_view,
@@ -73,8 +67,6 @@ final as (
         cast(aggregated.has_checkout_started = 1 as boolean) as has_checkout_started,
         cast(aggregated.has_purchase = 1 as boolean) as is_converted
     from aggregated
-    inner join landing
-        on aggregated.session_id = landing.session_id
 )
 
 select * from final
