@@ -186,6 +186,7 @@ def dbt_args(work_dir: Path) -> list[str]:
 
 
 NODE_START = re.compile(rb"\b(\d+) of (\d+) START\b")
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def kill_dbt_at(env: Mapping[str, str], work_dir: Path, fraction: float, log: Path) -> str:
@@ -208,7 +209,7 @@ def kill_dbt_at(env: Mapping[str, str], work_dir: Path, fraction: float, log: Pa
             match = NODE_START.search(line)
             if match and int(match.group(1)) >= max(1, round(fraction * int(match.group(2)))):
                 proc.send_signal(signal.SIGKILL)
-                at = line.decode(errors="replace").strip()
+                at = ANSI.sub("", line.decode(errors="replace")).strip()
                 break
         proc.wait(timeout=60)
     return at if proc.returncode == -signal.SIGKILL else f"{at} (exit {proc.returncode})"
