@@ -209,6 +209,7 @@ def test_loaders_and_dbt_killed_anywhere_leave_exactly_the_source_rows(
     # DuckDB only; `make faults` does both warehouses.
     dbt_kills = size(1 if kind == "duckdb" else 0, 10)
     rng = random.Random(f"{SEED}-{kind}")
+    dbt_rng = random.Random(f"{SEED}-{kind}-dbt")  # dbt's kill moments: their own stream
     offset = {"duckdb": 2, "postgres": 1}[kind]  # fast slice: load+extract / normalize+load
     tally = Tally()
     wh = new_warehouse(kind)
@@ -223,7 +224,7 @@ def test_loaders_and_dbt_killed_anywhere_leave_exactly_the_source_rows(
         tally.kills[kill.stage] += 1
         rerun_until_complete(wh, tally)
         if dbt_kills and (i == kills - 1 or full_battery()):  # fast: one build, at the end
-            dbt_kill = rng.random() if len(tally.dbt_kills) < dbt_kills else None
+            dbt_kill = dbt_rng.random() if len(tally.dbt_kills) < dbt_kills else None
             build_and_compare_marts(wh, tally, dbt_kill)
         progress(kind, i, kill, tally)
 
