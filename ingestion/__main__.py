@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from contextlib import ExitStack
 from datetime import date
 
 from rich.console import Console
@@ -56,6 +57,24 @@ def render(summary: RunSummary, console: Console) -> None:
     console.print(table)
 
 
+def lock_first(stack: ExitStack, sources: list[str] | None) -> bool:
+    """Take the selected datasets' locks before dlt is imported (~1 s of CPU).
+
+    Of two runs started together the second is then refused at once. Reading and checking
+    ``sources.yml`` needs no dlt and no SQL, so a bad setting still fails before the warehouse
+    is touched. Returns False (and holds nothing) when a lock could not be taken for another
+    reason than a concurrent run: the runner then reports that per source.
+    """
+    from ingestion import config, warehouse
+    from ingestion.locking import lock_datasets
+
+    selected = config.select(config.load(), sources)
+    if lock_datasets(stack, warehouse.current(warehouse.LOADER), selected) is None:
+        return True
+    stack.close()
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return the exit code."""
     args = parse_args(argv)
@@ -69,15 +88,18 @@ def main(argv: list[str] | None = None) -> int:
 
             summary = replay(args.sources)
         else:
-            from ingestion.runner import run
+            with ExitStack() as locks:
+                held = lock_first(locks, args.sources)
+                from ingestion.runner import run
 
-            summary = run(
-                args.sources,
-                full_refresh=args.full_refresh,
-                start=args.start,
-                end=args.end,
-                progress=None if args.quiet else "log",
-            )
+                summary = run(
+                    args.sources,
+                    full_refresh=args.full_refresh,
+                    start=args.start,
+                    end=args.end,
+                    progress=None if args.quiet else "log",
+                    locks_held=held,
+                )
     except ConcurrentRunError as exc:
         console.print(f"[red]ingestion refused:[/red] {exc}", soft_wrap=True)
         return EXIT_REFUSED

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import dlt
 import yaml
 
 from ingestion.identifiers import identifier_problem
@@ -66,6 +65,8 @@ def resolve_secret(value: Any, default: Any = None) -> Any:
         default: returned when the named secret is not set.
     """
     if isinstance(value, str) and value.startswith(SECRET_PREFIX):
+        import dlt  # here: reading the sources file must not pay dlt's import (see locking.py)
+
         key = value[len(SECRET_PREFIX) :]
         found: Any = dlt.secrets.get(key)
         return found if found is not None else default

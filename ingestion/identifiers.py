@@ -12,12 +12,24 @@ would make the configuration and the warehouse disagree.
 from __future__ import annotations
 
 import re
-
-from dlt.common.normalizers.naming.snake_case import NamingConvention
+from functools import cache
+from typing import Any
 
 MAX_BYTES = 63  # PostgreSQL truncates longer names (NAMEDATALEN - 1)
 _SAFE = re.compile(r"[a-z_][a-z0-9_]*")
-_NAMING = NamingConvention()
+# Words of letters and digits joined by single `_`, parts joined by dlt's path separator `__`:
+# dlt's snake_case leaves such a name as it is, so it needs no dlt import (which costs ~1 s and
+# would delay the run lock, see locking.py).
+_PART = r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*"
+_PLAIN = re.compile(rf"{_PART}(?:__{_PART})*")
+
+
+@cache
+def _naming() -> Any:
+    from dlt.common.normalizers.naming.snake_case import NamingConvention
+
+    return NamingConvention()
+
 
 # Reserved words of PostgreSQL 15 (pg_get_keywords(), catcode 'R') and DuckDB
 # (duckdb_keywords(), category 'reserved'); tests/faults/test_identifiers.py checks this list
@@ -50,14 +62,16 @@ def identifier_problem(name: object) -> str | None:
     if size > MAX_BYTES:
         return f"is {size} bytes long; at most {MAX_BYTES} (PostgreSQL's limit)"
     if not _SAFE.fullmatch(name):
-        suggestion = _NAMING.normalize_path(name)
+        suggestion = _naming().normalize_path(name)
         return (
             "may only hold lower-case ASCII letters, digits and _ and must not start with a digit"
             f" (dlt would store it as {suggestion!r}; write that name instead)"
         )
     if name.lower() in RESERVED_WORDS:
         return "is a reserved SQL word; choose another name"
-    normalised = _NAMING.normalize_path(name)
+    if _PLAIN.fullmatch(name):
+        return None
+    normalised = _naming().normalize_path(name)
     if normalised != name:
         return f"is not in dlt's normalised form (dlt would store it as {normalised!r})"
     return None

@@ -10,10 +10,17 @@ from __future__ import annotations
 import fcntl
 import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Protocol
 
 from ingestion import warehouse
+
+
+class HasDataset(Protocol):
+    """Anything naming a dataset (a source configuration)."""
+
+    dataset: str
 
 
 class ConcurrentRunError(RuntimeError):
@@ -78,3 +85,24 @@ def dataset_lock(
         yield
     finally:
         conn.close()  # ends the session, which releases its advisory locks
+
+
+def lock_datasets(
+    stack: ExitStack, wh: warehouse.Warehouse, selected: Iterable[HasDataset]
+) -> Exception | None:
+    """Take the writer lock of every selected dataset (held until ``stack`` closes).
+
+    A second run of the same sources is thus refused at once and as a whole
+    (:class:`ConcurrentRunError` propagates), instead of loading whichever sources the first
+    run has not reached yet. Locks are taken in name order, so of two overlapping runs one
+    always gets all of its datasets. Any other failure (warehouse unreachable) is returned, to
+    be reported per source like a failure inside the run.
+    """
+    try:
+        for dataset in sorted({cfg.dataset for cfg in selected}):
+            stack.enter_context(dataset_lock(dataset, wh))
+    except ConcurrentRunError:
+        raise
+    except Exception as exc:
+        return exc
+    return None

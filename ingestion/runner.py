@@ -25,7 +25,7 @@ from dlt.common.runtime import run_context
 
 from ingestion import config as config_mod
 from ingestion import demo_mode, rejects, rest, warehouse
-from ingestion.locking import ConcurrentRunError, dataset_lock
+from ingestion.locking import dataset_lock, lock_datasets
 from ingestion.summary import RunSummary
 
 logger = logging.getLogger(__name__)
@@ -326,27 +326,6 @@ def record_ops(wh: warehouse.Warehouse, results: list[SourceResult]) -> None:
 # ---------------------------------------------------------------- entry point
 
 
-def _lock_datasets(
-    stack: ExitStack, wh: warehouse.Warehouse, selected: list[config_mod.SourceConfig]
-) -> Exception | None:
-    """Take the writer lock of every selected dataset before any source runs.
-
-    A second run of the same sources is thus refused at once and as a whole
-    (:class:`ConcurrentRunError` propagates), instead of loading whichever sources the first
-    run has not reached yet. Locks are taken in name order, so of two overlapping runs one
-    always gets all of its datasets. Any other failure (warehouse unreachable) is returned, to
-    be reported per source like a failure inside the run.
-    """
-    try:
-        for dataset in sorted({cfg.dataset for cfg in selected}):
-            stack.enter_context(dataset_lock(dataset, wh))
-    except ConcurrentRunError:
-        raise
-    except Exception as exc:
-        return exc
-    return None
-
-
 def run(
     sources: list[str] | None = None,
     full_refresh: bool = False,
@@ -354,6 +333,7 @@ def run(
     end: date | str | None = None,
     *,
     progress: Any = None,
+    locks_held: bool = False,
 ) -> RunSummary:
     """Run the loaders (all enabled sources, or the named ones) into the current warehouse.
 
@@ -363,6 +343,8 @@ def run(
         start: first day of a backfill window (inclusive); the incremental cursor is untouched.
         end: last day of a backfill window (inclusive).
         progress: dlt progress display (``"log"``, ``"tqdm"``, ...), off by default.
+        locks_held: the caller already holds the selected datasets' locks
+            (:func:`ingestion.locking.lock_datasets`), as the CLI does before importing dlt.
 
     Returns:
         The run summary; ``ok`` is False when any source failed (see ``errors``).
@@ -383,7 +365,7 @@ def run(
     results: list[SourceResult] = []
     demo_server: dict[str, str] = {}
     with ExitStack() as stack:
-        lock_error = _lock_datasets(stack, wh, selected)
+        lock_error = None if locks_held else lock_datasets(stack, wh, selected)
         for cfg in selected:
             result = SourceResult(cfg.name, cfg.dataset, started_at=datetime.now(UTC))
             try:

@@ -230,12 +230,7 @@ def test_two_loader_runs_started_together_one_is_refused_with_exit_code_3(
         "ingestion refused: another ingestion run is writing",
         figure,
     )
-    if cpu > 1.0 or latency > bound:
-        pytest.xfail(
-            f"refused after {latency:.2f} s ({cpu:.2f} s CPU): the loaders take their dataset "
-            "locks after reading ingestion/sources.yml, which imports dlt (~1 s of CPU) to "
-            "resolve secrets and check identifiers"
-        )
+    assert cpu <= 1.0 and latency <= bound, f"refused after {latency:.2f} s ({cpu:.2f} s CPU)"
 
 
 def test_a_lock_left_by_a_killed_run_is_recovered_by_the_next_run_without_manual_steps(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
 
 import pyarrow as pa
 import pytest
@@ -200,3 +201,40 @@ def test_a_failed_source_is_described_by_its_http_error_not_the_generator_contex
 
     expected = f"source 'crm' failed: HTTPError: 401 Client Error: Unauthorized for url: {url}"
     assert message == expected
+
+
+def test_every_name_accepted_without_dlt_is_one_dlt_keeps_as_it_is():
+    """identifiers.py accepts plain names without importing dlt; dlt must agree on each one."""
+    import itertools
+
+    from dlt.common.normalizers.naming.snake_case import NamingConvention
+
+    from ingestion.identifiers import identifier_problem
+
+    naming = NamingConvention()
+    accepted = [
+        name
+        for size in range(1, 7)
+        for name in map("".join, itertools.product("ab_1", repeat=size))
+        if identifier_problem(name) is None
+    ]
+    assert identifier_problem("address__line1") is None and len(accepted) > 500
+    assert [n for n in accepted if naming.normalize_path(n) != n] == []
+
+
+def test_reading_the_sources_file_and_taking_the_locks_imports_no_dlt(tmp_path):
+    """The CLI takes its dataset locks before dlt's ~1 s import: a second run is refused at once."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from contextlib import ExitStack\n"
+        "from ingestion.__main__ import lock_first\n"
+        "with ExitStack() as s: held = lock_first(s, None)\n"
+        "print(held, 'dlt' in sys.modules)\n"
+    )
+    env = {**os.environ, "WAREHOUSE": "duckdb", "DUCKDB_PATH": str(tmp_path / "w.duckdb")}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["True", "False"], out.stdout + out.stderr
