@@ -256,6 +256,15 @@ def execute(request: RunRequest) -> RunResult:
     except wh.WarehouseConfigError as exc:
         return RunResult(EXIT_CONFIG, None, f"configuration error: {exc}", "?")
     location = redact(warehouse.describe())
+    if not request.skip_ingest:
+        # sources.yml is checked (names included) before the lock or the ledger touch the
+        # warehouse; reading it needs no dlt, so the lock is still taken at once.
+        from ingestion import config as sources
+
+        try:
+            sources.select(sources.load(), request.sources)
+        except sources.SourceConfigError as exc:
+            return RunResult(EXIT_CONFIG, None, f"configuration error: {exc}", location)
     lock_file = settings.lock_path(warehouse.duckdb_path)
     run_id = new_run_id()
     with contextlib.ExitStack() as stack:

@@ -275,6 +275,19 @@ def test_a_bad_identifier_stops_the_run_before_duckdb_is_touched(
     assert "bad_sources.yml" in proc.stderr and "events.dataset = 'raw events'" in proc.stderr
     assert not warehouse_file.exists()
 
+    # the run script too: refused before its lock or its ledger touch the warehouse
+    proc = subprocess.run(
+        [sys.executable, "-m", "orchestration", "run"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 2, output
+    assert "events.dataset = 'raw events'" in output
+    assert not warehouse_file.exists()
+
 
 def test_a_bad_identifier_stops_the_run_before_postgres_sees_a_connection(
     pg_database: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, figure: Any
