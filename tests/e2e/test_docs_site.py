@@ -36,12 +36,13 @@ def test_static_docs_site_draws_lineage_from_sources_through_staging_to_marts(tm
     target = tmp_path / "target"
     shutil.copy(REPO_ROOT / "profiles.example.yml", tmp_path / "profiles.yml")
     env = {**os.environ, "WAREHOUSE": "duckdb", "DUCKDB_PATH": str(tmp_path / "docs.duckdb")}
-    subprocess.run(
+    done = subprocess.run(
         [sys.executable, "-m", "dbt.cli.main", "docs", "generate", "--static",
          "--profiles-dir", str(tmp_path), "--profile", "customer_analytics",
          "--target-path", str(target), "--log-path", str(tmp_path / "logs")],
-        cwd=REPO_ROOT, env=env, check=True, capture_output=True, text=True,
+        cwd=REPO_ROOT, env=env, check=False, capture_output=True, text=True,
     )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     site = target / "static_index.html"
     assert site.stat().st_size > 100_000
 
