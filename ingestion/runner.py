@@ -366,6 +366,8 @@ def run(
     demo_server: dict[str, str] = {}
     with ExitStack() as stack:
         lock_error = None if locks_held else lock_datasets(stack, wh, selected)
+        if lock_error is None:
+            stack.enter_context(warehouse.held_open(wh))
         for cfg in selected:
             result = SourceResult(cfg.name, cfg.dataset, started_at=datetime.now(UTC))
             try:
@@ -381,12 +383,12 @@ def run(
                 logger.debug("%s failed", cfg.name, exc_info=True)
                 summary.errors.append(result.error)
             results.append(result)
-    try:
-        record_ops(wh, results)
-    except Exception as exc:
-        message = describe_error("ops (raw_ops.load_traces)", exc)
-        logger.error(message)
-        summary.errors.append(message)
+        try:
+            record_ops(wh, results)
+        except Exception as exc:
+            message = describe_error("ops (raw_ops.load_traces)", exc)
+            logger.error(message)
+            summary.errors.append(message)
     summary.ok = not summary.errors
     summary.duration_s = time.monotonic() - t0
     return summary

@@ -13,6 +13,8 @@ ledger) use ``LOADER_PGUSER``/``LOADER_PGPASSWORD``, dbt (and ``status``/``repor
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,6 +128,25 @@ def connect(warehouse: Warehouse | None = None) -> Any:
         password=wh.pg["password"],
         dbname=wh.pg["database"],
     )
+
+
+@contextmanager
+def held_open(warehouse: Warehouse) -> Iterator[None]:
+    """Keep one DuckDB connection open for a run, so every other connection is cheap.
+
+    DuckDB shares one database instance between the connections of a process while any of them
+    is open: opening the file costs ~40 ms of CPU (catalog and WAL read), a further connection
+    under 1 ms. A run opens ~25 (row counts, state checks, dlt's loads, the ops record). Other
+    processes cannot write a DuckDB file during a load anyway. PostgreSQL: nothing to hold.
+    """
+    if warehouse.kind != "duckdb":
+        yield
+        return
+    conn = connect(warehouse)
+    try:
+        yield
+    finally:
+        conn.close()
 
 
 def create_schema_if_missing(cursor: Any, kind: str, schema: str) -> None:

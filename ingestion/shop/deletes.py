@@ -2,9 +2,10 @@
 
 A cursor on ``updated_at`` never sees a row that was removed. For each table declared with
 ``detect_hard_deletes: true`` this resource compares the primary keys already landed in the
-warehouse with the keys the source holds now (one key column each, as Arrow arrays) and
-records every landed key the source no longer has. Raw tables stay as landed; staging drops the
-flagged keys. A key that comes back in the source is recorded again with ``is_deleted`` false.
+warehouse with the keys the source holds now (one key column each, as Arrow arrays: integers
+as int64, other keys as text, compared at C speed) and records every landed key the source no
+longer has. Raw tables stay as landed; staging drops the flagged keys. A key that comes back
+in the source is recorded again with ``is_deleted`` false.
 
 The comparison reads the landed keys before this run's load, so a row inserted meanwhile can
 never be mistaken for a deleted one.
@@ -48,15 +49,31 @@ def _warehouse_rows(sql: str) -> list[tuple[Any, ...]] | None:
             cur.execute(sql)
         except Exception:  # first run: nothing landed yet (DuckDB and psycopg2 raise their own)
             return None
-        return [tuple(r) for r in cur.fetchall()]
+        rows: list[tuple[Any, ...]] = cur.fetchall()
+        return rows
     finally:
         conn.close()
 
 
+def as_keys(values: list[Any]) -> pa.Array:
+    """Key values as an Arrow array: integers stay int64, anything else becomes text."""
+    keys = pa.array(values)
+    if pa.types.is_integer(keys.type):
+        return keys.cast(pa.int64())
+    return keys.cast(pa.string())
+
+
+def _comparable(a: pa.Array, b: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """Both arrays in one type: as they are when they agree, else both as text."""
+    if a.type == b.type:
+        return a, b
+    return a.cast(pa.string()), b.cast(pa.string())
+
+
 def landed_keys(dataset: str, table: str, key: str) -> pa.Array | None:
-    """The keys of ``dataset.table`` in the warehouse as text, or None before its first load."""
+    """The keys of ``dataset.table`` in the warehouse, or None before its first load."""
     rows = _warehouse_rows(f'select distinct "{key}" from "{dataset}"."{table}"')
-    return None if rows is None else pa.array([str(r[0]) for r in rows], pa.string())
+    return None if rows is None else as_keys([r[0] for r in rows])
 
 
 def flagged_keys(dataset: str, table: str) -> dict[str, bool]:
@@ -68,22 +85,27 @@ def flagged_keys(dataset: str, table: str) -> dict[str, bool]:
 
 
 def source_keys(engine: sa.Engine, table: str, key: str, schema: str | None) -> pa.Array:
-    """The keys the source table holds now, as text."""
+    """The keys the source table holds now (read through the driver's cursor, no ORM rows)."""
     table_ref = sa.table(table, sa.column(key), schema=schema)
+    query = str(sa.select(table_ref.c[key]).compile(engine))
     with engine.connect() as conn:
-        keys: list[Any] = list(conn.execute(sa.select(table_ref.c[key])).scalars())
-    return pa.array([str(k) for k in keys], pa.string())
+        rows = conn.exec_driver_sql(query).cursor.fetchall()
+    return as_keys([r[0] for r in rows])
 
 
 def reconcile(
     landed: pa.Array, present: pa.Array, flagged: dict[str, bool]
 ) -> tuple[list[str], list[str]]:
-    """Landed keys newly gone from the source, and deleted-flagged keys that are back."""
-    gone = landed.filter(pc.invert(pc.is_in(landed, value_set=present))).to_pylist()
-    newly_gone = sorted(k for k in gone if not flagged.get(k, False))
+    """Landed keys newly gone from the source, and deleted-flagged keys that are back (as text)."""
+    landed, present = _comparable(landed, present)
+    gone = landed.filter(pc.invert(pc.is_in(landed, value_set=present)))
+    newly_gone = sorted(k for k in map(str, gone.to_pylist()) if not flagged.get(k, False))
     deleted = [k for k, is_deleted in flagged.items() if is_deleted]
-    is_back = pc.is_in(pa.array(deleted, pa.string()), value_set=present).to_pylist()
-    return newly_gone, sorted(k for k, back in zip(deleted, is_back, strict=True) if back)
+    if not deleted:
+        return newly_gone, []
+    is_back = pc.is_in(pa.array(deleted, pa.string()), value_set=present.cast(pa.string()))
+    back = [k for k, b in zip(deleted, is_back.to_pylist(), strict=True) if b]
+    return newly_gone, sorted(back)
 
 
 def deleted_records_resource(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from ingestion.shop.deletes import deleted_records_resource, reconcile
+from ingestion.shop.deletes import as_keys, deleted_records_resource, reconcile
 
 
 def _keys(*values: int) -> pa.Array:
@@ -24,6 +24,20 @@ def test_a_deleted_key_that_reappears_in_the_source_is_reported_back() -> None:
 
     assert gone == []
     assert back == ["2", "7"]
+
+
+def test_integer_keys_are_compared_as_integers_and_reported_as_text() -> None:
+    landed, present = as_keys([1, 2, 3, 2**40]), as_keys([1, 3])
+
+    assert landed.type == pa.int64()
+    assert reconcile(landed, present, flagged={"3": True}) == (["1099511627776", "2"], ["3"])
+
+
+def test_keys_of_different_types_on_each_side_are_compared_as_text() -> None:
+    landed, present = as_keys(["1", "2", "a"]), as_keys([1, 2])
+
+    assert reconcile(landed, present, flagged={}) == (["a"], [])
+    assert reconcile(as_keys([]), present, flagged={"2": True}) == ([], ["2"])
 
 
 def test_a_composite_primary_key_is_refused_with_the_table_named() -> None:
