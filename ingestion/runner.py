@@ -22,6 +22,7 @@ import dlt
 from dlt.common import json as dlt_json
 from dlt.common.exceptions import DltException
 from dlt.common.runtime import run_context
+from dlt.load.exceptions import LoadClientJobFailed
 
 from ingestion import config as config_mod
 from ingestion import demo_mode, rejects, rest, warehouse
@@ -234,7 +235,8 @@ def root_cause(exc: BaseException) -> BaseException:
     seen = set()
     while isinstance(exc, DltException) and id(exc) not in seen:
         seen.add(id(exc))
-        nxt = exc.__cause__ or exc.__context__
+        # a failed load job carries the warehouse's own error (the traceback is only text)
+        nxt = getattr(exc, "client_exception", None) or exc.__cause__ or exc.__context__
         if nxt is None:
             break
         exc = nxt
@@ -247,7 +249,21 @@ def describe_error(name: str, exc: BaseException) -> str:
     step = getattr(exc, "step", None)
     where = f" in {step}" if step else ""
     message = " ".join(str(cause).split())[:400]
-    return f"source {name!r} failed{where}: {type(cause).__name__}: {message}"
+    aborted = ""
+    if _in_chain(exc, LoadClientJobFailed):
+        aborted = " (load package aborted; the next run reads these rows again)"
+    return f"source {name!r} failed{where}: {type(cause).__name__}: {message}{aborted}"
+
+
+def _in_chain(exc: BaseException, kind: type[BaseException]) -> bool:
+    seen = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kind):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
 
 
 # ---------------------------------------------------------------- summary and ops

@@ -401,7 +401,7 @@ def test_drift_evolves_raw_and_never_changes_a_mart_silently(
 
 
 SHOP_LOUD = {
-    # discount_amount becomes text with a decimal comma
+    # discount_amount becomes text with a decimal comma (fails in load: the package is aborted)
     "retyped": (
         "discount_amount",
         [
@@ -417,6 +417,19 @@ SHOP_LOUD = {
         ["alter table orders drop column shipping_amount"],
     ),
 }
+# How the source's owner repairs each drift (values as numbers again).
+SHOP_REPAIR = {
+    "retyped": [
+        "alter table orders rename column discount_amount to discount_text",
+        "alter table orders add column discount_amount numeric(12, 2)",
+        "update orders set discount_amount = cast(replace(discount_text, ',', '.') as real)",
+        "alter table orders drop column discount_text",
+    ],
+    "removed (NOT NULL column)": [
+        "alter table orders add column shipping_amount numeric(12, 2) not null default 4.99",
+    ],
+}
+CHANGED = "updated_at = '2030-01-01 00:00:00'"
 
 
 @pytest.mark.parametrize("drift", list(SHOP_LOUD))
@@ -439,7 +452,7 @@ def test_a_database_drift_arrow_cannot_absorb_fails_the_shop_load_naming_the_col
         for statement in statements:
             db.execute(statement)
         db.execute(  # five orders change now, so the next run reads them
-            "update orders set updated_at = '2030-01-01 00:00:00' where order_id in"
+            f"update orders set {CHANGED} where order_id in"
             " (select order_id from orders order by order_id limit 5)"
         )
 
@@ -461,3 +474,32 @@ def test_a_database_drift_arrow_cannot_absorb_fails_the_shop_load_naming_the_col
     assert not summary.ok
     assert column in error, error
     assert after == before and not variants
+
+    # Repaired at the source, the next run loads the changed rows: the failed package was
+    # aborted and its cursor rewound, so nothing waits in the working folder to fail again.
+    with sqlite3.connect(demo_dir / "shop.sqlite") as db:
+        for statement in SHOP_REPAIR[drift]:
+            db.execute(statement)
+        source = db.execute(
+            "select count(*), sum(discount_amount), sum(shipping_amount) from orders"
+            f" where {CHANGED}"
+        ).fetchone()
+    repaired = world.ingest(sources=["shop"])
+    landed = world.sql(
+        "select count(*), sum(discount_amount), sum(shipping_amount) from raw_shop.orders"
+        f" where {CHANGED}"
+    )[0]
+    recovered = repaired.ok and landed[0] == source[0] == 5
+    recovered = recovered and [float(v) for v in landed[1:]] == pytest.approx(source[1:])
+    figure(
+        AREA,
+        f"shop orders: {drift}: next run after the source is repaired",
+        f"{landed[0]} of {source[0]} changed rows loaded",
+        "all, with the source's values",
+        recovered,
+        "duckdb",
+        detail=" ".join(repaired.errors)[:200],
+    )
+    assert repaired.ok, repaired.errors
+    assert landed[0] == source[0] == 5
+    assert [float(v) for v in landed[1:]] == pytest.approx(source[1:])

@@ -203,6 +203,25 @@ def test_a_failed_source_is_described_by_its_http_error_not_the_generator_contex
     assert message == expected
 
 
+def test_a_terminally_failed_load_job_is_described_by_the_warehouse_error() -> None:
+    from dlt.common.exceptions import DltException
+    from dlt.load.exceptions import LoadClientJobFailed
+
+    from ingestion.runner import describe_error
+
+    refused = ValueError('Could not convert string "297,18" to DECIMAL(12,2): discount_amount')
+    job = LoadClientJobFailed("1795", "orders.d15.parquet", "Traceback (most recent " * 40, refused)
+    try:
+        raise DltException("Pipeline execution failed at stage load") from job
+    except DltException as exc:
+        message = describe_error("shop", exc)
+
+    assert message == (
+        f"source 'shop' failed: ValueError: {refused} "
+        "(load package aborted; the next run reads these rows again)"
+    )
+
+
 def test_every_name_accepted_without_dlt_is_one_dlt_keeps_as_it_is():
     """identifiers.py accepts plain names without importing dlt; dlt must agree on each one."""
     import itertools
