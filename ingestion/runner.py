@@ -225,45 +225,37 @@ def drop_superseded_rejects(pipeline: Any, locations: set[str], load_ids: list[s
             )
 
 
-def root_cause(exc: BaseException) -> BaseException:
-    """The error a dlt-wrapped exception is about: unwrap dlt's own exceptions only.
+def _unwrapped(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what each dlt exception in turn wraps; the last one is the error it is about.
 
-    The first foreign exception is the answer; its own ``__context__`` is whatever was being
-    handled when it was raised (a paginating generator's ``StopIteration`` under an HTTP 401),
-    not its cause.
+    Only dlt's own exceptions are unwrapped: the first foreign exception is the answer; its own
+    ``__context__`` is whatever was being handled when it was raised (a paginating generator's
+    ``StopIteration`` under an HTTP 401), not its cause.
     """
-    seen = set()
-    while isinstance(exc, DltException) and id(exc) not in seen:
-        seen.add(id(exc))
-        # a failed load job carries the warehouse's own error (the traceback is only text)
-        nxt = getattr(exc, "client_exception", None) or exc.__cause__ or exc.__context__
-        if nxt is None:
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        if not isinstance(current, DltException):
             break
-        exc = nxt
-    return exc
+        # a failed load job carries the warehouse's own error (the traceback is only text)
+        current = (
+            getattr(current, "client_exception", None) or current.__cause__ or current.__context__
+        )
+    return chain
 
 
 def describe_error(name: str, exc: BaseException) -> str:
     """One clear line naming the failing source and the underlying error."""
-    cause = root_cause(exc) if isinstance(exc, DltException) else exc
+    chain = _unwrapped(exc)
+    cause = chain[-1]
     step = getattr(exc, "step", None)
     where = f" in {step}" if step else ""
     message = " ".join(str(cause).split())[:400]
     aborted = ""
-    if _in_chain(exc, LoadClientJobFailed):
+    if any(isinstance(e, LoadClientJobFailed) for e in chain):
         aborted = " (load package aborted; the next run reads these rows again)"
     return f"source {name!r} failed{where}: {type(cause).__name__}: {message}{aborted}"
-
-
-def _in_chain(exc: BaseException, kind: type[BaseException]) -> bool:
-    seen = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        if isinstance(current, kind):
-            return True
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return False
 
 
 # ---------------------------------------------------------------- summary and ops

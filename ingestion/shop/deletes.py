@@ -88,10 +88,13 @@ def flagged_keys(dataset: str, table: str) -> dict[str, bool]:
     return {str(k): bool(d) for k, d in rows or []}
 
 
+def _source_key(table: str, key: str, schema: str | None) -> sa.ColumnClause[Any]:
+    return sa.table(table, sa.column(key), schema=schema).c[key]
+
+
 def source_keys(engine: sa.Engine, table: str, key: str, schema: str | None) -> pa.Array:
     """The keys the source table holds now (read through the driver's cursor, no ORM rows)."""
-    table_ref = sa.table(table, sa.column(key), schema=schema)
-    query = str(sa.select(table_ref.c[key]).compile(engine))
+    query = str(sa.select(_source_key(table, key, schema)).compile(engine))
     with engine.connect() as conn:
         rows = conn.exec_driver_sql(query).cursor.fetchall()
     return as_keys([r[0] for r in rows])
@@ -120,16 +123,7 @@ MODULUS = 65521
 Fingerprint = tuple[int, int, int]
 
 
-def _fingerprint_sql(key: str, relation: str, highest: int | None = None) -> str:
-    """``key`` and ``relation`` come quoted for the database the query runs on."""
-    where = "" if highest is None else f" where {key} <= {int(highest)}"
-    squares = f"({key} % {MODULUS}) * ({key} % {MODULUS})"
-    return f"select count(*), sum({key}), sum({squares}), max({key}) from {relation}{where}"
-
-
-def _as_fingerprint(row: tuple[Any, ...] | None) -> Fingerprint | None:
-    if row is None or row[0] is None:
-        return None
+def _as_fingerprint(row: Any) -> Fingerprint:
     count, total, squares = (int(v or 0) for v in row[:3])
     return count, total, squares
 
@@ -141,30 +135,33 @@ def landed_fingerprint(
 
     None when the table does not exist yet or its keys are not integers.
     """
-    rows = _warehouse_rows(_fingerprint_sql(f'"{key}"', f'"{dataset}"."{table}"'))
+    column = f'"{key}"'
+    squares = f"({column} % {MODULUS}) * ({column} % {MODULUS})"
+    rows = _warehouse_rows(
+        f'select count(*), sum({column}), sum({squares}), max({column}) from "{dataset}"."{table}"'
+    )
     if not rows or not isinstance(rows[0][3], int):
         return None
     deleted = [k for k, is_deleted in flagged.items() if is_deleted]
     if not all(k.lstrip("-").isdigit() for k in deleted):
         return None
-    count, total, squares = _as_fingerprint(rows[0]) or (0, 0, 0)
+    count, total, squares_sum = _as_fingerprint(rows[0])
     for k in map(int, deleted):  # raw keeps deleted rows: take them out of the landed side
-        count, total, squares = count - 1, total - k, squares - (k % MODULUS) ** 2
-    return (count, total, squares), int(rows[0][3])
+        count, total, squares_sum = count - 1, total - k, squares_sum - (k % MODULUS) ** 2
+    return (count, total, squares_sum), int(rows[0][3])
 
 
 def source_fingerprint(
     engine: sa.Engine, table: str, key: str, schema: str | None, highest: int
 ) -> Fingerprint | None:
     """The fingerprint of the source's keys up to ``highest`` (None if it cannot be computed)."""
-    preparer = engine.dialect.identifier_preparer
-    relation = preparer.quote(table)
-    if schema:
-        relation = f"{preparer.quote_schema(schema)}.{relation}"
-    sql = _fingerprint_sql(preparer.quote(key), relation, highest)
+    column = _source_key(table, key, schema)
+    query = sa.select(
+        sa.func.count(), sa.func.sum(column), sa.func.sum((column % MODULUS) * (column % MODULUS))
+    ).where(column <= highest)
     try:
         with engine.connect() as conn:
-            return _as_fingerprint(tuple(conn.exec_driver_sql(sql).one()))
+            return _as_fingerprint(conn.execute(query).one())
     except (sa.exc.DBAPIError, TypeError, ValueError):
         return None
 

@@ -116,6 +116,13 @@ def test_unsafe_or_ambiguous_names_are_refused_with_a_reason(name: str) -> None:
     assert problem, name
 
 
+def _module(*args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m <args>`` from the repository root, output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
+    )
+
+
 def test_a_name_dlt_would_rewrite_is_refused_with_the_name_dlt_would_use() -> None:
     problem = identifier_problem("Order ID")
     assert problem is not None and "'order_id'" in problem
@@ -264,25 +271,13 @@ def test_a_bad_identifier_stops_the_run_before_duckdb_is_touched(
     assert not created
 
     # the CLI says the same in one line and exits 2 (a configuration error)
-    proc = subprocess.run(
-        [sys.executable, "-m", "ingestion", "--quiet"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = _module("ingestion", "--quiet")
     assert proc.returncode == 2, proc.stderr
     assert "bad_sources.yml" in proc.stderr and "events.dataset = 'raw events'" in proc.stderr
     assert not warehouse_file.exists()
 
     # the run script too: refused before its lock or its ledger touch the warehouse
-    proc = subprocess.run(
-        [sys.executable, "-m", "orchestration", "run"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = _module("orchestration", "run")
     output = proc.stdout + proc.stderr
     assert proc.returncode == 2, output
     assert "events.dataset = 'raw events'" in output
