@@ -35,6 +35,13 @@ ORDER_COLUMNS = (
     "fx_rate_date, fx_rate, total_amount_base, net_amount_base, line_count, item_count, "
     "created_at, order_date, updated_at"
 )
+# fct_sessions without its watermark (_sessionized_load_id: the run that last sessionised it)
+SESSION_COLUMNS = (
+    "session_id, anonymous_id, customer_id, session_number, started_at, ended_at, "
+    "session_date, duration_seconds, landing_page_url, traffic_source, traffic_medium, "
+    "utm_campaign, device, event_count, page_view_count, has_product_view, has_add_to_cart, "
+    "has_checkout_started, is_converted"
+)
 # Every column of the event chain's tables, in a stable order, to compare incremental runs
 # with a full refresh (stg_events__events' load columns are left out: a full refresh keeps the
 # same version, so they match, but they say nothing about the marts).
@@ -47,7 +54,7 @@ EVENT_SQL = {
         "select event_id, session_id, session_number, event_sequence "
         "from intermediate.int_events_sessionized order by event_id"
     ),
-    "marts.fct_sessions": "select * from marts.fct_sessions order by session_id",
+    "marts.fct_sessions": f"select {SESSION_COLUMNS} from marts.fct_sessions order by session_id",
 }
 
 

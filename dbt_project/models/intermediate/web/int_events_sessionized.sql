@@ -1,7 +1,7 @@
 {{
     config(
         materialized='incremental',
-        unique_key='anonymous_id',
+        unique_key='event_id',
         incremental_strategy='delete+insert',
         on_schema_change='fail'
     )
@@ -9,30 +9,82 @@
 {#-
     A visitor's (anonymous_id) session ends after `session_timeout_minutes` without an event;
     the next event starts a new session. session_id = md5(anonymous_id || '-' || number).
-    Incremental: the visitors with events from loads newer than the newest one here are
-    re-sessionised over their whole history (late events can merge or split their sessions) and
-    replace their old rows (delete+insert on anonymous_id); other visitors are not read.
+    Incremental: only the tail of each visitor with new events is sessionised again. The tail
+    starts at the last kept session that began at or before the visitor's earliest change (a
+    new event, or the old place of an event delivered again): sessions before it end more than
+    the timeout before that point, so nothing new can join them. Numbering goes on from that
+    session's number; the tail's rows replace the kept ones (delete+insert on event_id), so the
+    cost follows the new events, not the visitors' histories.
 -#}
 with
 
 {% if is_incremental() %}
+    new_events as (
+        select
+            event_id,
+            anonymous_id,
+            occurred_at,
+            _dlt_load_id
+        from {{ ref('stg_events__events') }}
+        where _dlt_load_id > (select coalesce(max(kept._dlt_load_id), '') from {{ this }} as kept)
+    ),
+
     changed_visitors as (
-        select distinct new_events.anonymous_id
-        from {{ ref('stg_events__events') }} as new_events
+        select
+            anonymous_id,
+            min(occurred_at) as changed_at
+        from (
+            select
+                anonymous_id,
+                occurred_at
+            from new_events
+            union all
+            {# an event delivered again may have moved: its old place changes too #}
+            select
+                kept.anonymous_id,
+                kept.occurred_at
+            from {{ this }} as kept
+            inner join new_events on kept.event_id = new_events.event_id
+        ) as changes
+        group by anonymous_id
+    ),
+
+    restart_points as (
+        select
+            changed_visitors.anonymous_id,
+            max(kept.occurred_at) as restart_at,
+            coalesce(max(kept.session_number), 1) - 1 as sessions_before
+        from changed_visitors
+        left join {{ this }} as kept
+            on
+                changed_visitors.anonymous_id = kept.anonymous_id
+                and kept.event_sequence = 1
+                and changed_visitors.changed_at >= kept.occurred_at
+        group by changed_visitors.anonymous_id
+    ),
+
+    events as (
+        select
+            stg_events.*,
+            restart_points.sessions_before,
+            (select max(new_events._dlt_load_id) from new_events) as _sessionized_load_id
+        from {{ ref('stg_events__events') }} as stg_events
+        inner join restart_points
+            on stg_events.anonymous_id = restart_points.anonymous_id
         where
-            new_events._dlt_load_id
-            > (select coalesce(max(kept._dlt_load_id), '') from {{ this }} as kept)
+            restart_points.restart_at is null
+            or stg_events.occurred_at >= restart_points.restart_at
+    ),
+{% else %}
+    events as (
+        select
+            stg_events.*,
+            0 as sessions_before,
+            (select max(all_events._dlt_load_id) from {{ ref('stg_events__events') }} as all_events)
+                as _sessionized_load_id
+        from {{ ref('stg_events__events') }} as stg_events
     ),
 {% endif %}
-
-events as (
-    select stg_events.*
-    from {{ ref('stg_events__events') }} as stg_events
-    {% if is_incremental() %}
-        inner join changed_visitors
-            on stg_events.anonymous_id = changed_visitors.anonymous_id
-    {% endif %}
-),
 
 {# Every window shares one ordering (visitor, time): the position within the session is the
     position in the visitor's history minus that of the session's first event (a running
@@ -61,7 +113,7 @@ flagged as (
 numbered as (
     select
         *,
-        sum(is_session_start) over visitor_so_far as session_number,
+        sessions_before + sum(is_session_start) over visitor_so_far as session_number,
         max(case when is_session_start = 1 then visitor_event_number end)
             over visitor_so_far as session_first_number
     from flagged
@@ -92,7 +144,8 @@ sessionized as (
         product_id,
         order_id,
         price,
-        _dlt_load_id
+        _dlt_load_id,
+        _sessionized_load_id
     from numbered
 )
 

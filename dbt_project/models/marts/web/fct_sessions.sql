@@ -1,7 +1,28 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='session_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        pre_hook=["{{ delete_resessionized_sessions() }}"]
+    )
+}}
+{#-
+    Incremental: int_events_sessionized stamps every event it sessionises again with
+    `_sessionized_load_id`; the sessions of events stamped newer than any here are aggregated
+    again and replace the kept ones. Those events always cover whole sessions, from a session
+    to the visitor's last, so the pre-hook first deletes each such visitor's kept sessions from
+    that number on (a late event can merge two sessions, leaving a number that no longer exists).
+-#}
 with
 
 events as (
     select * from {{ ref('int_events_sessionized') }}
+    {% if is_incremental() %}
+        where
+            _sessionized_load_id
+            > (select coalesce(max(kept._sessionized_load_id), '') from {{ this }} as kept)
+    {% endif %}
 ),
 
 aggregated as (
@@ -25,7 +46,8 @@ aggregated as (
         max(case when event_sequence = 1 then utm_source end) as landing_utm_source,
         max(case when event_sequence = 1 then utm_medium end) as landing_utm_medium,
         max(case when event_sequence = 1 then utm_campaign end) as landing_utm_campaign,
-        max(case when event_sequence = 1 then device end) as landing_device
+        max(case when event_sequence = 1 then device end) as landing_device,
+        max(_sessionized_load_id) as _sessionized_load_id
     from events
     group by session_id
 ),
@@ -65,7 +87,8 @@ final as (
         cast(aggregated.has_product_view = 1 as boolean) as has_product_view,
         cast(aggregated.has_add_to_cart = 1 as boolean) as has_add_to_cart,
         cast(aggregated.has_checkout_started = 1 as boolean) as has_checkout_started,
-        cast(aggregated.has_purchase = 1 as boolean) as is_converted
+        cast(aggregated.has_purchase = 1 as boolean) as is_converted,
+        cast(aggregated._sessionized_load_id as varchar) as _sessionized_load_id
     from aggregated
 )
 
