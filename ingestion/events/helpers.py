@@ -51,7 +51,7 @@ class FileContract:
     required: list[str] = field(default_factory=list)
     source_name: str = "events"
     resource_name: str = "events"
-    batch_rows: int = 1_000_000
+    batch_rows: int = 200_000
 
     @property
     def line_batch_rows(self) -> int:
