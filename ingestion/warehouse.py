@@ -12,12 +12,15 @@ ledger) use ``LOADER_PGUSER``/``LOADER_PGPASSWORD``, dbt (and ``status``/``repor
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_DUCKDB_PATH = "warehouse/analytics.duckdb"
 SUPPORTED = ("duckdb", "postgres")
@@ -97,6 +100,7 @@ def destination(warehouse: Warehouse | None = None) -> Any:
         wh.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
         return dlt.destinations.duckdb(credentials=str(wh.duckdb_path.resolve()))
     assert wh.pg is not None
+    stream_parquet_row_groups_into_postgres()
     return dlt.destinations.postgres(
         credentials={
             "drivername": "postgresql",
@@ -107,6 +111,22 @@ def destination(warehouse: Warehouse | None = None) -> Any:
             "database": wh.pg["database"],
         }
     )
+
+
+def stream_parquet_row_groups_into_postgres() -> None:
+    """Make dlt's ADBC load of a Parquet file into PostgreSQL hold one row group, not the file.
+
+    dlt 1.31 hands ``adbc_ingest`` a generator of batches, which ADBC turns into one in-memory
+    table (``pyarrow.Table.from_batches``): each load worker held a whole file (up to
+    ``file_max_items`` rows), so events -> PostgreSQL peaked at 3.97 GiB at 10M events.
+    dlt's own switch ingests row group by row group in the same transaction instead.
+    """
+    from dlt.destinations.impl.postgres.postgres import PostgresParquetCopyJob
+
+    if not hasattr(PostgresParquetCopyJob, "_ingest_per_rowgroup"):  # a dlt outside the pin
+        logger.warning("dlt has no per-row-group ADBC ingest: Parquet loads hold whole files")
+        return
+    PostgresParquetCopyJob._ingest_per_rowgroup = True
 
 
 def connect(warehouse: Warehouse | None = None) -> Any:
