@@ -47,7 +47,7 @@ def contract_from(config: SourceConfig) -> FileContract:
         required=list(settings.get("required", [])),
         source_name=config.name,
         resource_name=settings.get("table", "events"),
-        batch_rows=int(settings.get("batch_rows", 200_000)),
+        batch_rows=int(settings.get("batch_rows", FileContract.batch_rows)),
     )
 
 
