@@ -11,3 +11,4 @@
 {% macro sql_string_list(values) %}'{{ values | join("', '") }}'{% endmacro %}
 {% macro ledger_relation(table_name, columns) %}{{ source("ops", table_name) }}{% endmacro %}
 {% macro raw_schema_drift(relation, populated=[]) %}select 1 as drifted_column where 1 = 0{% endmacro %}
+{% macro newest_kept_load(column='_dlt_load_id') %}(select max({{ column }}) from watermark){% endmacro %}

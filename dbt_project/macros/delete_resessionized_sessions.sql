@@ -12,9 +12,7 @@
                     anonymous_id,
                     min(session_number) as first_resessionized
                 from {{ ref('int_events_sessionized') }}
-                where
-                    _sessionized_load_id
-                    > (select coalesce(max(newest._sessionized_load_id), '') from {{ this }} as newest)
+                where _sessionized_load_id > {{ newest_kept_load('_sessionized_load_id') }}
                 group by anonymous_id
             ) as resessionized
                 on

@@ -26,7 +26,7 @@ with
             occurred_at,
             _dlt_load_id
         from {{ ref('stg_events__events') }}
-        where _dlt_load_id > (select coalesce(max(kept._dlt_load_id), '') from {{ this }} as kept)
+        where _dlt_load_id > {{ newest_kept_load() }}
     ),
 
     changed_visitors as (

@@ -19,9 +19,7 @@ with
 events as (
     select * from {{ ref('int_events_sessionized') }}
     {% if is_incremental() %}
-        where
-            _sessionized_load_id
-            > (select coalesce(max(kept._sessionized_load_id), '') from {{ this }} as kept)
+        where _sessionized_load_id > {{ newest_kept_load('_sessionized_load_id') }}
     {% endif %}
 ),
 

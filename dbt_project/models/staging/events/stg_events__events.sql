@@ -17,7 +17,7 @@ with
 events as (
     select * from {{ ref('base_events__events') }}
     {% if is_incremental() %}
-        where _dlt_load_id > (select coalesce(max(kept._dlt_load_id), '') from {{ this }} as kept)
+        where _dlt_load_id > {{ newest_kept_load() }}
     {% endif %}
 ),
 
