@@ -3,7 +3,8 @@
 One ``filesystem`` resource per configured glob lists new files (incremental on the file's
 modification time); a transformer reads each file with Arrow (see ``helpers.py``) and yields
 the events, deduplicated on ``event_id`` by a merge, plus ``rejected_records`` for lines that
-break the contract.
+break the contract. The staged rows are declared de-duplicated (dlt then skips its ranking
+window) until a key repeats within the run (``repeats.py``).
 """
 
 from __future__ import annotations
@@ -23,9 +24,13 @@ from dlt.sources.filesystem import FileItemDict, filesystem
 from ingestion import rejects
 from ingestion.config import SourceConfig, resolve_secret
 from ingestion.events.helpers import FileContract, file_format, read_file
+from ingestion.events.repeats import RunKeys
 from ingestion.events.settings import DEFAULT_GLOBS, DEFAULT_PARTITION_PATTERN, FILES_PER_PAGE
 
 logger = logging.getLogger(__name__)
+
+DEDUPLICATED_HINT = "x-stage-data-deduplicated"  # dlt's table hint behind "deduplicated"
+STAGED_ROWS_REPEAT = dlt.mark.make_hints(additional_table_hints={DEDUPLICATED_HINT: False})
 
 
 class FileReadError(RuntimeError):
@@ -105,6 +110,17 @@ def source(
     bucket_url = absolute_url(str(settings["bucket_url"]))
     pattern = settings.get("partition_pattern", DEFAULT_PARTITION_PATTERN)
     backfill = start is not None or end is not None
+    run_keys = RunKeys([primary_key] if isinstance(primary_key, str) else list(primary_key))
+
+    def checked(good: Any) -> Any:
+        """The rows, marked so dlt's merge de-duplicates them once any key of the run repeats.
+
+        Every item after the first repeat carries the mark: another resource's unmarked item
+        would set the table's hint back to "de-duplicated".
+        """
+        if run_keys.add(good):
+            return dlt.mark.with_hints(good, STAGED_ROWS_REPEAT)
+        return good
 
     def read_files(items: list[FileItemDict]) -> Iterator[Any]:
         for item in items:
@@ -125,7 +141,7 @@ def source(
                             counter[table] += len(rejected)
                             yield rejects.mark(rejected)
                         if good is not None:
-                            yield good
+                            yield checked(good)
                 except Exception as exc:  # a reader bug: fail the run, naming the file
                     logger.error("reading event file %s failed", location, exc_info=True)
                     failure = f"cannot read event file {location}: {type(exc).__name__}: {exc}"
@@ -154,7 +170,10 @@ def source(
                 write_disposition="merge",
                 primary_key=primary_key,
             )
-            resources.append(files | reader)
+            events = files | reader
+            # staged rows are unique on the key until one repeats within the run (`checked`)
+            events.apply_hints(additional_table_hints={DEDUPLICATED_HINT: True})
+            resources.append(events)
         return resources
 
     return events_source()

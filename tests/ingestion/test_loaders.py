@@ -128,6 +128,37 @@ def test_malformed_lines_are_rejected_with_line_and_reason(
     assert count("raw_events.events") + len(rejected) == lines - duplicates
 
 
+def _events_declared_deduplicated() -> bool:
+    """The hint of the newest stored dlt schema: did the last load skip dlt's ranking window?"""
+    stored = query(
+        "select schema from raw_events._dlt_version order by inserted_at desc, version desc limit 1"
+    )[0][0]
+    return bool(json.loads(stored)["tables"]["events"].get("x-stage-data-deduplicated"))
+
+
+def test_an_event_repeated_within_a_run_loads_once_and_a_run_without_repeats_skips_the_ranking(
+    warehouse_env, demo_dir
+):
+    # the template's second day re-sends events of the first in a late file: one run reads both
+    _run_ok(sources=["events"])
+    assert query("select count(*) - count(distinct event_id) from raw_events.events")[0][0] == 0
+    assert not _events_declared_deduplicated()
+
+    # the next day's late file re-sends events loaded by the first run (not by this one)
+    demo_cli(demo_dir, "advance", "--days", "1")
+    manifest = json.loads((demo_dir / "manifest.json").read_text())
+    newest_day = max(entry["arrived_on"] for entry in manifest["files"])
+    assert any(e["duplicates"] for e in manifest["files"] if e["arrived_on"] == newest_day)
+    _run_ok(sources=["events"])
+
+    assert _events_declared_deduplicated()
+    lines = sum(entry["rows"] for entry in manifest["files"])
+    duplicates = sum(entry["duplicates"] for entry in manifest["files"])
+    rejected = count("raw_events.rejected_records")
+    assert count("raw_events.events") + rejected == lines - duplicates
+    assert query("select count(*) - count(distinct event_id) from raw_events.events")[0][0] == 0
+
+
 def test_schema_drift_with_an_added_column_loads(
     demo_dir, demo_api, raw_counts, tmp_path, monkeypatch
 ):

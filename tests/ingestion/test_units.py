@@ -14,6 +14,7 @@ import requests
 from ingestion import config, rest
 from ingestion.events import glob_slug, partition_date
 from ingestion.events.helpers import FileContract, cast_column, read_file
+from ingestion.events.repeats import RunKeys
 from ingestion.shop.helpers import engine_url
 
 CONTRACT = FileContract(
@@ -257,3 +258,36 @@ def test_reading_the_sources_file_and_taking_the_locks_imports_no_dlt(tmp_path):
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     assert out.stdout.split() == ["True", "False"], out.stdout + out.stderr
+
+
+def _keys(*values: str, other: list[int] | None = None) -> pa.Table:
+    columns = {"event_id": pa.array(list(values))}
+    if other is not None:
+        columns["n"] = pa.array(other)
+    return pa.table(columns)
+
+
+def test_run_keys_tell_a_run_of_distinct_keys_from_one_where_a_key_repeats():
+    distinct = RunKeys(["event_id"], max_keys=10_000)
+    for start in range(0, 5_000, 100):  # enough batches to merge sorted runs several times
+        assert not distinct.add(_keys(*(f"e{i}" for i in range(start, start + 100))))
+    assert not distinct.repeated
+
+    within_a_batch = RunKeys(["event_id"])
+    assert within_a_batch.add(_keys("a", "b", "a"))
+
+    across_batches = RunKeys(["event_id"])
+    for start in range(0, 5_000, 100):
+        across_batches.add(_keys(*(f"e{i}" for i in range(start, start + 100))))
+    assert across_batches.add(_keys("new", "e1234"))  # a key of an early, merged batch
+    assert across_batches.add(_keys("other"))  # once repeated, the run stays "repeated"
+
+
+def test_run_keys_use_every_key_column_and_give_up_past_their_memory_bound():
+    compound = RunKeys(["event_id", "n"])
+    assert not compound.add(_keys("a", "a", other=[1, 2]))
+    assert compound.add(_keys("a", other=[2]))
+
+    bounded = RunKeys(["event_id"], max_keys=3)
+    assert not bounded.add(_keys("a", "b"))
+    assert bounded.add(_keys("c", "d"))  # distinct, but past the bound: the safe answer
