@@ -13,6 +13,7 @@ source as (
 renamed as (
     select
         trim(event_id) as event_id,
+        coalesce(event_id <> trim(event_id), false) as is_event_id_padded,
         nullif(trim(anonymous_id), '') as anonymous_id,
         cast(customer_id as bigint) as customer_id,
         lower(trim(event_type)) as event_type,
