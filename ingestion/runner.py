@@ -25,7 +25,7 @@ from dlt.common.runtime import run_context
 from dlt.load.exceptions import LoadClientJobFailed
 
 from ingestion import config as config_mod
-from ingestion import demo_mode, rejects, rest, warehouse
+from ingestion import demo_mode, package_repair, rejects, rest, warehouse
 from ingestion.locking import dataset_lock, lock_datasets
 from ingestion.summary import RunSummary
 
@@ -179,6 +179,13 @@ def run_source(
     t0 = time.monotonic()
     result = SourceResult(cfg.name, cfg.dataset, started_at=datetime.now(UTC))
     pipeline = make_pipeline(cfg.name, cfg.dataset, wh, progress)
+    for load_id in package_repair.drop_normalized_extract_leftovers(pipeline.working_dir):
+        logger.warning(
+            "%s: dropped the extracted copy of package %s, left by a run killed after"
+            " normalizing it; the normalized package is loaded now",
+            cfg.name,
+            load_id,
+        )
     if not pipeline.has_pending_data and not _remote_state_exists(wh, cfg.dataset, cfg.name):
         pipeline = pipeline.drop()  # the warehouse is new: forget local state from an old one
     result.before = {} if full_refresh else table_counts(wh, cfg.dataset)

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import dlt
+import duckdb
 import pytest
+from dlt.pipeline.exceptions import PipelineStepFailed
 
 import ingestion
 from ingestion import runner, warehouse
+from ingestion.package_repair import drop_normalized_extract_leftovers
 from tests.ingestion.conftest import REPO_ROOT, count, query, start_api, truth_counts
 
 FAULT_SEED = 67  # with these rates: request 1 and 3 get 429, request 4 a truncated body
@@ -123,3 +128,33 @@ def test_replay_admits_a_repaired_record_exactly_once(demo_dir, demo_api, tmp_pa
     assert ingestion.run(sources=["events"]).ok
     assert count("raw_events.events") == events_before + 1
     assert count("raw_events.rejected_records") == rejected_before - 1
+
+
+def test_a_package_whose_extracted_copy_survived_a_kill_after_normalize_is_loaded_once(tmp_path):
+    database = tmp_path / "w.duckdb"
+    pipeline = dlt.pipeline(
+        "repair",
+        destination=dlt.destinations.duckdb(str(database)),
+        dataset_name="d",
+        pipelines_dir=str(tmp_path / "dlt"),
+    )
+    pipeline.extract([{"id": 1}, {"id": 2}], table_name="t")
+    (load_id,) = pipeline.list_extracted_load_packages()
+    extracted = Path(pipeline.working_dir) / "normalize" / "extracted" / load_id
+    whole_copy = tmp_path / "copy"
+    shutil.copytree(extracted, whole_copy)
+    pipeline.normalize()
+    # what SIGKILL during dlt's clean-up leaves: the package committed, its extracted copy
+    # partly deleted (observed in the kill battery)
+    shutil.copytree(whole_copy, extracted)
+    shutil.rmtree(extracted / "new_jobs")
+    with pytest.raises(PipelineStepFailed):
+        pipeline.normalize()  # dlt alone stops here on every run
+
+    assert drop_normalized_extract_leftovers(pipeline.working_dir) == [load_id]
+    assert drop_normalized_extract_leftovers(pipeline.working_dir) == []
+    pipeline.normalize()
+    pipeline.load()
+
+    with duckdb.connect(str(database)) as conn:
+        assert conn.execute("select count(*), count(distinct id) from d.t").fetchall() == [(2, 2)]
