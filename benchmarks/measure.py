@@ -130,3 +130,21 @@ def run(
 def emit_result(**values: object) -> None:
     """Print a result line for the harness (used by the helpers in ``benchmarks.limits``)."""
     print(RESULT_PREFIX + json.dumps(values), flush=True)
+
+
+def slowest_dbt_nodes(run_results: Path, count: int = 8) -> list[dict[str, object]]:
+    """The ``count`` slowest nodes of a ``dbt build`` (from its ``run_results.json``), if any."""
+    try:
+        results = json.loads(run_results.read_text())["results"]
+    except (OSError, ValueError, KeyError):
+        return []
+    ranked = sorted(results, key=lambda r: -float(r.get("execution_time") or 0))[:count]
+    return [
+        {
+            "node": str(r["unique_id"]).split(".", 2)[-1],
+            "kind": str(r["unique_id"]).split(".", 1)[0],
+            "s": round(float(r.get("execution_time") or 0), 1),
+            "status": r.get("status"),
+        }
+        for r in ranked
+    ]

@@ -99,9 +99,22 @@ def markdown(meta: dict[str, Any], steps: list[StepResult], targets: list[Target
     missed = sum(1 for t in targets if t.met is False)
     lines += ["", f"{met} of {len(targets)} targets met, {missed} missed, "
               f"{len(targets) - met - missed} not measured.", ""]  # fmt: skip
+    lines += _slowest_nodes(steps)
     if meta.get("notes"):
         lines += ["## Notes", ""] + [f"- {n}" for n in meta["notes"]] + [""]
     return "\n".join(lines)
+
+
+def _slowest_nodes(steps: list[StepResult]) -> list[str]:
+    """Where each ``dbt build`` spent its time: its slowest nodes (seconds each, 2 threads)."""
+    builds = [s for s in steps if s.details.get("slowest_nodes")]
+    if not builds:
+        return []
+    lines = ["## Slowest dbt nodes", ""]
+    for step in builds:
+        nodes = ", ".join(f"{n['node']} {n['s']:g} s" for n in step.details["slowest_nodes"])
+        lines.append(f"- {step.label} ({step.warehouse}, {_num(step.wall_s)} s): {nodes}")
+    return [*lines, ""]
 
 
 def write(

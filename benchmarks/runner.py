@@ -278,8 +278,11 @@ class Bench:
     def dbt_build(self, step_id: str, label: str, wh: str, rows: int | None) -> StepResult:
         """``dbt build`` from the repo root against ``wh``."""
         dbt = str(Path(self.python).parent / "dbt")
-        step = self.run_step(step_id, label, "project", [dbt, "build"], self.wh_env(wh), wh, rows)
+        env = self.wh_env(wh)
+        step = self.run_step(step_id, label, "project", [dbt, "build"], env, wh, rows)
         step.note = "rows = raw rows loaded for the day"
+        run_results = Path(env["DBT_TARGET_PATH"]) / "run_results.json"
+        step.details["slowest_nodes"] = measure.slowest_dbt_nodes(run_results)
         return step
 
     # -- services ---------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -162,3 +163,34 @@ def test_a_saved_report_is_rebuilt_with_the_same_steps(tmp_path: Path) -> None:
     _, md_path = report.rebuild(json_path)
     assert "3.00×" in md_path.read_text()
     assert report.json.loads(json_path.read_text())["steps"][1]["wall_s"] == 30.0
+
+
+def test_the_slowest_dbt_nodes_are_ranked_from_run_results_and_listed_in_the_report(
+    tmp_path: Path,
+) -> None:
+    run_results = tmp_path / "run_results.json"
+    times = {"model.p.stg_events__events": 40.0, "test.p.unique_x.ab12": 3.5, "model.p.dim": 9.25}
+    results = [{"unique_id": k, "execution_time": v, "status": "success"} for k, v in times.items()]
+    run_results.write_text(json.dumps({"results": results}))
+
+    nodes = measure.slowest_dbt_nodes(run_results, count=2)
+    assert [(n["node"], n["kind"], n["s"]) for n in nodes] == [
+        ("stg_events__events", "model", 40.0),
+        ("dim", "model", 9.2),
+    ]
+    assert measure.slowest_dbt_nodes(tmp_path / "missing.json") == []
+
+    build = StepResult("duckdb.dbt.day1", "dbt build (day 1, full)", "project", "duckdb")
+    build.wall_s, build.details["slowest_nodes"] = 55.0, nodes
+    meta = {
+        "scale": 1.0,
+        "events_per_day": 1,
+        "started_at": "a",
+        "finished_at": "b",
+        "machine": "m",
+        "warehouses": ["duckdb"],
+        "git_commit": "c",
+        "rss_method": "r",
+    }
+    text = report.markdown(meta, [build], [])
+    assert "- dbt build (day 1, full) (duckdb, 55.0 s): stg_events__events 40 s, dim 9.2 s" in text
