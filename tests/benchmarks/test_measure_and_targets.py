@@ -114,15 +114,11 @@ def test_peak_memory_target_takes_the_largest_ingestion_process() -> None:
     assert "scale 10" in found["dbt_duckdb"].note
 
 
-def test_markdown_report_has_one_row_per_step_and_flags_extrapolation() -> None:
-    steps = [_step("limit.duckdb_read", 10.0), _step("duckdb.ingest.events", 12.0)]
-    steps.append(
-        StepResult("naive.extrapolated", "naive", "naive", rows=10, wall_s=5.0, extrapolated=True)
-    )
-    found = targets.evaluate({s.id: s for s in steps}, ["duckdb"], 1000)
-    meta = {
-        "scale": 1000.0,
-        "events_per_day": 10_000_000,
+def _meta(scale: float, events_per_day: int) -> dict[str, object]:
+    """The run metadata a report needs, for a one-warehouse DuckDB run."""
+    return {
+        "scale": scale,
+        "events_per_day": events_per_day,
         "started_at": "a",
         "finished_at": "b",
         "machine": "m",
@@ -130,6 +126,15 @@ def test_markdown_report_has_one_row_per_step_and_flags_extrapolation() -> None:
         "git_commit": "c",
         "rss_method": "r",
     }
+
+
+def test_markdown_report_has_one_row_per_step_and_flags_extrapolation() -> None:
+    steps = [_step("limit.duckdb_read", 10.0), _step("duckdb.ingest.events", 12.0)]
+    steps.append(
+        StepResult("naive.extrapolated", "naive", "naive", rows=10, wall_s=5.0, extrapolated=True)
+    )
+    found = targets.evaluate({s.id: s for s in steps}, ["duckdb"], 1000)
+    meta = _meta(1000.0, 10_000_000)
     text = report.markdown(meta, steps, found)
     assert "| rows | wall s | rows/s | peak RSS | ratio to the limit | target | met? |" in text
     assert "*(extrapolated)*" in text
@@ -149,16 +154,7 @@ def test_a_failed_step_over_its_time_limit_still_counts_as_a_miss() -> None:
 
 def test_a_saved_report_is_rebuilt_with_the_same_steps(tmp_path: Path) -> None:
     steps = [_step("limit.duckdb_read", 10.0), _step("duckdb.ingest.events", 30.0)]
-    meta = {
-        "scale": 1000.0,
-        "events_per_day": 1,
-        "started_at": "a",
-        "finished_at": "b",
-        "machine": "m",
-        "warehouses": ["duckdb"],
-        "git_commit": "c",
-        "rss_method": "r",
-    }
+    meta = _meta(1000.0, 1)
     json_path, _ = report.write(tmp_path, "run", meta, steps, [])
     _, md_path = report.rebuild(json_path)
     assert "3.00×" in md_path.read_text()
@@ -182,15 +178,6 @@ def test_the_slowest_dbt_nodes_are_ranked_from_run_results_and_listed_in_the_rep
 
     build = StepResult("duckdb.dbt.day1", "dbt build (day 1, full)", "project", "duckdb")
     build.wall_s, build.details["slowest_nodes"] = 55.0, nodes
-    meta = {
-        "scale": 1.0,
-        "events_per_day": 1,
-        "started_at": "a",
-        "finished_at": "b",
-        "machine": "m",
-        "warehouses": ["duckdb"],
-        "git_commit": "c",
-        "rss_method": "r",
-    }
+    meta = _meta(1.0, 1)
     text = report.markdown(meta, [build], [])
     assert "- dbt build (day 1, full) (duckdb, 55.0 s): stg_events__events 40 s, dim 9.2 s" in text
