@@ -1,7 +1,7 @@
 """Does a key repeat within one run? If not, dlt's merge may skip its de-duplicating window.
 
 dlt's merge ranks every staged row with ``ROW_NUMBER() OVER (PARTITION BY <key>)`` unless the
-table declares its staged data de-duplicated; that window is most of the load step of a large
+table declares its staged data de-duplicated; that window is half of the load step of a large
 event drop (1M events into DuckDB: load 7.9 s with it, 3.7 s without). Event files rarely repeat
 an event within one run (at-least-once delivery re-sends it in a later file, usually a later run,
 which the merge's delete handles), so the loader checks each run and declares the data
@@ -33,7 +33,6 @@ class RunKeys:
         self.max_keys = max_keys
         self.repeated = False
         self._sorted_runs: list[np.ndarray] = []
-        self._count = 0
         self._con: duckdb.DuckDBPyConnection | None = None
 
     def add(self, rows: pa.Table | pa.RecordBatch) -> bool:
@@ -43,12 +42,11 @@ class RunKeys:
         batch = np.sort(self._hashes(rows))  # (np.unique hashes first: 15x slower here)
         if (
             bool(np.any(batch[1:] == batch[:-1]))
-            or self._count + batch.size > self.max_keys
+            or sum(run.size for run in self._sorted_runs) + batch.size > self.max_keys
             or any(_shares_any(run, batch) for run in self._sorted_runs)
         ):
             self._give_up()
             return True
-        self._count += batch.size
         self._sorted_runs.append(batch)
         self._merge_small_runs()
         return False
