@@ -92,12 +92,19 @@ def _read(path: Path) -> LockInfo | None:
 
 
 def _try_create(path: Path, info: LockInfo) -> bool:
+    """Create the lock with its content in one step (a hard link of a written file).
+
+    Creating it empty and writing after let a contender read it empty in between, take it for
+    a dead holder's and move it aside: both runs went on (seen in the concurrency test).
+    """
+    written = path.with_name(f"{path.name}.new-{os.getpid()}")
+    written.write_text(json.dumps(info.__dict__))
     try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        os.link(written, path)
     except FileExistsError:
         return False
-    with os.fdopen(fd, "w") as handle:
-        json.dump(info.__dict__, handle)
+    finally:
+        written.unlink(missing_ok=True)
     return True
 
 
