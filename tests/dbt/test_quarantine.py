@@ -51,6 +51,24 @@ def test_refused_rows_are_listed_with_their_reason_and_guarded_by_share_tests(
     }
     # 1 of 7 raw orders (14 %) is refused: above both thresholds.
     statuses = {r["unique_id"].split(".")[2]: r["status"] for r in tests.results}
-    assert statuses["base_shop__orders_quarantine_share_error"] == "fail"
-    assert statuses["base_shop__orders_quarantine_share_warn"] == "warn"
+    assert statuses["base_shop__orders_quarantine_share"] == "fail"
     assert not tests.success
+    # Between the thresholds the same test warns and the build goes on.
+    with harness.environment(env):
+        between = dbt.invoke(
+            "test",
+            "--select",
+            "base_shop__orders_quarantine_share",
+            "--vars",
+            "{quarantine_warn_share: 0.1, quarantine_error_share: 0.2}",
+        )
+        below = dbt.invoke(
+            "test",
+            "--select",
+            "base_shop__orders_quarantine_share",
+            "--vars",
+            "{quarantine_warn_share: 0.2, quarantine_error_share: 0.3}",
+        )
+    assert [r["status"] for r in between.results] == ["warn"]
+    assert between.success
+    assert [r["status"] for r in below.results] == ["pass"]

@@ -1,21 +1,40 @@
 {#-
     Guards how much of a table staging refuses. `model` holds every raw row with its
-    `column_name` (the quarantine reason, null when accepted); the test returns one row when
-    the quarantined share exceeds `max_share` (0.01 = 1 %). Pair a warn test at 1 % with an
-    error test at 5 %.
+    `column_name` (the quarantine reason, null when accepted). One scan, one row per threshold
+    the quarantined share exceeds: `warn_share` (default var quarantine_warn_share, 1 %) and
+    `error_share` (quarantine_error_share, 5 %). One row warns, two fail the build.
 -#}
-{% test quarantine_share(model, column_name, max_share) %}
+{% test quarantine_share(model, column_name, warn_share=none, error_share=none) %}
+{{ config(warn_if='>=1', error_if='>=2') }}
+{%- set warn_share = var('quarantine_warn_share', 0.01) if warn_share is none else warn_share -%}
+{%- set error_share = var('quarantine_error_share', 0.05) if error_share is none else error_share -%}
+{%- if warn_share | float > error_share | float -%}
+    {{ exceptions.raise_compiler_error(
+        "quarantine_share on " ~ model ~ ": warn_share " ~ warn_share
+        ~ " is above error_share " ~ error_share) }}
+{%- endif %}
 with counted as (
     select
         count(*) as total_rows,
         sum(case when {{ column_name }} is not null then 1 else 0 end) as quarantined_rows
     from {{ model }}
+),
+
+thresholds as (
+    select 'warn' as threshold, {{ warn_share }} as max_share
+    union all
+    select 'error' as threshold, {{ error_share }} as max_share
 )
 
 select
-    total_rows,
-    quarantined_rows,
-    cast(quarantined_rows as numeric) / total_rows as quarantined_share
+    thresholds.threshold,
+    thresholds.max_share,
+    counted.total_rows,
+    counted.quarantined_rows,
+    cast(counted.quarantined_rows as numeric) / counted.total_rows as quarantined_share
 from counted
-where total_rows > 0 and cast(quarantined_rows as numeric) / total_rows > {{ max_share }}
+cross join thresholds
+where
+    counted.total_rows > 0
+    and cast(counted.quarantined_rows as numeric) / counted.total_rows > thresholds.max_share
 {% endtest %}
