@@ -5,9 +5,11 @@
     `error_share` (quarantine_error_share, 5 %). One row warns, two fail the build.
 -#}
 {% test quarantine_share(model, column_name, warn_share=none, error_share=none) %}
-{{ config(warn_if='>=1', error_if='>=2') }}
-{%- set warn_share = var('quarantine_warn_share', 0.01) if warn_share is none else warn_share -%}
-{%- set error_share = var('quarantine_error_share', 0.05) if error_share is none else error_share -%}
+    {{ config(warn_if='>=1', error_if='>=2') }}
+    {%- set warn_share = var('quarantine_warn_share', 0.01) if warn_share is none
+        else warn_share -%}
+    {%- set error_share = var('quarantine_error_share', 0.05) if error_share is none
+        else error_share -%}
 {%- if warn_share | float > error_share | float -%}
     {{ exceptions.raise_compiler_error(
         "quarantine_share on " ~ model ~ ": warn_share " ~ warn_share
