@@ -1,8 +1,7 @@
 {{
     config(
         materialized='incremental',
-        unique_key='session_id',
-        incremental_strategy='delete+insert',
+        incremental_strategy='append',
         on_schema_change='fail',
         pre_hook=["{{ delete_resessionized_sessions() }}"]
     )
@@ -13,6 +12,8 @@
     again and replace the kept ones. Those events always cover whole sessions, from a session
     to the visitor's last, so the pre-hook first deletes each such visitor's kept sessions from
     that number on (a late event can merge two sessions, leaving a number that no longer exists).
+    Every session aggregated again is then absent, so the run appends (a delete by session_id
+    would find nothing; the unique test on session_id guards the rule).
 -#}
 with
 
