@@ -30,8 +30,14 @@ profiles.yml: profiles.example.yml
 demo-data: install ## Generate the demo shop's history if absent (DEMO_DAYS, DEMO_SCALE)
 	@test -f $(DEMO_DIR)/state.json || $(BIN)/python -m demo generate --days $(DEMO_DAYS) --scale $(DEMO_SCALE)
 
-run: install demo-data ## Main job on DuckDB: demo data -> ingestion -> dbt build -> summary
+run: install demo-data demo-api ## Main job on DuckDB: demo data -> ingestion -> dbt build -> summary
 	$(BIN)/python -m orchestration run
+
+demo-api: install demo-data ## Serve the demo's CRM + FX API in the background (until `make stop`)
+	$(BIN)/python -m demo serve --background
+
+stop: ## Stop the demo API started by `make run`
+	@test -x $(BIN)/python && $(BIN)/python -m demo stop || true
 
 advance: install ## Simulate one more day in the demo shop
 	$(BIN)/python -m demo advance
@@ -79,8 +85,8 @@ docs: install ## Build the dbt docs site (target/index.html and target/static_in
 bench: install system-deps ## Benchmark a 10M-event day (BENCH_ARGS="--scale 100" for a quick run)
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
-clean: ## Remove local warehouse, demo data and dbt artefacts (keeps .venv)
+clean: stop ## Remove local warehouse, demo data and dbt artefacts (keeps .venv)
 	rm -rf warehouse $(DEMO_DIR) target logs reports
 
-.PHONY: help install demo-data run advance ingest status report warehouse-roles airflow-check system-deps test faults \
+.PHONY: help install demo-data demo-api stop run advance ingest status report warehouse-roles airflow-check system-deps test faults \
 	lint format docs bench clean

@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 from datetime import date
+from pathlib import Path
 
 from demo import settings
 from demo.faults import ApiFaults, FileFaults
@@ -71,6 +72,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument(
+        "--background", action="store_true", help="start detached (pid in $DEMO_DIR/api.pid)"
+    )
     serve.add_argument("--rate-limit", type=int, default=100, help="requests per window")
     serve.add_argument("--rate-window", type=float, default=1.0, help="window in seconds")
     for name, text in (
@@ -103,6 +107,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--fault-seed", type=int, default=0, help="seed of the fault dice")
 
+    commands.add_parser("stop", parents=[common], help="stop the API started with --background")
+
     truth = commands.add_parser("truth", parents=[common], help="print the ground truth")
     truth.add_argument("--json", action="store_true", help="as JSON (default: a summary)")
 
@@ -116,6 +122,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
+    argv = sys.argv[1:] if argv is None else argv
     args = _parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
@@ -123,16 +130,47 @@ def main(argv: list[str] | None = None) -> int:
     )
     demo_dir = settings.demo_dir(args.demo_dir)
     try:
-        return _run(args, demo_dir)
-    except (FileNotFoundError, FileExistsError, ValueError) as exc:
+        return _run(args, demo_dir, argv)
+    except (FileNotFoundError, FileExistsError, ValueError, RuntimeError) as exc:
         log.error("%s", exc)
         return 2
 
 
-def _run(args: argparse.Namespace, demo_dir) -> int:
+def _serve_in_background(args: argparse.Namespace, argv: list[str], demo_dir: Path) -> None:
+    from demo import background
+
+    if not (demo_dir / "state.json").exists():
+        raise FileNotFoundError(
+            f"{demo_dir}/state.json does not exist: run `python -m demo generate`"
+        )
+    rest = argv[argv.index("serve") + 1 :]
+    options = [a for a in rest if a != "--background"]
+    url = background.start(demo_dir, args.host, args.port, _without_host_port(options))
+    log.info("demo API running at %s (stop it with `python -m demo stop`)", url)
+
+
+def _without_host_port(options: list[str]) -> list[str]:
+    out, skip = [], False
+    for option in options:
+        if skip:
+            skip = False
+        elif option in ("--host", "--port"):
+            skip = True
+        elif not option.startswith(("--host=", "--port=")):
+            out.append(option)
+    return out
+
+
+def _run(args: argparse.Namespace, demo_dir: Path, argv: list[str]) -> int:
     from demo import generator
 
-    if args.command == "generate":
+    if args.command == "serve" and args.background:
+        _serve_in_background(args, argv, demo_dir)
+    elif args.command == "stop":
+        from demo import background
+
+        log.info("demo API stopped" if background.stop(demo_dir) else "no demo API was running")
+    elif args.command == "generate":
         faults = FileFaults(args.malformed_rate, args.bad_orders_rate)
         state = generator.generate(
             demo_dir, args.days, args.scale, args.seed, args.end_date, faults, args.force

@@ -14,6 +14,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -23,6 +24,7 @@ import pyarrow as pa
 
 from ingestion import config as config_mod
 from ingestion import rejects, warehouse
+from ingestion.errors import describe_error
 from ingestion.events import absolute_url, contract_from
 from ingestion.events.helpers import (
     FILE_LINE_COLUMN,
@@ -34,9 +36,8 @@ from ingestion.events.helpers import (
     jsonl_line_chunks,
     read_file,
 )
-from ingestion.locking import dataset_lock
-from ingestion.runner import _query, describe_error, make_pipeline, table_counts
-from ingestion.summary import RunSummary
+from ingestion.pipelines import make_pipeline, table_counts
+from ingestion.results import LoadReport, SourceLoad
 
 logger = logging.getLogger(__name__)
 
@@ -82,12 +83,12 @@ def _from_raw_text(
 
 
 def replay_source(
-    cfg: config_mod.SourceConfig, wh: warehouse.Warehouse, summary: RunSummary
+    cfg: config_mod.SourceConfig, wh: warehouse.Warehouse, result: SourceLoad
 ) -> None:
     """Re-admit one file-based source's rejected records that now parse."""
     dataset = cfg.dataset
     try:
-        rejected = _query(
+        rejected = warehouse.query(
             wh,
             f'select location, position, raw_text from "{dataset}"."{rejects.TABLE}" '
             "where source_name = %s",
@@ -110,8 +111,7 @@ def replay_source(
             table = _from_raw_text(location, contract, sorted(rows))
         if table is not None and table.num_rows:
             admitted.append(table)
-    key = f"{dataset}.{contract.resource_name}"
-    summary.table(key)
+    result.row_counts[contract.resource_name] = 0
     if not admitted:
         return
     data = pa.concat_tables(admitted, promote_options="permissive")
@@ -128,10 +128,11 @@ def replay_source(
             file_format="parquet",
         )
 
-    before = table_counts(wh, dataset)
+    target = contract.resource_name
+    result.before = {target: table_counts(wh, dataset).get(target, 0)}
     pipeline = make_pipeline(cfg.name, dataset, wh)
     info = pipeline.run(replay_source_())
-    summary.load_ids.extend(info.loads_ids)
+    result.load_ids.extend(info.loads_ids)
     pairs = list(
         zip(
             data.column("_file_name").to_pylist(),
@@ -147,36 +148,33 @@ def replay_source(
                 location,
                 position,
             )
-    after = table_counts(wh, dataset)
-    counts = summary.table(key)
-    counts.loaded += data.num_rows
-    counts.new += max(
-        0, after.get(contract.resource_name, 0) - before.get(contract.resource_name, 0)
-    )
-    counts.updated += data.num_rows - counts.new
+    result.after = {target: table_counts(wh, dataset).get(target, 0)}
+    result.row_counts[target] = data.num_rows
     logger.info("%s: re-admitted %d rejected records", cfg.name, data.num_rows)
 
 
-def replay(sources: list[str] | None = None) -> RunSummary:
+def replay(sources: list[str] | None = None) -> LoadReport:
     """Re-read rejected records and load those that now parse; each is admitted once.
+
+    The caller holds the run lock, as for :func:`ingestion.load`.
 
     Args:
         sources: source names; None replays every enabled source. Sources that reject
             nothing themselves (REST APIs, databases) have nothing to replay.
     """
     t0 = time.monotonic()
-    summary = RunSummary()
+    report = LoadReport()
     wh = warehouse.current(warehouse.LOADER)
     for cfg in config_mod.select(config_mod.load(), sources):
         if cfg.type != "filesystem":
             continue
+        result = SourceLoad(cfg.name, cfg.dataset, started_at=datetime.now(UTC))
         try:
-            with dataset_lock(cfg.dataset, wh):
-                replay_source(cfg, wh, summary)
+            replay_source(cfg, wh, result)
         except Exception as exc:
-            message = describe_error(cfg.name, exc)
-            logger.error(message)
-            summary.errors.append(message)
-    summary.ok = not summary.errors
-    summary.duration_s = time.monotonic() - t0
-    return summary
+            result.error = describe_error(cfg.name, exc)
+            logger.error(result.error)
+        result.duration_s = (datetime.now(UTC) - result.started_at).total_seconds()
+        report.sources.append(result)
+    report.duration_s = time.monotonic() - t0
+    return report

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,6 +148,44 @@ def connect(warehouse: Warehouse | None = None) -> Any:
         password=wh.pg["password"],
         dbname=wh.pg["database"],
     )
+
+
+def placeholders(wh: Warehouse, sql: str) -> str:
+    """``%s`` placeholders on both warehouses (DuckDB's own style is ``?``)."""
+    return sql.replace("%s", "?") if wh.kind == "duckdb" else sql
+
+
+@contextmanager
+def cursor(warehouse: Warehouse) -> Iterator[Any]:
+    """A cursor on a short-lived connection, committed when the block succeeds."""
+    conn = connect(warehouse)
+    try:
+        yield conn.cursor()
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def query(warehouse: Warehouse, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """Rows of one query (``%s`` placeholders on both warehouses)."""
+    with cursor(warehouse) as cur:
+        cur.execute(placeholders(warehouse, sql), tuple(params))
+        return [tuple(row) for row in cur.fetchall()]
+
+
+def query_dicts(warehouse: Warehouse, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    """Rows of one query as dicts keyed by column name."""
+    with cursor(warehouse) as cur:
+        cur.execute(placeholders(warehouse, sql), tuple(params))
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def execute(warehouse: Warehouse, sql: str, rows: Sequence[Sequence[Any]] = ((),)) -> None:
+    """Run one statement once per parameter row, in one transaction."""
+    with cursor(warehouse) as cur:
+        for params in rows:
+            cur.execute(placeholders(warehouse, sql), tuple(params))
 
 
 @contextmanager

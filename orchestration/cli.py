@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from orchestration import runner
@@ -140,7 +141,7 @@ def print_summary(console: Console, result: runner.RunResult) -> None:
             table.add_column(column, justify="left" if column == "table" else "right")
         for name, counts in sorted(run.tables.items()):
             table.add_row(
-                name,
+                escape(name),
                 f"{counts.loaded:,}",
                 f"{counts.new:,}",
                 f"{counts.updated:,}",
@@ -154,7 +155,7 @@ def print_summary(console: Console, result: runner.RunResult) -> None:
         f"{run.models_built} models built; tests {run.tests_passed} passed, "
         f"{run.tests_warned} warned, {run.tests_failed} failed"
     )
-    console.print(f"warehouse: {result.warehouse_location} (ledger: schema ops)")
+    console.print(f"warehouse: {escape(result.warehouse_location)} (ledger: schema ops)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -163,12 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-        logging.basicConfig(
-            level=logging.DEBUG if args.verbose else logging.INFO,
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-            stream=sys.stderr,
-        )
-        install_on_root_handlers()
+        setup_logging(args.verbose)
         if args.command == "status":
             from orchestration import status
 
@@ -186,11 +182,29 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         print(f"error: {exc}", file=sys.stderr)
         return runner.EXIT_CONFIG
+    return run_and_report(request)
+
+
+def run_and_report(request: runner.RunRequest) -> int:
+    """Run a request under the lock, print its summary, return the exit code."""
     result = runner.execute(request)
     console = Console(soft_wrap=True)
     print_summary(console, result)
     if result.exit_code == runner.EXIT_OK:
-        console.print(f"[green]{result.message}[/green]")
+        console.print(f"[green]{escape(result.message)}[/green]")
     else:
         print(redact(result.message), file=sys.stderr)
+        for error in result.source_errors:  # one line per failing source
+            print(redact(f"ingestion failed: {error}"), file=sys.stderr)
     return result.exit_code
+
+
+def setup_logging(verbose: bool = False) -> None:
+    """Log to stderr, every record and both standard streams masked (``redact``)."""
+    wrap_standard_streams()
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    install_on_root_handlers()

@@ -2,25 +2,28 @@
 
 Tables (timestamps are UTC without a time zone, JSON is stored as text so both warehouses agree):
 
-- ``ops.runs``: one row per run (``run``, ``backfill`` or ``replay``), updated as steps finish.
-- ``ops.run_steps``: one row per attempt of a step (ingest, dbt_build, replay).
+- ``ops.runs``: one row per run (``run``, ``ingest``, ``build``, ``backfill``, ``replay``).
+- ``ops.run_steps``: one row per attempt of a step (ingest, replay, dbt_build).
+- ``ops.run_sources``: one row per source and attempt of a load step: status, error, dlt load
+  ids, rows per table and dlt's trace.
 - ``ops.run_tables``: rows loaded / new / updated / rejected per raw table and run.
 - ``ops.dbt_results``: dbt's run results, one row per node result.
 
-Connections are opened per write and closed at once, so the ledger never holds the DuckDB file
-while dlt or dbt use it.
+Every text is masked (``orchestration.redact``) before it is stored. Connections are opened per
+write and closed at once, so the ledger never holds the DuckDB file while dlt or dbt use it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from ingestion import warehouse as wh
+from ingestion.results import SourceLoad, TableCounts
+from orchestration.redact import redact
+from orchestration.summary import NodeResult, RunRecord, utcnow
 
 SCHEMA = "ops"
 
@@ -56,6 +59,21 @@ DDL = (
         ended_at timestamp,
         error text
     )""",
+    f"""create table if not exists {SCHEMA}.run_sources (
+        run_id varchar(64) not null,
+        step varchar(64) not null,
+        attempt integer not null,
+        source_name varchar(255) not null,
+        dataset_name varchar(255) not null,
+        status varchar(16) not null,
+        started_at timestamp not null,
+        duration_s double precision,
+        error text,
+        load_ids text,
+        row_counts text,
+        rows_rejected bigint,
+        trace text
+    )""",
     f"""create table if not exists {SCHEMA}.run_tables (
         run_id varchar(64) not null,
         step varchar(64) not null,
@@ -82,116 +100,28 @@ DDL = (
 )
 
 
-def utcnow() -> datetime:
-    """Now in UTC, without tzinfo (the ledger's timestamp convention)."""
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-@dataclass
-class TableRows:
-    """Counts for one raw table in one step."""
-
-    loaded: int = 0
-    new: int = 0
-    updated: int = 0
-    rejected: int = 0
-
-
-@dataclass
-class NodeResult:
-    """One dbt node result, as stored in ``ops.dbt_results``."""
-
-    unique_id: str
-    resource_type: str
-    name: str
-    status: str
-    execution_time_s: float
-    rows_affected: int | None = None
-    failures: int | None = None
-    message: str | None = None
-
-
-@dataclass
-class RunRecord:
-    """The ``ops.runs`` row of the current run, kept in memory and upserted."""
-
-    run_id: str
-    command: str
-    warehouse: str
-    host: str
-    pid: int
-    args: dict[str, Any]
-    started_at: datetime = field(default_factory=utcnow)
-    status: str = "running"
-    ended_at: datetime | None = None
-    failed_step: str | None = None
-    error: str | None = None
-    dlt_load_ids: list[str] = field(default_factory=list)
-    dbt_invocation_id: str | None = None
-    tables: dict[str, TableRows] = field(default_factory=dict)
-    models_built: int = 0
-    tests_passed: int = 0
-    tests_warned: int = 0
-    tests_failed: int = 0
-
-    @property
-    def rows_loaded(self) -> int:
-        return sum(t.loaded for t in self.tables.values())
-
-    @property
-    def rows_rejected(self) -> int:
-        return sum(t.rejected for t in self.tables.values())
-
-    @property
-    def duration_s(self) -> float | None:
-        if self.ended_at is None:
-            return None
-        return (self.ended_at - self.started_at).total_seconds()
-
-
 class Ledger:
-    """Writes and reads the ledger through ``ingestion.warehouse.connect()``."""
+    """Writes and reads the ledger through ``ingestion.warehouse``."""
 
     def __init__(self, warehouse: wh.Warehouse | None = None) -> None:
         self.warehouse = warehouse or wh.current(wh.LOADER)
-        self._paramstyle_qmark = self.warehouse.kind == "duckdb"
-
-    @contextlib.contextmanager
-    def _cursor(self) -> Iterator[Any]:
-        conn = wh.connect(self.warehouse)
-        try:
-            cur = conn.cursor()
-            yield cur
-            if not self._paramstyle_qmark:
-                conn.commit()
-        finally:
-            conn.close()
-
-    def _sql(self, sql: str) -> str:
-        return sql.replace("%s", "?") if self._paramstyle_qmark else sql
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         """Run one statement (``%s`` placeholders on both warehouses)."""
-        with self._cursor() as cur:
-            cur.execute(self._sql(sql), tuple(params))
+        wh.execute(self.warehouse, sql, [params])
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """Run one statement for many parameter rows."""
-        if not rows:
-            return
-        with self._cursor() as cur:
-            cur.executemany(self._sql(sql), [tuple(r) for r in rows])
+        if rows:
+            wh.execute(self.warehouse, sql, rows)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """Run a query and return its rows as dicts."""
-        with self._cursor() as cur:
-            cur.execute(self._sql(sql), tuple(params))
-            names = [d[0] for d in cur.description]
-            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        return wh.query_dicts(self.warehouse, sql, params)
 
     def ensure(self) -> None:
         """Create the ``ops`` schema and tables if missing."""
-        with self._cursor() as cur:
+        with wh.cursor(self.warehouse) as cur:
             wh.create_schema_if_missing(cur, self.warehouse.kind, SCHEMA)
             for statement in DDL:
                 cur.execute(statement)
@@ -214,7 +144,7 @@ class Ledger:
             run.ended_at,
             run.duration_s,
             run.failed_step,
-            run.error,
+            redact(run.error) if run.error else None,
             run.warehouse,
             run.host,
             run.pid,
@@ -233,13 +163,12 @@ class Ledger:
             "host, pid, args, dlt_load_ids, dbt_invocation_id, rows_loaded, rows_rejected, "
             "models_built, tests_passed, tests_warned, tests_failed"
         )
-        with self._cursor() as cur:
-            cur.execute(self._sql(f"delete from {SCHEMA}.runs where run_id = %s"), (run.run_id,))
-            placeholders = ", ".join(["%s"] * (len(values) + 1))
-            cur.execute(
-                self._sql(f"insert into {SCHEMA}.runs (run_id, {columns}) values ({placeholders})"),
-                (run.run_id, *values),
-            )
+        marks = ", ".join(["%s"] * (len(values) + 1))
+        with wh.cursor(self.warehouse) as cur:  # one transaction: never two rows, never none
+            delete = f"delete from {SCHEMA}.runs where run_id = %s"
+            insert = f"insert into {SCHEMA}.runs (run_id, {columns}) values ({marks})"
+            cur.execute(wh.placeholders(self.warehouse, delete), (run.run_id,))
+            cur.execute(wh.placeholders(self.warehouse, insert), (run.run_id, *values))
 
     def record_step(
         self,
@@ -254,10 +183,37 @@ class Ledger:
         """Append one attempt of a step."""
         self.execute(
             f"insert into {SCHEMA}.run_steps values (%s, %s, %s, %s, %s, %s, %s)",
-            (run_id, step, attempt, status, started_at, ended_at, error),
+            (run_id, step, attempt, status, started_at, ended_at, redact(error) if error else None),
         )
 
-    def record_tables(self, run_id: str, step: str, tables: dict[str, TableRows]) -> None:
+    def record_sources(
+        self, run_id: str, step: str, attempt: int, loads: Sequence[SourceLoad]
+    ) -> None:
+        """Append what each source's pipeline did in one attempt of a load step."""
+        self.executemany(
+            f"insert into {SCHEMA}.run_sources values "
+            "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [
+                (
+                    run_id,
+                    step,
+                    attempt,
+                    load.name,
+                    load.dataset,
+                    "success" if load.ok else "failed",
+                    load.started_at.astimezone(UTC).replace(tzinfo=None),
+                    round(load.duration_s, 3),
+                    redact(load.error) if load.error else None,
+                    json.dumps(load.load_ids),
+                    json.dumps(load.row_counts, sort_keys=True),
+                    sum(load.rejected.values()),
+                    redact(load.trace) if load.trace else None,
+                )
+                for load in loads
+            ],
+        )
+
+    def record_tables(self, run_id: str, step: str, tables: dict[str, TableCounts]) -> None:
         """Append the per-table counts of a step."""
         now = utcnow()
         self.executemany(
@@ -286,7 +242,7 @@ class Ledger:
                     r.execution_time_s,
                     r.rows_affected,
                     r.failures,
-                    r.message,
+                    redact(r.message) if r.message else None,
                     now,
                 )
                 for r in results

@@ -1,4 +1,5 @@
-"""One run at a time.
+"""One run at a time: the one lock every writing command takes (run, ingest, build, replay,
+backfill, and ``python -m ingestion``), before dlt is imported.
 
 DuckDB: a lock file next to the warehouse file (``warehouse/.run.lock``) created atomically with
 ``O_CREAT | O_EXCL``, holding JSON ``{pid, host, run_id, command, started_at}``. A lock left by a
@@ -6,8 +7,10 @@ dead process on this host is stale: it is moved aside and the run goes on. A loc
 host cannot be checked and is never taken over: remove it by hand once that run is gone.
 
 PostgreSQL: a session-level advisory lock (``pg_try_advisory_lock``) held on a dedicated
-connection for the whole run; PostgreSQL frees it when that session ends, so a crashed run
-never leaves a stale lock. The holder is found through ``pg_stat_activity.application_name``.
+connection for the whole run; PostgreSQL frees it when that session ends. The holder is named by
+``pg_stat_activity.application_name`` (``... pid=<pid>@<host>``): a session whose client died on
+this host mid-statement still holds the lock until the statement ends, so it is terminated and
+the lock taken over.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ import contextlib
 import json
 import logging
 import os
+import re
 import socket
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +34,7 @@ log = logging.getLogger(__name__)
 
 ADVISORY_LOCK_KEY = 0x6361_5F72_756E  # "ca_run"
 APPLICATION_NAME_PREFIX = "customer_analytics run"
+ORPHAN_WAIT_S = 10.0  # how long to wait for the session of a dead run to end
 
 
 class LockHeld(RuntimeError):
@@ -89,6 +95,14 @@ def _read(path: Path) -> LockInfo | None:
     except (ValueError, KeyError, TypeError):
         # unreadable content (e.g. a crash while writing): treat as a dead holder on this host
         return LockInfo(pid=-1, host=socket.gethostname(), run_id="?", command="?", started_at="?")
+
+
+def describe_holder(path: Path) -> str | None:
+    """Who holds the DuckDB run lock now (one line), or None when nobody does."""
+    holder = _read(path)
+    if holder is None or (holder.host == socket.gethostname() and not pid_alive(holder.pid)):
+        return None
+    return holder.describe()
 
 
 def _try_create(path: Path, info: LockInfo) -> bool:
@@ -156,19 +170,58 @@ def file_lock(path: Path, run_id: str, command: str) -> Iterator[Acquired]:
             path.unlink(missing_ok=True)
 
 
-def _pg_holder(conn: Any) -> str:
+_HOLDERS_SQL = (
+    "select a.pid, a.application_name, a.backend_start, a.client_addr "
+    "from pg_locks l join pg_stat_activity a on a.pid = l.pid "
+    "where l.locktype = 'advisory' and l.granted and l.classid = %s::oid "
+    "and l.objid = %s::oid and l.objsubid = 1 and l.database = "
+    "(select oid from pg_database where datname = current_database()) "
+    "and a.pid <> pg_backend_pid()"
+)
+_HOLDER_NAME = re.compile(r"pid=(?P<pid>\d+)@(?P<host>\S+)$")
+
+
+def _pg_holders(conn: Any) -> list[tuple[Any, ...]]:
     with conn.cursor() as cur:
-        cur.execute(
-            "select a.application_name, a.backend_start, a.client_addr "
-            "from pg_locks l join pg_stat_activity a on a.pid = l.pid "
-            "where l.locktype = 'advisory' and l.granted and l.database = "
-            "(select oid from pg_database where datname = current_database()) "
-            "and a.pid <> pg_backend_pid() limit 1"
-        )
-        row = cur.fetchone()
-    if row is None:
+        cur.execute(_HOLDERS_SQL, (ADVISORY_LOCK_KEY >> 32, ADVISORY_LOCK_KEY & 0xFFFFFFFF))
+        return list(cur.fetchall())
+
+
+def _describe_pg_holder(holders: list[tuple[Any, ...]]) -> str:
+    if not holders:
         return "an unknown session"
-    return f"{row[0] or 'a session'} (connected {row[1]}, from {row[2] or 'local socket'})"
+    _, name, started, address = holders[0]
+    return f"{name or 'a session'} (connected {started}, from {address or 'local socket'})"
+
+
+def _dead_local_holder(name: str | None) -> bool:
+    """The holder's application_name names a process of this host that no longer exists."""
+    found = _HOLDER_NAME.search(name or "")
+    if found is None:
+        return False
+    host = socket.gethostname()
+    return host.startswith(found["host"]) and not pid_alive(int(found["pid"]))
+
+
+def _end_orphaned_sessions(conn: Any) -> bool:
+    """End lock-holding sessions whose client process died on this host; True if any was.
+
+    A killed client's session lives on until its current statement ends, holding the lock.
+    """
+    ended = False
+    with conn.cursor() as cur:
+        for backend_pid, name, _, _ in _pg_holders(conn):
+            if _dead_local_holder(name):
+                cur.execute("select pg_terminate_backend(%s)", (backend_pid,))
+                log.warning("ended the session of a dead run (%s): it still held the lock", name)
+                ended = True
+    return ended
+
+
+def _try_lock(conn: Any) -> bool:
+    with conn.cursor() as cur:
+        cur.execute("select pg_try_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
+        return bool(cur.fetchone()[0])
 
 
 @contextlib.contextmanager
@@ -176,20 +229,24 @@ def advisory_lock(warehouse: wh.Warehouse, run_id: str, command: str) -> Iterato
     """Hold a PostgreSQL session advisory lock for the duration of the block.
 
     Raises:
-        LockHeld: another session holds the lock.
+        LockHeld: another live session holds the lock.
     """
     conn = wh.connect(warehouse)
     try:
         conn.autocommit = True
         with conn.cursor() as cur:
-            name = f"{APPLICATION_NAME_PREFIX} {run_id} {command} pid={os.getpid()}"
+            me = f"pid={os.getpid()}@{socket.gethostname()}"
+            name = f"{APPLICATION_NAME_PREFIX} {run_id} {command}"[: 62 - len(me)] + " " + me
             cur.execute("select set_config('application_name', %s, false)", (name[:63],))
-            cur.execute("select pg_try_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
-            got = cur.fetchone()[0]
+        got = _try_lock(conn)
+        deadline = time.monotonic() + ORPHAN_WAIT_S
+        while not got and _end_orphaned_sessions(conn) and time.monotonic() < deadline:
+            time.sleep(0.2)  # the terminated session releases its lock as it exits
+            got = _try_lock(conn)
         if not got:
             raise LockHeld(
                 f"another run holds the advisory lock on {warehouse.describe()}: "
-                f"{_pg_holder(conn)}. Wait for it to finish."
+                f"{_describe_pg_holder(_pg_holders(conn))}. Wait for it to finish."
             )
         yield Acquired(location=f"pg_advisory_lock({ADVISORY_LOCK_KEY}) on {warehouse.describe()}")
     finally:

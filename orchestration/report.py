@@ -1,4 +1,5 @@
-"""``python -m orchestration report``: a static, self-contained HTML health page from the ledger.
+"""``python -m orchestration report``: a static, self-contained HTML health page from the ops
+models over the run ledger.
 
 Charts are inline SVG drawn here in Python: no script library, no network, the file opens from
 the file system. A few lines of inline JavaScript only record how many chart marks the browser
@@ -17,8 +18,8 @@ from typing import Any
 
 from ingestion import warehouse as wh
 from orchestration import status
-from orchestration.ledger import SCHEMA, Ledger, utcnow
 from orchestration.redact import redact
+from orchestration.summary import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -93,40 +94,47 @@ def _as_date(value: Any) -> date:
     return status._parse_ts(value).date()  # type: ignore[union-attr]
 
 
-def rows_per_day(ledger: Ledger, since: date) -> dict[str, dict[date, int]]:
+def rows_per_day(warehouse: wh.Warehouse, since: date) -> dict[str, dict[date, int]]:
     """Rows loaded per table and day, plus ``"(rejected)"``: records rejected per day."""
-    rows = ledger.query(
-        f"select table_name, recorded_at, rows_loaded, rows_rejected from {SCHEMA}.run_tables "
-        "where recorded_at >= %s",
+    rows = wh.query_dicts(
+        warehouse,
+        f"select table_name, load_date, rows_loaded, rows_rejected "
+        f"from {status.SCHEMA}.ops_table_row_counts where load_date >= %s",
         (since,),
     )
     out: dict[str, dict[date, int]] = defaultdict(lambda: defaultdict(int))
     for r in rows:
-        day = _as_date(r["recorded_at"])
+        day = _as_date(r["load_date"])
         out[REJECTED][day] += int(r["rows_rejected"] or 0)
         if not r["table_name"].endswith(".rejected_records"):
             out[r["table_name"]][day] += int(r["rows_loaded"] or 0)
     return out
 
 
-def recent_runs(ledger: Ledger, since: date, limit: int = 40) -> list[dict[str, Any]]:
-    """Finished runs since a day, oldest first."""
-    rows = ledger.query(
-        f"select run_id, command, status, started_at, duration_s, tests_passed, tests_warned, "
-        f"tests_failed from {SCHEMA}.runs where started_at >= %s "
-        f"order by started_at desc limit {int(limit)}",
-        (since,),
+def recent_runs(warehouse: wh.Warehouse, since: date, limit: int = 40) -> list[dict[str, Any]]:
+    """Runs since a day, oldest first."""
+    rows = wh.query_dicts(
+        warehouse,
+        f"select * from {status.SCHEMA}.ops_run_history where started_at >= %s "
+        "order by started_at desc limit %s",
+        (since, int(limit)),
     )
     return list(reversed(rows))
 
 
-def render(ledger: Ledger, location: str, days: int = 30) -> str:
+def render(warehouse: wh.Warehouse, location: str, days: int = 30) -> str:
     """The whole HTML page."""
     since = utcnow().date() - timedelta(days=days)
-    exists = ledger.exists()
-    per_table = rows_per_day(ledger, since) if exists else {}
-    runs = recent_runs(ledger, since) if exists else []
-    snap = status.snapshot(ledger, limit=10)
+    try:
+        snap = status.snapshot(warehouse, limit=10)
+    except status.OpsModelsMissing as exc:
+        snap, note = status.Snapshot([], [], [], []), f"<p>{html.escape(str(exc))}</p>"
+        per_table: dict[str, dict[date, int]] = {}
+        runs: list[dict[str, Any]] = []
+    else:
+        note = ""
+        per_table = rows_per_day(warehouse, since)
+        runs = recent_runs(warehouse, since)
     day_list = [since + timedelta(days=i) for i in range(days + 1)]
     first = min((d for t in per_table.values() for d in t), default=None)
     if first is not None:
@@ -149,7 +157,7 @@ def render(ledger: Ledger, location: str, days: int = 30) -> str:
     duration_bars = [
         Bar(
             _label(r),
-            [(float(r["duration_s"] or 0), COLORS.get(r["status"], BAR), _tip(r))],
+            [(float(r["duration_s"] or 0), COLORS.get(r["run_status"], BAR), _tip(r))],
         )
         for r in runs
     ]
@@ -167,14 +175,15 @@ def render(ledger: Ledger, location: str, days: int = 30) -> str:
     last = snap.runs[0] if snap.runs else None
     headline = (
         f"Last run {html.escape(str(last['run_id']))}: "
-        f'<b class="{html.escape(str(last["status"]))}">{html.escape(str(last["status"]))}</b>'
+        f'<b class="{html.escape(str(last["run_status"]))}">'
+        f"{html.escape(str(last['run_status']))}</b>"
         if last
         else "No runs recorded yet."
     )
     return PAGE.format(
         generated=utcnow().strftime("%Y-%m-%d %H:%M UTC"),
         location=html.escape(location),
-        headline=headline,
+        headline=headline + note,
         duration_chart=bar_chart(
             "run-durations", "Run duration (s), colour = status", duration_bars, "s"
         ),
@@ -182,9 +191,12 @@ def render(ledger: Ledger, location: str, days: int = 30) -> str:
             "test-outcomes", "dbt tests per run: passed / warned / failed", test_bars
         ),
         row_charts="\n".join(charts) or "<p>No rows loaded yet.</p>",
-        freshness=_table(snap.freshness, ["source", "last_load_at", "age_h", "loads"]),
-        problems=_table(snap.tests, ["status", "name", "failures"]),
-        rejects=_table(snap.rejects, ["table", "rows"]),
+        freshness=_table(
+            snap.sources,
+            ["source_dataset", "last_run_status", "last_data_loaded_at", "age_h", "last_error"],
+        ),
+        problems=_table(snap.problems, ["kind", "name", "status", "message"]),
+        rejects=_table(snap.rejects, ["table_name", "layer", "row_count"]),
     )
 
 
@@ -198,7 +210,8 @@ def _label(run: dict[str, Any]) -> str:
 
 
 def _tip(run: dict[str, Any]) -> str:
-    return f"{run['run_id']} {run['command']} {run['status']} {float(run['duration_s'] or 0):.1f}s"
+    duration = float(run["duration_s"] or 0)
+    return f"{run['run_id']} {run['command']} {run['run_status']} {duration:.1f}s"
 
 
 def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
@@ -234,8 +247,8 @@ table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #ddd; padding
 <div class="charts">{duration_chart}{test_chart}</div>
 <h2>Rows loaded per day and table</h2>
 <div class="charts">{row_charts}</div>
-<h2>Freshness per source</h2>{freshness}
-<h2>Failing or warning tests (latest build)</h2>{problems}
+<h2>Freshness per source (last data loaded)</h2>{freshness}
+<h2>Problems of the last run: sources, models and tests</h2>{problems}
 <h2>Rejected and quarantined rows</h2>{rejects}
 <script>
 /* record how many chart marks the browser actually laid out (read by the tests) */
@@ -255,7 +268,7 @@ def main(out: Path, days: int = 30) -> int:
     """Write the report; returns 0, or 2 when the warehouse cannot be read."""
     try:
         warehouse = wh.current(wh.TRANSFORMER)
-        page = render(Ledger(warehouse), redact(warehouse.describe()), days)
+        page = render(warehouse, redact(warehouse.describe()), days)
     except Exception as exc:
         log.error("cannot build the report: %s", redact(str(exc)))
         return 2

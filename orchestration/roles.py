@@ -4,8 +4,8 @@ Connected as an administrator (the ``PG*`` variables), it creates or updates thr
 and the schemas they own, idempotently (run it again after adding a source or a dbt schema):
 
 - ``loader`` (``LOADER_PGUSER``, default ``loader``) owns the raw datasets of
-  ``ingestion/sources.yml``, their ``<dataset>_staging`` schemas (dlt merges through them),
-  ``raw_ops`` and the run ledger schema ``ops``.
+  ``ingestion/sources.yml``, their ``<dataset>_staging`` schemas (dlt merges through them)
+  and the run ledger schema ``ops``.
 - ``transformer`` (``DBT_PGUSER``, default ``transformer``) owns dbt's schemas (``+schema`` in
   ``dbt_project.yml``, ``schema=`` in model configs, the profile's target schema), may create its
   views in ``ops`` and reads the raw schemas and the ledger.
@@ -41,7 +41,6 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
 
-OPS_DATASET = "raw_ops"  # ingestion.runner.OPS_DATASET, not imported to keep dlt out of here
 STAGING_SUFFIX = "_staging"  # dlt's staging_dataset_name_layout "%s_staging"
 DEFAULT_TARGET_SCHEMA = "analytics"
 DEFAULT_READER_SCHEMAS = ("marts",)
@@ -69,7 +68,7 @@ class Plan:
     loader: Role
     transformer: Role
     reader: Role
-    loader_schemas: tuple[str, ...]  # raw datasets, their _staging schemas, raw_ops
+    loader_schemas: tuple[str, ...]  # raw datasets and their _staging schemas
     raw_schemas: tuple[str, ...]  # the subset the transformer reads
     ledger_schema: str
     transformer_schemas: tuple[str, ...]
@@ -96,7 +95,7 @@ def roles_from_env() -> tuple[Role, Role, Role]:
 
 def raw_schemas(sources: Iterable[source_config.SourceConfig]) -> list[str]:
     """Every source's dataset (enabled or not, so enabling one later needs no new grant)."""
-    return sorted({s.dataset for s in sources} | {OPS_DATASET})
+    return sorted({s.dataset for s in sources})
 
 
 def dbt_schemas(project_dir: Path, target_schema: str = DEFAULT_TARGET_SCHEMA) -> list[str]:
@@ -149,7 +148,6 @@ def make_plan(database: str, reader_schemas: Iterable[str] = DEFAULT_READER_SCHE
     """Work out roles and schemas from the sources file and the dbt project."""
     loader, transformer, reader = roles_from_env()
     raw = raw_schemas(source_config.load().values())
-    datasets = [s for s in raw if s != OPS_DATASET]
     project_dir = dbt_step.dbt_project_dir()
     dbt = [
         s
@@ -168,7 +166,7 @@ def make_plan(database: str, reader_schemas: Iterable[str] = DEFAULT_READER_SCHE
         loader=loader,
         transformer=transformer,
         reader=reader,
-        loader_schemas=tuple(sorted([*raw, *(d + STAGING_SUFFIX for d in datasets)])),
+        loader_schemas=tuple(sorted([*raw, *(d + STAGING_SUFFIX for d in raw)])),
         raw_schemas=tuple(raw),
         ledger_schema=LEDGER_SCHEMA,
         transformer_schemas=tuple(dbt),

@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from ingestion import warehouse as wh
-from orchestration import alerts, dbt_step, settings
-from orchestration.ledger import Ledger, NodeResult, RunRecord, TableRows, utcnow
+from orchestration import alerts, dbt_step, settings, status
+from orchestration.ledger import Ledger
 from orchestration.lock import Acquired, LockHeld, run_lock
 from orchestration.redact import redact
 from orchestration.retry import Attempt, with_retries
+from orchestration.summary import RunRecord, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ class RunRequest:
     skip_dbt: bool = False
     retries: int | None = None
     backoff_s: float | None = None
+    progress: str | None = None
 
     def as_args(self) -> dict[str, Any]:
         """The request as stored in ``ops.runs.args``."""
@@ -66,6 +68,7 @@ class RunResult:
     warehouse_location: str
     lock: Acquired | None = None
     attempts: dict[str, int] = field(default_factory=dict)
+    source_errors: list[str] = field(default_factory=list)
 
 
 def new_run_id() -> str:
@@ -78,48 +81,27 @@ def _first_line(text: str, limit: int = 300) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
-def _table_rows(summary: Any) -> dict[str, TableRows]:
-    tables: dict[str, TableRows] = {}
-    for name, counts in (getattr(summary, "tables", None) or {}).items():
-        tables[name] = TableRows(
-            loaded=int(getattr(counts, "loaded", 0) or 0),
-            new=int(getattr(counts, "new", 0) or 0),
-            updated=int(getattr(counts, "updated", 0) or 0),
-            rejected=int(getattr(counts, "rejected", 0) or 0),
-        )
-    return tables
-
-
 def _ingestion_attempt(request: RunRequest, replay: bool) -> Attempt[Any]:
-    """Call ``ingestion.run`` / ``ingestion.replay`` once."""
+    """Call ``ingestion.load`` / ``ingestion.replay`` once."""
     import ingestion
 
     try:
         if replay:
-            summary = ingestion.replay(sources=request.sources)
+            report = ingestion.replay(sources=request.sources)
         else:
-            summary = ingestion.run(
+            report = ingestion.load(
                 sources=request.sources,
                 full_refresh=request.full_refresh,
                 start=request.start,
                 end=request.end,
+                progress=request.progress,
             )
     except Exception as exc:
         log.exception("ingestion raised")
         return Attempt(None, error=f"{type(exc).__name__}: {exc}")
-    if not summary.ok:
-        errors = "; ".join(summary.errors) or "the loaders reported a failure without a message"
-        return Attempt(summary, error=errors)
-    return Attempt(summary)
-
-
-def _merge_tables(run: RunRecord, tables: dict[str, TableRows]) -> None:
-    for name, counts in tables.items():
-        total = run.tables.setdefault(name, TableRows())
-        total.loaded += counts.loaded
-        total.new += counts.new
-        total.updated += counts.updated
-        total.rejected += counts.rejected
+    if not report.ok:
+        return Attempt(report, error="; ".join(report.errors))
+    return Attempt(report)
 
 
 class Job:
@@ -145,13 +127,13 @@ class Job:
             args=request.as_args(),
         )
         self.attempts: dict[str, int] = {}
+        self.source_errors: list[str] = []
 
     def _record_attempt(self, step: str, started: list[Any]) -> Any:
         def on_attempt(number: int, outcome: Attempt[Any]) -> None:
             status = "success" if outcome.ok else "failed"
-            error = redact(outcome.error) if outcome.error else None
             self.ledger.record_step(
-                self.run.run_id, step, number, status, started[-1], utcnow(), error
+                self.run.run_id, step, number, status, started[-1], utcnow(), outcome.error
             )
 
         return on_attempt
@@ -176,13 +158,24 @@ class Job:
 
     def _ingest(self, replay: bool) -> bool:
         step = STEP_REPLAY if replay else STEP_INGEST
-        outcome = self._step(step, lambda: _ingestion_attempt(self.request, replay))
-        summary = outcome.value
-        if summary is not None:
-            tables = _table_rows(summary)
+        attempts = 0
+
+        def attempt() -> Attempt[Any]:
+            nonlocal attempts
+            attempts += 1
+            outcome = _ingestion_attempt(self.request, replay)
+            if outcome.value is not None:  # every attempt's loads are kept, failed ones too
+                self.ledger.record_sources(self.run.run_id, step, attempts, outcome.value.sources)
+            return outcome
+
+        outcome = self._step(step, attempt)
+        report = outcome.value
+        if report is not None:
+            self.source_errors = report.errors
+            tables = report.tables
             self.ledger.record_tables(self.run.run_id, step, tables)
-            _merge_tables(self.run, tables)
-            self.run.dlt_load_ids.extend(getattr(summary, "load_ids", None) or [])
+            self.run.add_tables(tables)
+            self.run.dlt_load_ids.extend(report.load_ids)
         self.ledger.save_run(self.run)
         if not outcome.ok:
             self._fail(step, outcome.error or "failed")
@@ -205,11 +198,7 @@ class Job:
             self.run.tests_passed = result.tests_passed
             self.run.tests_warned = result.tests_warned
             self.run.tests_failed = result.tests_failed
-            results: list[NodeResult] = [
-                NodeResult(**{**r.__dict__, "message": redact(r.message) if r.message else None})
-                for r in result.results
-            ]
-            self.ledger.record_dbt_results(self.run.run_id, result.invocation_id, results)
+            self.ledger.record_dbt_results(self.run.run_id, result.invocation_id, result.results)
         self.ledger.save_run(self.run)
         if not outcome.ok:
             self._fail(STEP_DBT, outcome.error or "failed")
@@ -257,13 +246,15 @@ def execute(request: RunRequest) -> RunResult:
         return RunResult(EXIT_CONFIG, None, f"configuration error: {exc}", "?")
     location = redact(warehouse.describe())
     if not request.skip_ingest:
-        # sources.yml is checked (names included) before the lock or the ledger touch the
-        # warehouse; reading it needs no dlt, so the lock is still taken at once.
+        # sources.yml and the window are checked before the lock or the ledger touch the
+        # warehouse; neither needs dlt, so the lock is still taken at once.
         from ingestion import config as sources
+        from ingestion.window import as_day, check_window
 
         try:
             sources.select(sources.load(), request.sources)
-        except sources.SourceConfigError as exc:
+            check_window(as_day(request.start), as_day(request.end), request.full_refresh)
+        except (sources.SourceConfigError, ValueError) as exc:
             return RunResult(EXIT_CONFIG, None, f"configuration error: {exc}", location)
     lock_file = settings.lock_path(warehouse.duckdb_path)
     run_id = new_run_id()
@@ -295,6 +286,7 @@ def execute(request: RunRequest) -> RunResult:
                 log.exception("run %s stopped", job.run.run_id)
                 job._fail(job.run.failed_step or STEP_LEDGER, f"{type(exc).__name__}: {exc}")
                 job.run.ended_at = utcnow()
+            status.save_snapshot(warehouse)  # what `status` shows while the next run holds DuckDB
     _alert(cfg, job.run, location)
     run = job.run
     if run.status == "success":
@@ -307,7 +299,7 @@ def execute(request: RunRequest) -> RunResult:
             f"{_first_line(run.error or '')}"
         )
         code = EXIT_STEP_FAILED
-    return RunResult(code, run, message, location, acquired, job.attempts)
+    return RunResult(code, run, message, location, acquired, job.attempts, job.source_errors)
 
 
 def _mark_abandoned(ledger: Ledger, acquired: Acquired) -> None:

@@ -1,20 +1,38 @@
-"""``python -m orchestration status``: what the ledger and the warehouse say now."""
+"""``python -m orchestration status``: the last runs, each source's freshness and the problems
+of the last run, read from the ``ops_*`` dbt models over the ledger.
+
+On DuckDB a running load holds the warehouse file: ``status`` then names the run holding it and
+shows the state saved at the end of the last finished run (``status.json`` beside the lock).
+"""
 
 from __future__ import annotations
 
+import json
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ingestion import warehouse as wh
-from orchestration.ledger import SCHEMA, Ledger, utcnow
+from orchestration import settings
+from orchestration.lock import describe_holder
 from orchestration.redact import redact
+from orchestration.summary import utcnow
 
 log = logging.getLogger(__name__)
+
+SCHEMA = "ops"
+SNAPSHOT_FILE = "status.json"
+OPS_MODELS = ("ops_run_history", "ops_source_status", "ops_run_problems", "ops_rejected_rows")
+
+
+class OpsModelsMissing(RuntimeError):
+    """The ``ops_*`` models are not built yet (no ``dbt build`` has run on this warehouse)."""
 
 
 @dataclass
@@ -22,9 +40,10 @@ class Snapshot:
     """Everything ``status`` shows, as plain data (the report reuses it)."""
 
     runs: list[dict[str, Any]]
-    freshness: list[dict[str, Any]]
-    tests: list[dict[str, Any]]
+    sources: list[dict[str, Any]]
+    problems: list[dict[str, Any]]
     rejects: list[dict[str, Any]]
+    taken_at: str = ""
 
 
 def _parse_ts(value: Any) -> datetime | None:
@@ -36,100 +55,83 @@ def _parse_ts(value: Any) -> datetime | None:
     return parsed
 
 
-def _tables_named(ledger: Ledger, name_like: str) -> list[tuple[str, str]]:
-    rows = ledger.query(
-        "select table_schema, table_name from information_schema.tables "
-        "where table_name like %s order by table_schema, table_name",
-        (name_like,),
+def _ops(warehouse: wh.Warehouse, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+    return wh.query_dicts(warehouse, sql.replace("{ops}", SCHEMA), params)
+
+
+def missing_models(warehouse: wh.Warehouse) -> list[str]:
+    """The ``ops_*`` models status reads that do not exist in the warehouse."""
+    names = ", ".join(f"'{name}'" for name in OPS_MODELS)
+    found = _ops(
+        warehouse,
+        "select table_name from information_schema.tables "
+        f"where table_schema = '{{ops}}' and table_name in ({names})",
     )
-    return [(r["table_schema"], r["table_name"]) for r in rows]
+    return sorted(set(OPS_MODELS) - {str(r["table_name"]) for r in found})
 
 
-def last_runs(ledger: Ledger, limit: int) -> list[dict[str, Any]]:
-    """The latest runs, newest first."""
-    return ledger.query(
-        f"select run_id, command, status, started_at, duration_s, failed_step, rows_loaded, "
-        f"rows_rejected, models_built, tests_passed, tests_warned, tests_failed "
-        f"from {SCHEMA}.runs order by started_at desc limit {int(limit)}"
+def snapshot(warehouse: wh.Warehouse, limit: int = 10) -> Snapshot:
+    """Read everything ``status`` shows from the ops models.
+
+    Raises:
+        OpsModelsMissing: the ops models have not been built on this warehouse yet.
+    """
+    missing = missing_models(warehouse)
+    if missing:
+        raise OpsModelsMissing(
+            f"the ops models {missing} are not built yet: run `dbt build --select tag:ops` "
+            "(any full run builds them)"
+        )
+    runs = _ops(
+        warehouse,
+        "select * from {ops}.ops_run_history order by started_at desc limit %s",
+        (int(limit),),
     )
-
-
-def freshness(ledger: Ledger) -> list[dict[str, Any]]:
-    """Per raw dataset: last completed dlt load, its age, and rows in the last ledger entry."""
+    sources = _ops(warehouse, "select * from {ops}.ops_source_status order by source_dataset")
     now = utcnow()
-    out: list[dict[str, Any]] = []
-    for schema, _ in _tables_named(ledger, "_dlt_loads"):
-        if schema in {SCHEMA, "raw_ops"} or not schema.startswith("raw_"):
-            continue
-        rows = ledger.query(
-            f"select cast(max(inserted_at) as varchar) as last_load, count(*) as loads "
-            f"from {schema}._dlt_loads where status = 0"
-        )
-        last = _parse_ts(rows[0]["last_load"]) if rows else None
-        out.append(
-            {
-                "source": schema,
-                "last_load_at": last,
-                "age_h": round((now - last).total_seconds() / 3600, 2) if last else None,
-                "loads": rows[0]["loads"] if rows else 0,
-            }
-        )
-    if ledger.exists():
-        latest = ledger.query(
-            f"select table_name, rows_loaded, recorded_at from {SCHEMA}.run_tables "
-            "order by recorded_at desc"
-        )
-        seen: dict[str, int] = {}
-        for row in latest:
-            dataset = row["table_name"].split(".", 1)[0]
-            key = row["table_name"]
-            if key not in seen:
-                seen[key] = int(row["rows_loaded"] or 0)
-                for entry in out:
-                    if entry["source"] == dataset:
-                        entry["rows_last_run"] = entry.get("rows_last_run", 0) + seen[key]
-    return out
+    for source in sources:
+        last = _parse_ts(source.get("last_data_loaded_at"))
+        source["age_h"] = round((now - last).total_seconds() / 3600, 2) if last else None
+    problems = _ops(
+        warehouse,
+        "select * from {ops}.ops_run_problems where run_id = %s order by kind, name",
+        (runs[0]["run_id"],),
+    ) if runs else []  # fmt: skip
+    rejects = _ops(warehouse, "select * from {ops}.ops_rejected_rows order by table_name, layer")
+    return Snapshot(runs, sources, problems, rejects, taken_at=now.isoformat(timespec="seconds"))
 
 
-def problem_tests(ledger: Ledger) -> list[dict[str, Any]]:
-    """Tests that failed, errored or warned in the latest dbt invocation."""
-    latest = ledger.query(
-        f"select run_id from {SCHEMA}.dbt_results order by recorded_at desc limit 1"
-    )
-    if not latest:
-        return []
-    return ledger.query(
-        f"select name, unique_id, status, failures, message from {SCHEMA}.dbt_results "
-        "where run_id = %s and resource_type in ('test', 'unit_test') "
-        "and status in ('fail', 'error', 'warn') order by status, name",
-        (latest[0]["run_id"],),
-    )
+def snapshot_path(warehouse: wh.Warehouse) -> Path:
+    """Where the last finished run's status is saved (DuckDB: beside the run lock)."""
+    return settings.lock_path(warehouse.duckdb_path).with_name(SNAPSHOT_FILE)
 
 
-def reject_counts(ledger: Ledger) -> list[dict[str, Any]]:
-    """Rows in every ``rejected_records`` table and every table named like ``%quarantine%``."""
-    out = []
-    tables = _tables_named(ledger, "rejected_records") + _tables_named(ledger, "%quarantine%")
-    for schema, table in tables:
-        if schema.endswith("_staging"):  # dlt's staging datasets hold merge leftovers only
-            continue
-        rows = ledger.query(f'select count(*) as n from {schema}."{table}"')
-        out.append({"table": f"{schema}.{table}", "rows": int(rows[0]["n"])})
-    return out
+def save_snapshot(warehouse: wh.Warehouse) -> None:
+    """Save the status for ``status`` to show while a later load holds the DuckDB file."""
+    if warehouse.kind != "duckdb":
+        return
+    try:
+        snap = snapshot(warehouse)
+    except Exception as exc:  # no ops models yet, or the ledger cannot be read: nothing to save
+        log.info("status not saved: %s", redact(str(exc)))
+        return
+    snapshot_path(warehouse).write_text(json.dumps(asdict(snap), default=str), encoding="utf-8")
 
 
-def snapshot(ledger: Ledger, limit: int = 10) -> Snapshot:
-    """Read everything ``status`` shows."""
-    if not ledger.exists():
-        return Snapshot([], freshness(ledger), [], reject_counts(ledger))
-    return Snapshot(
-        last_runs(ledger, limit), freshness(ledger), problem_tests(ledger), reject_counts(ledger)
-    )
+def saved_snapshot(warehouse: wh.Warehouse) -> Snapshot | None:
+    """The status saved at the end of the last finished run, if any."""
+    try:
+        data = json.loads(snapshot_path(warehouse).read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return None
+    return Snapshot(**data)
 
 
 def _fmt(value: Any) -> str:
     if value is None:
         return "—"
+    if isinstance(value, bool):
+        return str(value).lower()
     if isinstance(value, float):
         return f"{value:,.1f}"
     if isinstance(value, int):
@@ -139,47 +141,50 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _table(title: str, rows: list[dict[str, Any]], columns: list[str], empty: str) -> Any:
+    if not rows:
+        return empty
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        status = str(row.get("run_status") or row.get("status") or "")
+        style = {"success": "green", "failed": "red", "running": "yellow"}.get(status, "")
+        style = style or {"error": "red", "fail": "red", "warn": "yellow"}.get(status, "")
+        cells = [escape(redact(_fmt(row.get(column)))[:160]) for column in columns]
+        table.add_row(*cells, style=style)
+    return table
+
+
 def render(console: Console, snap: Snapshot, location: str) -> None:
     """Print the snapshot as rich tables."""
-    console.print(f"[bold]Warehouse[/bold] {location}")
-    runs = Table(title="Last runs", title_justify="left")
-    for column in (
-        "run_id", "command", "status", "started_at", "duration_s", "failed_step",
-        "rows_loaded", "rows_rejected", "models_built", "tests_passed", "tests_warned",
-        "tests_failed",
-    ):  # fmt: skip
-        runs.add_column(column)
-    style = {"success": "green", "failed": "red", "running": "yellow", "abandoned": "magenta"}
-    for r in snap.runs:
-        runs.add_row(
-            *[_fmt(r[c.header]) for c in runs.columns],  # type: ignore[index]
-            style=style.get(r["status"], ""),
+    console.print(f"[bold]Warehouse[/bold] {escape(location)}")
+    runs = ["run_id", "command", "run_status", "started_at", "duration_s", "failed_step"]
+    runs += ["rows_loaded", "rows_rejected", "models_built", "tests_passed", "tests_warned"]
+    runs += ["tests_failed"]
+    console.print(_table("Last runs", snap.runs, runs, "No runs recorded yet."))
+    sources = ["source_dataset", "last_run_status", "last_data_loaded_at", "age_h"]
+    sources += ["rows_last_loaded", "last_error"]
+    console.print(
+        _table("Freshness per source (last data loaded)", snap.sources, sources, "No loads yet.")
+    )
+    last = snap.runs[0]["run_id"] if snap.runs else "—"
+    console.print(
+        _table(
+            f"Problems of the last run ({last})",
+            snap.problems,
+            ["kind", "name", "status", "message"],
+            f"No failed or warning sources, models or tests in the last run ({last}).",
         )
-    console.print(runs if snap.runs else "No runs recorded yet (schema ops is empty or missing).")
-
-    fresh = Table(title="Freshness per source", title_justify="left")
-    for column in ("source", "last_load_at", "age_h", "loads", "rows_last_run"):
-        fresh.add_column(column)
-    for f in snap.freshness:
-        fresh.add_row(*[_fmt(f.get(c.header)) for c in fresh.columns])  # type: ignore[arg-type]
-    console.print(fresh if snap.freshness else "No raw datasets loaded yet.")
-
-    tests = Table(title="Failing or warning tests (latest dbt build)", title_justify="left")
-    for column in ("status", "name", "failures", "message"):
-        tests.add_column(column)
-    for t in snap.tests:
-        tests.add_row(
-            t["status"], t["name"], _fmt(t["failures"]), redact(str(t["message"] or ""))[:120],
-            style="red" if t["status"] in {"fail", "error"} else "yellow",
-        )  # fmt: skip
-    console.print(tests if snap.tests else "No failing or warning tests in the latest build.")
-
-    rejects = Table(title="Rejected and quarantined rows", title_justify="left")
-    rejects.add_column("table")
-    rejects.add_column("rows", justify="right")
-    for r in snap.rejects:
-        rejects.add_row(r["table"], _fmt(r["rows"]))
-    console.print(rejects if snap.rejects else "No rejected_records or quarantine tables yet.")
+    )
+    console.print(
+        _table(
+            "Rejected and quarantined rows (latest build)",
+            snap.rejects,
+            ["table_name", "layer", "row_count"],
+            "No rejected or quarantined rows.",
+        )
+    )
 
 
 def main(limit: int = 10, console: Console | None = None) -> int:
@@ -187,10 +192,30 @@ def main(limit: int = 10, console: Console | None = None) -> int:
     console = console or Console(width=200)
     try:
         warehouse = wh.current(wh.TRANSFORMER)
-        ledger = Ledger(warehouse)
-        snap = snapshot(ledger, limit)
+        location = redact(warehouse.describe())
+        snap = snapshot(warehouse, limit)
+    except OpsModelsMissing as exc:
+        console.print(f"[yellow]{escape(str(exc))}[/yellow]")
+        return 0
     except Exception as exc:
-        console.print(f"[red]cannot read the warehouse:[/red] {redact(str(exc))}")
-        return 2
-    render(console, snap, redact(warehouse.describe()))
+        busy = warehouse_busy(exc)
+        if busy is None:
+            console.print(f"[red]cannot read the warehouse:[/red] {escape(redact(str(exc)))}")
+            return 2
+        console.print(f"[yellow]{escape(busy)}[/yellow]")
+        saved = saved_snapshot(warehouse)
+        if saved is None:
+            return 0
+        console.print(f"State at the end of the last finished run (saved {saved.taken_at}):")
+        snap = saved
+    render(console, snap, location)
     return 0
+
+
+def warehouse_busy(exc: Exception) -> str | None:
+    """The run holding the DuckDB file, when ``exc`` says another process has it open."""
+    if "Could not set lock" not in str(exc) and "Conflicting lock" not in str(exc):
+        return None
+    warehouse = wh.current(wh.TRANSFORMER)
+    holder = describe_holder(settings.lock_path(warehouse.duckdb_path))
+    return f"the warehouse is busy: {holder or 'another process has the DuckDB file open'}"

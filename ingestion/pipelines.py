@@ -1,0 +1,235 @@
+"""Load the source systems: one dlt pipeline per system into ``raw_<system>``.
+
+For each selected source the loader finishes any load package a killed run left behind,
+extracts and loads what is new, and counts rows before and after. It takes no lock and keeps
+no ledger: the run script (``orchestration``) holds the one run lock around it and records
+the returned :class:`~ingestion.results.LoadReport`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import dlt
+from dlt.common import json as dlt_json
+from dlt.common.runtime import run_context
+
+from ingestion import config as config_mod
+from ingestion import package_repair, rejects, warehouse
+from ingestion.errors import describe_error
+from ingestion.results import LoadReport, SourceLoad
+from ingestion.window import as_day, check_window
+
+logger = logging.getLogger(__name__)
+
+LOADER_FILE_FORMAT = "parquet"
+MAX_TRACE_CHARS = 1_000_000
+# Resources that keep their own file format (few rows, possibly empty): rejected and deleted
+# records, and tables materialised before their first row.
+OWN_FILE_FORMAT = (f"_{rejects.TABLE}", "_deleted_records", "_materialized")
+
+# Arrow items get _dlt_load_id only with this switch (see docs/loaders.md).
+os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
+
+
+def _builder(kind: str) -> Callable[..., Any]:
+    if kind == "rest_api":
+        from ingestion import rest
+
+        return rest.source
+    if kind == "sql_database":
+        from ingestion import shop
+
+        return shop.source
+    from ingestion import events
+
+    return events.source
+
+
+def pipelines_dir(wh: warehouse.Warehouse) -> Path:
+    """dlt's local working folder, one per warehouse so two warehouses never share state.
+
+    It lives under dlt's data dir (``$DLT_DATA_DIR``, default ``~/.dlt``) and only holds
+    packages in flight; the incremental state is kept in the warehouse.
+    """
+    fingerprint = hashlib.sha1(wh.describe().encode()).hexdigest()[:10]
+    return Path(run_context.active().data_dir) / "pipelines" / f"{wh.kind}-{fingerprint}"
+
+
+def make_pipeline(name: str, dataset: str, wh: warehouse.Warehouse, progress: Any = None) -> Any:
+    """The dlt pipeline of one source system."""
+    return dlt.pipeline(
+        pipeline_name=name,
+        destination=warehouse.destination(wh),
+        dataset_name=dataset,
+        pipelines_dir=str(pipelines_dir(wh)),
+        progress=progress,
+    )
+
+
+def table_counts(wh: warehouse.Warehouse, dataset: str) -> dict[str, int]:
+    """Row count of every data table in ``dataset`` (dlt's own ``_dlt_*`` tables excluded)."""
+    names = [
+        str(r[0])
+        for r in warehouse.query(
+            wh,
+            "select table_name from information_schema.tables where table_schema = %s",
+            (dataset,),
+        )
+        if not str(r[0]).startswith("_dlt_")
+    ]
+    if not names:
+        return {}
+    union = " union all ".join(
+        f'select \'{name}\', count(*) from "{dataset}"."{name}"' for name in names
+    )
+    return {str(name): int(n) for name, n in warehouse.query(wh, union)}
+
+
+def _remote_state_exists(wh: warehouse.Warehouse, dataset: str, pipeline_name: str) -> bool:
+    try:
+        rows = warehouse.query(
+            wh,
+            f'select count(*) from "{dataset}"."_dlt_pipeline_state" where pipeline_name = %s',
+            (pipeline_name,),
+        )
+    except Exception:  # the dataset or its state table does not exist yet
+        return False
+    return bool(rows and rows[0][0])
+
+
+def _add_counts(result: SourceLoad, pipeline: Any, info: Any) -> None:
+    result.load_ids.extend(info.loads_ids if info is not None else [])
+    trace = pipeline.last_trace
+    normalize_info = trace.last_normalize_info if trace is not None else None
+    if normalize_info is None:
+        return
+    for table, count in normalize_info.row_counts.items():
+        if not table.startswith("_dlt_"):
+            result.row_counts[table] = result.row_counts.get(table, 0) + count
+
+
+def _trace_text(pipeline: Any) -> str | None:
+    trace = pipeline.last_trace
+    if trace is None:
+        return None
+    text: str = dlt_json.dumps(trace.asdict())
+    return text[:MAX_TRACE_CHARS]
+
+
+def load_source(
+    cfg: config_mod.SourceConfig,
+    wh: warehouse.Warehouse,
+    full_refresh: bool = False,
+    start: date | None = None,
+    end: date | None = None,
+    progress: Any = None,
+) -> SourceLoad:
+    """Run one source system's pipeline (the caller holds the run lock)."""
+    t0 = time.monotonic()
+    result = SourceLoad(
+        cfg.name, cfg.dataset, started_at=datetime.now(UTC), full_refresh=full_refresh
+    )
+    pipeline = make_pipeline(cfg.name, cfg.dataset, wh, progress)
+    for load_id in package_repair.drop_normalized_extract_leftovers(pipeline.working_dir):
+        logger.warning(
+            "%s: dropped the extracted copy of package %s, left by a run killed after"
+            " normalizing it; the normalized package is loaded now",
+            cfg.name,
+            load_id,
+        )
+    if not pipeline.has_pending_data and not _remote_state_exists(wh, cfg.dataset, cfg.name):
+        pipeline = pipeline.drop()  # the warehouse is new: forget local state from an old one
+    result.before = {} if full_refresh else table_counts(wh, cfg.dataset)
+    if pipeline.has_pending_data:
+        # finish what a killed run left first: dlt would stop after it without extracting
+        logger.info("%s: finishing load packages left by an interrupted run", cfg.name)
+        pipeline.normalize()
+        _add_counts(result, pipeline, pipeline.load())
+    counter = rejects.RejectCounter()
+    source = _builder(cfg.type)(cfg, counter, start=start, end=end)
+    for resource in source.resources.values():
+        # a run-wide loader_file_format would override the bookkeeping tables' own format
+        if not resource.name.endswith(OWN_FILE_FORMAT):
+            resource.apply_hints(file_format=LOADER_FILE_FORMAT)
+    # truncate and reset cursors rather than drop: dbt views on raw tables block DROP TABLE
+    info = pipeline.run(source, refresh="drop_data" if full_refresh else None)
+    _add_counts(result, pipeline, info)
+    if counter.reread and info is not None:
+        drop_superseded_rejects(pipeline, counter.reread, info.loads_ids)
+    result.rejected = dict(counter)
+    result.after = table_counts(wh, cfg.dataset)
+    result.trace = _trace_text(pipeline)
+    result.duration_s = time.monotonic() - t0
+    return result
+
+
+def drop_superseded_rejects(pipeline: Any, locations: set[str], load_ids: list[str]) -> None:
+    """Delete rejected records of files this run re-read in full, except this run's own."""
+    if not load_ids:
+        return
+    with pipeline.sql_client() as client:
+        table = client.make_qualified_table_name(rejects.TABLE)
+        marks = ", ".join(["%s"] * len(load_ids))
+        for location in sorted(locations):
+            client.execute_sql(
+                f"delete from {table} where location = %s and _dlt_load_id not in ({marks})",
+                location,
+                *load_ids,
+            )
+
+
+def load(
+    sources: list[str] | None = None,
+    full_refresh: bool = False,
+    start: date | str | None = None,
+    end: date | str | None = None,
+    *,
+    progress: Any = None,
+) -> LoadReport:
+    """Load every enabled source (or the named ones) into the current warehouse.
+
+    The caller holds the run lock (``python -m ingestion`` and ``python -m orchestration`` do);
+    the library itself never locks, so it can run inside any orchestrator's own locking.
+
+    Args:
+        sources: source names from the sources file; None loads every enabled source.
+        full_refresh: empty the sources' tables, reset their cursors and load everything again.
+        start: first day of a backfill window (inclusive); the incremental cursor is untouched.
+        end: last day of a backfill window (inclusive).
+        progress: dlt progress display (``"log"``, ``"tqdm"``, ...), off by default.
+
+    Returns:
+        One :class:`SourceLoad` per source; a failing source does not stop the others.
+
+    Raises:
+        ValueError: the window cannot be run.
+        SourceConfigError: the sources file is invalid or names an unknown source.
+    """
+    t0 = time.monotonic()
+    start_day, end_day = as_day(start), as_day(end)
+    check_window(start_day, end_day, full_refresh)
+    wh = warehouse.current(warehouse.LOADER)
+    selected = config_mod.select(config_mod.load(), sources)
+    report = LoadReport()
+    with warehouse.held_open(wh):
+        for cfg in selected:
+            started = datetime.now(UTC)
+            try:
+                result = load_source(cfg, wh, full_refresh, start_day, end_day, progress)
+            except Exception as exc:  # one failing source must not hide the others' results
+                result = SourceLoad(cfg.name, cfg.dataset, started, full_refresh)
+                result.error = describe_error(cfg.name, exc, demo=cfg.demo)
+                result.duration_s = (datetime.now(UTC) - started).total_seconds()
+                logger.error(result.error)
+                logger.debug("%s failed", cfg.name, exc_info=True)
+            report.sources.append(result)
+    report.duration_s = time.monotonic() - t0
+    return report
