@@ -195,7 +195,7 @@ def render(warehouse: wh.Warehouse, location: str, days: int = 30) -> str:
             snap.sources,
             ["source_dataset", "last_run_status", "last_data_loaded_at", "age_h", "last_error"],
         ),
-        problems=_table(snap.problems, ["kind", "name", "status", "message"]),
+        problems=_table(snap.problems, ["kind", "subject", "status", "message"]),
         rejects=_table(snap.rejects, ["table_name", "layer", "row_count"]),
     )
 

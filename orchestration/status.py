@@ -94,7 +94,7 @@ def snapshot(warehouse: wh.Warehouse, limit: int = 10) -> Snapshot:
         source["age_h"] = round((now - last).total_seconds() / 3600, 2) if last else None
     problems = _ops(
         warehouse,
-        "select * from {ops}.ops_run_problems where run_id = %s order by kind, name",
+        "select * from {ops}.ops_run_problems where run_id = %s order by kind, subject",
         (runs[0]["run_id"],),
     ) if runs else []  # fmt: skip
     rejects = _ops(warehouse, "select * from {ops}.ops_rejected_rows order by table_name, layer")
@@ -113,7 +113,7 @@ def save_snapshot(warehouse: wh.Warehouse) -> None:
     try:
         snap = snapshot(warehouse)
     except Exception as exc:  # no ops models yet, or the ledger cannot be read: nothing to save
-        log.info("status not saved: %s", redact(str(exc)))
+        log.debug("status not saved: %s", redact(str(exc)))
         return
     snapshot_path(warehouse).write_text(json.dumps(asdict(snap), default=str), encoding="utf-8")
 
@@ -173,7 +173,7 @@ def render(console: Console, snap: Snapshot, location: str) -> None:
         _table(
             f"Problems of the last run ({last})",
             snap.problems,
-            ["kind", "name", "status", "message"],
+            ["kind", "subject", "status", "message"],
             f"No failed or warning sources, models or tests in the last run ({last}).",
         )
     )

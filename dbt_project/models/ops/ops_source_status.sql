@@ -2,6 +2,10 @@
 
 with
 
+run_sources as (
+    select * from {{ ref('stg_ops__run_sources') }}
+),
+
 run_tables as (
     select * from {{ ref('stg_ops__run_tables') }}
 ),
@@ -10,43 +14,61 @@ runs as (
     select * from {{ ref('stg_ops__runs') }}
 ),
 
-per_run as (
+{# the source's latest attempt, whatever it did #}
+latest_attempt as (
+    select
+        run_sources.*,
+        row_number() over (
+            partition by run_sources.source_dataset
+            order by run_sources.started_at desc, run_sources.attempt desc
+        ) as recency_rank
+    from run_sources
+),
+
+{# freshness counts only loads that landed rows in a data table #}
+data_loads as (
     select
         run_id,
         source_dataset,
         max(recorded_at) as recorded_at,
-        count(*) as tables_loaded,
-        sum(rows_loaded) as rows_loaded,
-        sum(rows_rejected) as rows_rejected
+        sum(rows_loaded) as rows_loaded
     from run_tables
+    where
+        rows_loaded > 0
+        and table_name not like '%.rejected_records'
+        and table_name not like '%.deleted_records'
     group by run_id, source_dataset
 ),
 
-ranked as (
+latest_data_load as (
     select
-        per_run.*,
+        data_loads.*,
         row_number() over (
-            partition by per_run.source_dataset order by per_run.recorded_at desc
+            partition by data_loads.source_dataset order by data_loads.recorded_at desc
         ) as recency_rank
-    from per_run
+    from data_loads
 ),
 
-latest as (
+final as (
     select
-        ranked.source_dataset,
-        ranked.run_id as last_run_id,
+        latest_attempt.source_dataset,
+        latest_attempt.source_name,
+        latest_attempt.run_id as last_run_id,
         runs.command as last_run_command,
-        runs.run_status as last_run_status,
-        runs.failed_step as last_run_failed_step,
-        runs.started_at as last_run_started_at,
-        ranked.recorded_at as last_loaded_at,
-        ranked.tables_loaded,
-        ranked.rows_loaded,
-        ranked.rows_rejected
-    from ranked
+        latest_attempt.load_status as last_run_status,
+        latest_attempt.started_at as last_attempted_at,
+        latest_attempt.error as last_error,
+        latest_data_load.recorded_at as last_data_loaded_at,
+        latest_data_load.run_id as last_data_run_id,
+        latest_data_load.rows_loaded as rows_last_loaded
+    from latest_attempt
     left join runs
-        on ranked.run_id = runs.run_id
-    where ranked.recency_rank = 1
+        on latest_attempt.run_id = runs.run_id
+    left join latest_data_load
+        on
+            latest_attempt.source_dataset = latest_data_load.source_dataset
+            and latest_data_load.recency_rank = 1
+    where latest_attempt.recency_rank = 1
 )
 
-select * from latest
+select * from final

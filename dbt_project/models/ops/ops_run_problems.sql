@@ -1,0 +1,63 @@
+{{ config(materialized='view', schema='ops') }}
+
+with
+
+runs as (
+    select * from {{ ref('stg_ops__runs') }}
+),
+
+run_sources as (
+    select * from {{ ref('stg_ops__run_sources') }}
+),
+
+dbt_results as (
+    select * from {{ ref('stg_ops__dbt_results') }}
+),
+
+{# a source counts once per run: its last attempt #}
+last_source_attempts as (
+    select
+        run_sources.*,
+        row_number() over (
+            partition by run_sources.run_id, run_sources.step, run_sources.source_name
+            order by run_sources.attempt desc
+        ) as attempt_rank
+    from run_sources
+),
+
+problems as (
+    select
+        run_id,
+        'step' as kind,
+        failed_step as subject,
+        'failed' as problem_status,
+        error as message
+    from runs
+    where failed_step is not null
+    union all
+    select
+        run_id,
+        'source' as kind,
+        source_name as subject,
+        load_status as problem_status,
+        error as message
+    from last_source_attempts
+    where attempt_rank = 1 and load_status = 'failed'
+    union all
+    select
+        run_id,
+        resource_type as kind,
+        node_name as subject,
+        node_status as problem_status,
+        message
+    from dbt_results
+    where node_status in ('error', 'fail', 'warn', 'runtime error')
+)
+
+select
+    run_id,
+    kind,
+    subject,
+    problem_status as status,
+    message
+from problems
