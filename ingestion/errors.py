@@ -47,5 +47,6 @@ def describe_error(name: str, exc: BaseException, demo: bool = False) -> str:
     aborted = ""
     if any(isinstance(e, LoadClientJobFailed) for e in chain):
         aborted = " (load package aborted; the next run reads these rows again)"
-    hint = DEMO_HINT if demo and isinstance(cause, OSError) else ""  # unreachable or missing
+    unreachable = isinstance(cause, OSError) and getattr(cause, "response", None) is None
+    hint = DEMO_HINT if demo and unreachable else ""  # not running, or its files are missing
     return f"source {name!r} failed{where}: {type(cause).__name__}: {message}{aborted}{hint}"
