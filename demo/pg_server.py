@@ -1,4 +1,6 @@
-"""Start a throwaway PostgreSQL server on 127.0.0.1 for the tests.
+"""Start a throwaway PostgreSQL server on 127.0.0.1: the demo's database server.
+
+The tests and the benchmark start one each (``start()``) and stop it at the end.
 
 ``initdb`` into a temp dir, a free port, trust auth on loopback only, stopped at the end.
 PostgreSQL refuses to run as root, so as root the server runs as the ``postgres`` OS user.
@@ -33,7 +35,7 @@ def bindir() -> Path:
             return c
     raise PostgresUnavailable(
         "PostgreSQL server binaries (initdb, pg_ctl) not found. Install them with "
-        "`apt-get update && apt-get install -y postgresql` or run `make postgres`."
+        "`apt-get update && apt-get install -y postgresql` or run `make system-deps`."
     )
 
 

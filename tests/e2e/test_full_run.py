@@ -17,20 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.orchestration.conftest import Cli, ledger_rows
-from tests.orchestration.e2e_support import generate_demo, real_project_cli
+from tests.support.browser import CHROMIUM_ARGS
+from tests.support.cli import Cli, real_project_cli
+from tests.support.demo import generate
+from tests.support.warehouse import dict_rows
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+CHROMIUM_FLAGS = ["--headless", *CHROMIUM_ARGS]
 
 
 @dataclass
@@ -42,7 +36,7 @@ class FullRun:
 
 @pytest.fixture(params=["duckdb", "postgres"])
 def full_run(request: pytest.FixtureRequest, tmp_path: Path) -> FullRun:
-    demo_dir = generate_demo(tmp_path / "demo_data")
+    demo_dir = generate(tmp_path / "demo_data", scale=0.01)
     server = request.getfixturevalue("postgres") if request.param == "postgres" else None
     cli = real_project_cli(tmp_path, demo_dir, request.param, server)
     result = cli("run", timeout=600)
@@ -78,37 +72,35 @@ def check_run_succeeded_and_summarised(full_run: FullRun) -> None:
 
 def check_ledger_rows_match_what_was_loaded(full_run: FullRun) -> None:
     env = full_run.cli.env
-    (run,) = ledger_rows(env, "select * from ops.runs")
-    tables = ledger_rows(env, "select * from ops.run_tables where step = 'ingest'")
+    (run,) = dict_rows(env, "select * from ops.runs")
+    tables = dict_rows(env, "select * from ops.run_tables where step = 'ingest'")
 
     assert run["status"] == "success"
     assert run["rows_loaded"] == sum(t["rows_loaded"] for t in tables)
     assert run["rows_rejected"] == sum(t["rows_rejected"] for t in tables)
     for t in tables:  # a first run into an empty warehouse: every row is new
-        (count,) = ledger_rows(env, f"select count(*) as n from {t['table_name']}")
+        (count,) = dict_rows(env, f"select count(*) as n from {t['table_name']}")
         assert count["n"] == t["rows_new"], t["table_name"]
     load_ids = json.loads(run["dlt_load_ids"])
     assert load_ids
     datasets = {t["table_name"].split(".")[0] for t in tables}
     known = set()
     for dataset in datasets:
-        known |= {
-            r["load_id"] for r in ledger_rows(env, f"select load_id from {dataset}._dlt_loads")
-        }
+        known |= {r["load_id"] for r in dict_rows(env, f"select load_id from {dataset}._dlt_loads")}
     assert set(load_ids) <= known
-    results = ledger_rows(env, "select * from ops.dbt_results")
+    results = dict_rows(env, "select * from ops.dbt_results")
     assert {r["invocation_id"] for r in results} == {run["dbt_invocation_id"]}
     built = [r for r in results if r["resource_type"] == "model" and r["status"] == "success"]
     assert len(built) == run["models_built"]
     # the ops models read the same ledger
-    (status_row,) = ledger_rows(
+    (status_row,) = dict_rows(
         env, "select count(*) as n from ops.ops_source_status where last_run_id is not null"
     )
     assert status_row["n"] == len(datasets)
 
 
 def check_status_shows_runs_freshness_failing_tests_and_rejects(full_run: FullRun) -> None:
-    (run,) = ledger_rows(full_run.cli.env, "select run_id from ops.runs")
+    (run,) = dict_rows(full_run.cli.env, "select run_id from ops.runs")
 
     result = full_run.cli("status")
 
@@ -130,7 +122,7 @@ def check_health_report_charts_draw_in_headless_chromium(full_run: FullRun) -> N
     out = full_run.tmp / "reports" / "health.html"
     result = full_run.cli("report", "--out", str(out))
     assert result.returncode == 0, result.stderr
-    tables = ledger_rows(
+    tables = dict_rows(
         full_run.cli.env,
         "select distinct table_name from ops.run_tables "
         "where table_name not like '%.rejected_records'",
@@ -154,7 +146,7 @@ def check_health_report_charts_draw_in_headless_chromium(full_run: FullRun) -> N
     # a table that loaded no rows yet (e.g. raw_crm.deleted_customers) has nothing to draw
     empty = {
         "rows-" + row["table_name"].replace(".", "-")
-        for row in ledger_rows(
+        for row in dict_rows(
             full_run.cli.env,
             "select table_name from ops.run_tables group by table_name "
             "having coalesce(sum(rows_loaded), 0) = 0",

@@ -1,15 +1,10 @@
 """The test harness itself: the PostgreSQL server it starts is real and reachable."""
 
-import psycopg2
+from tests.support.warehouse import connect
 
 
 def test_postgres_server_accepts_queries_on_loopback(pg_database):
-    conn = psycopg2.connect(
-        host=pg_database["PGHOST"],
-        port=pg_database["PGPORT"],
-        user=pg_database["PGUSER"],
-        dbname=pg_database["PGDATABASE"],
-    )
+    conn = connect(pg_database)
     with conn.cursor() as cur:
         cur.execute("select inet_server_addr()::text, current_setting('server_version_num')::int")
         addr, version = cur.fetchone()

@@ -1,9 +1,8 @@
-"""Run the real pipeline pieces the dbt tests need: demo data, the loaders, dbt.
+"""Run the real pipeline pieces the dbt tests need: the loaders, dbt, a tiny dbt project.
 
-Everything is real: the demo source system writes SQLite databases and event files, its API
-runs on a free loopback port, ``ingestion.run()`` loads into the warehouse, and dbt runs in a
-subprocess with its own profile, target and log folders (so parallel test workers never share
-dbt state).
+Everything is real: the demo's API runs on a free loopback port, ``ingestion.run()`` loads into
+the warehouse, and dbt runs in a subprocess with its own profile, target and log folders (so
+parallel test workers never share dbt state).
 """
 
 from __future__ import annotations
@@ -12,15 +11,43 @@ import json
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
+from tests.support.env import environment
+from tests.support.paths import PROFILES_EXAMPLE, REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+TINY_PROJECT = """\
+name: tiny
+version: "1.0"
+profile: customer_analytics
+model-paths: ["models"]
+"""
+TINY_MODEL = "select 1 as id union all select 2 as id\n"
+TINY_YML = """\
+models:
+  - name: numbers
+    columns:
+      - name: id
+        data_tests: [unique, not_null]
+"""
+
+
+def write_profiles(folder: Path) -> Path:
+    """``folder`` holding a copy of the repo's ``profiles.example.yml`` as ``profiles.yml``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(PROFILES_EXAMPLE, folder / "profiles.yml")
+    return folder
+
+
+def tiny_project(project: Path) -> Path:
+    """A real, minimal dbt project (one model, two tests) using the repo's profile."""
+    (project / "models").mkdir(parents=True)
+    (project / "dbt_project.yml").write_text(TINY_PROJECT)
+    (project / "models" / "numbers.sql").write_text(TINY_MODEL)
+    (project / "models" / "numbers.yml").write_text(TINY_YML)
+    return write_profiles(project)
 
 
 @dataclass
@@ -64,8 +91,7 @@ class DbtProject:
     runs: list[DbtRun] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.work_dir.mkdir(parents=True, exist_ok=True)
-        shutil.copy(REPO_ROOT / "profiles.example.yml", self.work_dir / "profiles.yml")
+        write_profiles(self.work_dir)
 
     def invoke(self, *args: str) -> DbtRun:
         """Run ``dbt <args>`` from the repo root with the current environment."""
@@ -93,15 +119,6 @@ class DbtProject:
         return run
 
 
-@contextmanager
-def environment(values: Mapping[str, str]) -> Iterator[None]:
-    """Set environment variables for the duration of the block."""
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in values.items():
-            patch.setenv(key, value)
-        yield
-
-
 def ingest(demo_dir: Path, sources: list[str] | None = None) -> Any:
     """Load the demo's systems into the current warehouse through its own API server."""
     import ingestion
@@ -111,30 +128,3 @@ def ingest(demo_dir: Path, sources: list[str] | None = None) -> Any:
         summary = ingestion.run(sources=sources)
     assert summary.ok, f"ingestion failed: {summary.errors}"
     return summary
-
-
-def query(env: Mapping[str, str], sql: str) -> list[tuple[Any, ...]]:
-    """Run one query on the warehouse described by ``env`` and return all rows."""
-    if env["WAREHOUSE"] == "duckdb":
-        import duckdb
-
-        conn = duckdb.connect(env["DUCKDB_PATH"], read_only=True)
-        try:
-            return [tuple(row) for row in conn.execute(sql).fetchall()]
-        finally:
-            conn.close()
-    import psycopg2
-
-    conn = psycopg2.connect(
-        host=env["PGHOST"],
-        port=env["PGPORT"],
-        user=env["PGUSER"],
-        dbname=env["PGDATABASE"],
-        password=env.get("PGPASSWORD", ""),
-    )
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-            return [tuple(row) for row in cur.fetchall()]
-    finally:
-        conn.close()

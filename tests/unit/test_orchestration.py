@@ -1,12 +1,18 @@
-"""Pure logic of the run script: backoff, retries, settings, payloads, dbt outcomes."""
+"""Pure logic of the run script: backoff, retries, settings, payloads, dbt outcomes, redaction,
+the lock file."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import pytest
 
 from orchestration import alerts, settings
 from orchestration.dbt_step import DbtOutcome, build_args
 from orchestration.ledger import NodeResult, RunRecord, TableRows
+from orchestration.lock import LockHeld, file_lock
+from orchestration.redact import redact
 from orchestration.retry import Attempt, backoff_delays, with_retries
 
 
@@ -87,3 +93,41 @@ def test_alert_payload_is_slack_compatible_and_names_the_failed_step() -> None:
     assert all(block["type"] == "section" for block in payload["blocks"])
     body = str(payload["blocks"])
     assert "Rows loaded:* 5" in body and "rejected:* 2" in body and "HTTP 500" in body
+
+
+def test_redact_masks_url_credentials_bearer_tokens_and_password_settings() -> None:
+    text = (
+        "postgresql://loader:hunter22@db:5432/x failed; Authorization: Bearer abcdefgh12345678; "
+        "password=s3cr3t! token: tkn-0001"
+    )
+
+    cleaned = redact(text)
+
+    for secret in ("hunter22", "abcdefgh12345678", "s3cr3t!", "tkn-0001"):
+        assert secret not in cleaned
+    assert "postgresql://***@db:5432/x" in cleaned
+
+
+def test_lock_of_another_host_is_never_taken_over(tmp_path: Path) -> None:
+    lock_file = tmp_path / ".run.lock"
+    lock_file.write_text(
+        json.dumps({"pid": 1, "host": "elsewhere", "run_id": "r1", "command": "run",
+                    "started_at": "2026-11-01T00:00:00+00:00"})
+    )  # fmt: skip
+
+    with (
+        pytest.raises(LockHeld, match=r"on elsewhere.*delete .*\.run\.lock"),
+        file_lock(lock_file, "r2", "run"),
+    ):
+        pass
+    assert json.loads(lock_file.read_text())["run_id"] == "r1"
+
+
+def test_lock_is_released_after_the_block_even_when_it_raises(tmp_path: Path) -> None:
+    lock_file = tmp_path / ".run.lock"
+
+    with pytest.raises(RuntimeError), file_lock(lock_file, "r1", "run"):
+        assert json.loads(lock_file.read_text())["run_id"] == "r1"
+        raise RuntimeError("boom")
+
+    assert not lock_file.exists()

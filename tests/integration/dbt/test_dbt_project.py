@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,8 +23,9 @@ from typing import Any
 
 import pytest
 
-from tests import pg_server
-from tests.dbt import harness
+from tests.support.dbt import DbtProject, DbtRun, ingest
+from tests.support.env import environment
+from tests.support.warehouse import fresh_env, query
 
 logger = logging.getLogger(__name__)
 END_DATE = date(2026, 10, 20)
@@ -64,7 +64,7 @@ class Scenario:
 
     env: dict[str, str]
     demo_dir: Path
-    build: harness.DbtRun
+    build: DbtRun
     truth: dict[str, Any]
     live_bad_orders: set[int]
     revenue: dict[tuple[str, str], tuple[int, Decimal]]
@@ -72,13 +72,13 @@ class Scenario:
     loader_rejections: int
     marts_counts: dict[str, int]
     customer_values: list[tuple[Any, ...]]
-    incremental_runs: list[harness.DbtRun]
+    incremental_runs: list[DbtRun]
     incremental_orders: list[tuple[Any, ...]]
-    full_refresh: harness.DbtRun
+    full_refresh: DbtRun
     full_refresh_orders: list[tuple[Any, ...]]
     incremental_events: dict[str, list[tuple[Any, ...]]]
     full_refresh_events: dict[str, list[tuple[Any, ...]]]
-    docs: harness.DbtRun | None
+    docs: DbtRun | None
     docs_dir: Path
 
 
@@ -107,15 +107,9 @@ def _live_bad_orders(demo_dir: Path) -> set[int]:
 
 
 def _warehouse_env(kind: str, tmp: Path, request: pytest.FixtureRequest) -> dict[str, str]:
-    env = {"WAREHOUSE": kind, "DLT_DATA_DIR": str(tmp / "dlt"), "RUNTIME__LOG_LEVEL": "WARNING"}
-    if kind == "duckdb":
-        env["DUCKDB_PATH"] = str(tmp / "warehouse" / "analytics.duckdb")
-    else:
-        server = request.getfixturevalue("postgres")
-        name = f"dbt_{uuid.uuid4().hex[:10]}"
-        pg_server.create_database(server, name)
-        env.update(server.env(name))
-    return env
+    server = request.getfixturevalue("postgres") if kind == "postgres" else None
+    env = {"DLT_DATA_DIR": str(tmp / "dlt"), "RUNTIME__LOG_LEVEL": "WARNING"}
+    return {**env, **fresh_env(kind, tmp, server)}
 
 
 pytestmark = pytest.mark.slow
@@ -137,8 +131,8 @@ def scenario(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     demo_dir = tmp / "demo"
     env = _warehouse_env(kind, tmp, request)
     env["DEMO_DIR"] = str(demo_dir)
-    dbt = harness.DbtProject(tmp / "dbt")
-    with harness.environment(env):
+    dbt = DbtProject(tmp / "dbt")
+    with environment(env):
         with _timed(kind, "demo generate"):
             generator.generate(
                 demo_dir,
@@ -148,7 +142,7 @@ def scenario(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
                 faults=FileFaults(malformed_rate=0.02, bad_orders_rate=0.004),
             )
         with _timed(kind, "ingest"):
-            harness.ingest(demo_dir)
+            ingest(demo_dir)
         with _timed(kind, "dbt build"):
             build = dbt.invoke("build")
         docs = None
@@ -159,39 +153,39 @@ def scenario(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         live_bad = _live_bad_orders(demo_dir)
         revenue = {
             (str(day), country): (orders, Decimal(str(amount)))
-            for day, country, orders, amount in harness.query(
+            for day, country, orders, amount in query(
                 env, "select order_date, country_code, orders, revenue from marts.fct_daily_revenue"
             )
         }
         quarantined = {
             int(key)
-            for (key,) in harness.query(
+            for (key,) in query(
                 env,
                 "select record_key from quarantine.quarantine_rows "
                 "where source_table = 'raw_shop.orders'",
             )
         }
-        (loader_rejections,) = harness.query(
+        (loader_rejections,) = query(
             env, "select count(*) from quarantine.quarantine_rows where layer = 'load'"
         )[0]
         marts_counts = {
-            name: harness.query(env, f"select count(*) from {name}")[0][0]
+            name: query(env, f"select count(*) from {name}")[0][0]
             for name in ("marts.dim_customers", "marts.fct_orders", "staging.stg_events__events")
         }
-        customer_values = harness.query(env, "select * from marts.dim_customers")
+        customer_values = query(env, "select * from marts.dim_customers")
 
         incremental_runs = []
         for _ in range(2):
             with _timed(kind, "demo advance + ingest"):
                 generator.advance(demo_dir, days=1, faults=FileFaults(bad_orders_rate=0.02))
-                harness.ingest(demo_dir)
+                ingest(demo_dir)
             with _timed(kind, "dbt run +fct_orders +fct_sessions (incremental)"):
                 incremental_runs.append(
                     dbt.invoke("run", "--select", "+fct_orders", "+fct_sessions")
                 )
         order_sql = f"select {ORDER_COLUMNS} from marts.fct_orders order by order_id"
-        incremental_orders = harness.query(env, order_sql)
-        incremental_events = {name: harness.query(env, sql) for name, sql in EVENT_SQL.items()}
+        incremental_orders = query(env, order_sql)
+        incremental_events = {name: query(env, sql) for name, sql in EVENT_SQL.items()}
         with _timed(kind, "dbt run (orders and event chain) --full-refresh"):
             full_refresh = dbt.invoke(
                 "run",
@@ -202,8 +196,8 @@ def scenario(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
                 "fct_sessions",
                 "--full-refresh",
             )
-        full_refresh_orders = harness.query(env, order_sql)
-        full_refresh_events = {name: harness.query(env, sql) for name, sql in EVENT_SQL.items()}
+        full_refresh_orders = query(env, order_sql)
+        full_refresh_events = {name: query(env, sql) for name, sql in EVENT_SQL.items()}
     return Scenario(
         env=env,
         demo_dir=demo_dir,

@@ -9,14 +9,17 @@ from pathlib import Path
 import pytest
 
 from ingestion import warehouse
-from tests.dbt import harness, raw_fixture
+from tests.support import raw_fixture
+from tests.support.dbt import DbtProject
+from tests.support.env import environment
+from tests.support.warehouse import query
 
 pytestmark = pytest.mark.slow
 
 
 def _fixture_warehouse(tmp_path: Path) -> dict[str, str]:
     env = {"WAREHOUSE": "duckdb", "DUCKDB_PATH": str(tmp_path / "fixture.duckdb")}
-    with harness.environment(env):
+    with environment(env):
         conn = warehouse.connect()
         raw_fixture.build(conn)
         conn.close()
@@ -27,15 +30,13 @@ def test_refused_rows_are_listed_with_their_reason_and_guarded_by_share_tests(
     tmp_path: Path,
 ) -> None:
     env = _fixture_warehouse(tmp_path)
-    dbt = harness.DbtProject(tmp_path / "dbt")
-    with harness.environment(env):
+    dbt = DbtProject(tmp_path / "dbt")
+    with environment(env):
         run = dbt.invoke("run", "--select", "+quarantine_rows")
         tests = dbt.invoke("test", "--select", "base_shop__orders")
     assert run.failures() == []
     rows = set(
-        harness.query(
-            env, "select source_table, record_key, reason from quarantine.quarantine_rows"
-        )
+        query(env, "select source_table, record_key, reason from quarantine.quarantine_rows")
     )
     assert rows == {
         ("raw_shop.orders", "105", "unknown currency"),
@@ -54,7 +55,7 @@ def test_refused_rows_are_listed_with_their_reason_and_guarded_by_share_tests(
     assert statuses["base_shop__orders_quarantine_share"] == "fail"
     assert not tests.success
     # Between the thresholds the same test warns and the build goes on.
-    with harness.environment(env):
+    with environment(env):
         between = dbt.invoke(
             "test",
             "--select",

@@ -3,22 +3,11 @@
 from __future__ import annotations
 
 import shutil
-from datetime import date
 from pathlib import Path
 
 import pytest
 
-from demo import generator
-from demo.faults import FileFaults
-
-END_DATE = date(2026, 11, 20)  # a Friday: the history spans a weekend
-SCALE = 0.1  # 1,000 events, 100 orders, 10 new customers a day
-
-
-def make_demo(folder: Path, days: int = 4, scale: float = SCALE, **faults: float) -> Path:
-    """Generate a demo shop in `folder` ending on END_DATE."""
-    generator.generate(folder, days, scale, seed=42, end_date=END_DATE, faults=FileFaults(**faults))
-    return folder
+from tests.support.demo import make_demo
 
 
 @pytest.fixture(scope="session")

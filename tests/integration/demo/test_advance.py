@@ -149,9 +149,9 @@ def test_late_files_resend_some_events_counted_as_duplicates(advanced):
 def test_advancing_a_day_gives_the_same_data_as_generating_it(tmp_path):
     from datetime import date
 
-    from tests.demo.test_generate import _fingerprint
+    from tests.support.demo import fingerprint
 
     generator.generate(tmp_path / "stepwise", 2, 0.05, end_date=date(2026, 11, 19))
     generator.advance(tmp_path / "stepwise", 1)
     generator.generate(tmp_path / "at_once", 3, 0.05, end_date=date(2026, 11, 20))
-    assert _fingerprint(tmp_path / "stepwise") == _fingerprint(tmp_path / "at_once")
+    assert fingerprint(tmp_path / "stepwise") == fingerprint(tmp_path / "at_once")

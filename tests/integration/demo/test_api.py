@@ -224,8 +224,3 @@ def test_unauthorized_after_rejects_the_right_token_once_the_budget_is_spent(dem
     assert headers["WWW-Authenticate"] == "Bearer" and b"revoked" in body
     assert report["injected"] == {"unauthorized": 3}
     assert report["answered"] == {"200": 3, "401": 3}
-
-
-def test_negative_unauthorized_after_is_refused():
-    with pytest.raises(ValueError, match="unauthorized_after"):
-        ApiFaults(unauthorized_after=-1)

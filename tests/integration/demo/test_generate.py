@@ -2,37 +2,20 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 from datetime import date
-from pathlib import Path
 
 import duckdb
 import pytest
 
 from demo import generator
-from tests.demo.conftest import END_DATE, make_demo
-
-
-def _fingerprint(folder: Path) -> dict[str, str]:
-    """A hash of every table's rows and every event file's bytes (the token is random)."""
-    prints = {}
-    for db in ("shop.sqlite", "api.sqlite"):
-        conn = sqlite3.connect(folder / db)
-        for (table,) in conn.execute("select name from sqlite_master where type = 'table'"):
-            rows = conn.execute(f"select * from {table} order by 1").fetchall()
-            prints[f"{db}:{table}"] = hashlib.sha256(repr(rows).encode()).hexdigest()
-        conn.close()
-    for path in sorted((folder / "landing").rglob("*.*")):
-        prints[str(path.relative_to(folder))] = hashlib.sha256(path.read_bytes()).hexdigest()
-    prints["manifest"] = hashlib.sha256((folder / "manifest.json").read_bytes()).hexdigest()
-    return prints
+from tests.support.demo import END_DATE, fingerprint, make_demo
 
 
 def test_the_same_seed_generates_identical_data(tmp_path):
-    first = _fingerprint(make_demo(tmp_path / "a", days=2, scale=0.05, malformed_rate=0.05))
-    second = _fingerprint(make_demo(tmp_path / "b", days=2, scale=0.05, malformed_rate=0.05))
+    first = fingerprint(make_demo(tmp_path / "a", days=2, scale=0.05, malformed_rate=0.05))
+    second = fingerprint(make_demo(tmp_path / "b", days=2, scale=0.05, malformed_rate=0.05))
     assert len(first) > 10
     assert first == second
 
@@ -40,8 +23,8 @@ def test_the_same_seed_generates_identical_data(tmp_path):
 def test_another_seed_generates_other_orders(tmp_path):
     make_demo(tmp_path / "a", days=1, scale=0.05)
     generator.generate(tmp_path / "b", 1, 0.05, seed=7, end_date=END_DATE)
-    a = _fingerprint(tmp_path / "a")
-    b = _fingerprint(tmp_path / "b")
+    a = fingerprint(tmp_path / "a")
+    b = fingerprint(tmp_path / "b")
     assert a["shop.sqlite:orders"] != b["shop.sqlite:orders"]
 
 
@@ -125,7 +108,7 @@ def test_big_days_written_by_a_forked_process_hold_the_same_data(tmp_path, monke
     make_demo(tmp_path / "thread", days=2, scale=0.05)
     monkeypatch.setattr(generator, "PROCESS_THRESHOLD", 0)
     make_demo(tmp_path / "process", days=2, scale=0.05)
-    assert _fingerprint(tmp_path / "thread") == _fingerprint(tmp_path / "process")
+    assert fingerprint(tmp_path / "thread") == fingerprint(tmp_path / "process")
 
 
 def test_generate_force_replaces_an_existing_demo(tmp_path):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sqlite3
 
-import psycopg2
 import pytest
 
 from demo import generator
 from demo.faults import FileFaults
 from demo.shop import copy_to_postgres
+from tests.support.warehouse import connect
 
 
 def _url(env: dict[str, str]) -> str:
@@ -29,10 +29,7 @@ def test_copy_to_postgres_copies_every_row_and_drifted_columns(demo_copy, pg_dat
         for t in ("products", "orders", "order_items")
     }
     assert copied == expected
-    conn = psycopg2.connect(
-        host=pg_database["PGHOST"], port=pg_database["PGPORT"], user=pg_database["PGUSER"],
-        dbname=pg_database["PGDATABASE"],
-    )  # fmt: skip
+    conn = connect(pg_database)
     with conn, conn.cursor() as cur:
         cur.execute("select count(*), sum(total_amount), count(sales_channel) from shop.orders")
         count, total, channels = cur.fetchone()

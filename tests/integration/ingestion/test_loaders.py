@@ -10,7 +10,9 @@ import json
 from pathlib import Path
 
 import ingestion
-from tests.ingestion.conftest import count, demo_cli, query, truth_counts
+from tests.support.demo import demo_cli, truth_counts
+from tests.support.paths import REPO_ROOT
+from tests.support.warehouse import count, query_current
 
 
 def _run_ok(**kwargs: object) -> ingestion.RunSummary:
@@ -29,7 +31,7 @@ def test_first_load_matches_the_demo_truth(warehouse_env, demo_dir, demo_api, ra
     for table in ("raw_events.events", "raw_shop.orders", "raw_crm.customers", "raw_fx.rates"):
         assert count(table, "_dlt_load_id is null") == 0, table
     # events are unique on event_id; nested CRM fields follow the documented shape
-    assert query("select count(distinct event_id) from raw_events.events")[0][0] == count(
+    assert query_current("select count(distinct event_id) from raw_events.events")[0][0] == count(
         "raw_events.events"
     )
     assert count("raw_crm.customers__tags") > 0
@@ -95,7 +97,7 @@ def test_backfill_window_loads_only_that_window_and_leaves_the_cursor(
     window_orders = count("raw_shop.orders")
     assert window_orders > 0
     assert count("raw_shop.orders", f"updated_at < '{day}' or updated_at >= '2026-11-21'") == 0
-    files = [r[0] for r in query("select distinct _file_name from raw_events.events")]
+    files = [r[0] for r in query_current("select distinct _file_name from raw_events.events")]
     assert files and all(f.startswith(f"date={day}/") for f in files)
 
     # the incremental cursor was not moved: a normal run still loads the whole history
@@ -115,7 +117,7 @@ def test_malformed_lines_are_rejected_with_line_and_reason(
         for entry in manifest["files"]
         for line in entry["malformed_lines"]
     }
-    rejected = query(
+    rejected = query_current(
         "select location, position, reason, raw_text, source_name, resource_name, _dlt_load_id"
         " from raw_events.rejected_records"
     )
@@ -130,7 +132,7 @@ def test_malformed_lines_are_rejected_with_line_and_reason(
 
 def _events_declared_deduplicated() -> bool:
     """The hint of the newest stored dlt schema: did the last load skip dlt's ranking window?"""
-    stored = query(
+    stored = query_current(
         "select schema from raw_events._dlt_version order by inserted_at desc, version desc limit 1"
     )[0][0]
     return bool(json.loads(stored)["tables"]["events"].get("x-stage-data-deduplicated"))
@@ -141,7 +143,10 @@ def test_an_event_repeated_within_a_run_loads_once_and_a_run_without_repeats_ski
 ):
     # the template's second day re-sends events of the first in a late file: one run reads both
     _run_ok(sources=["events"])
-    assert query("select count(*) - count(distinct event_id) from raw_events.events")[0][0] == 0
+    assert (
+        query_current("select count(*) - count(distinct event_id) from raw_events.events")[0][0]
+        == 0
+    )
     assert not _events_declared_deduplicated()
 
     # the next day's late file re-sends events loaded by the first run (not by this one)
@@ -156,7 +161,10 @@ def test_an_event_repeated_within_a_run_loads_once_and_a_run_without_repeats_ski
     duplicates = sum(entry["duplicates"] for entry in manifest["files"])
     rejected = count("raw_events.rejected_records")
     assert count("raw_events.events") + rejected == lines - duplicates
-    assert query("select count(*) - count(distinct event_id) from raw_events.events")[0][0] == 0
+    assert (
+        query_current("select count(*) - count(distinct event_id) from raw_events.events")[0][0]
+        == 0
+    )
 
 
 def test_schema_drift_with_an_added_column_loads(
@@ -188,15 +196,13 @@ def test_a_second_run_is_refused_while_one_holds_the_dataset(warehouse_env, demo
         ingestion.run(sources=["shop", "fx"])  # refused as a whole: fx is not loaded either
 
     loaded = "select count(*) from information_schema.tables where table_schema like 'raw_%'"
-    assert query(loaded)[0][0] == 0
+    assert query_current(loaded)[0][0] == 0
     _run_ok(sources=["shop"])  # the lock is released with the first run
 
 
 def test_a_source_pointed_at_a_dead_api_fails_with_one_clear_line(demo_dir, tmp_path, monkeypatch):
     import subprocess
     import sys
-
-    from tests.ingestion.conftest import REPO_ROOT
 
     monkeypatch.setenv("DUCKDB_PATH", str(tmp_path / "wh.duckdb"))
     sources = (REPO_ROOT / "ingestion" / "sources.yml").read_text()
@@ -265,7 +271,7 @@ def test_declared_nullable_api_fields_get_columns_even_when_every_value_is_null(
 
     columns = {
         (table, column)
-        for table, column in query(
+        for table, column in query_current(
             "select table_name, column_name from information_schema.columns"
             " where table_schema = 'raw_crm'"
         )

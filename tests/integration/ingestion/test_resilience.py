@@ -18,7 +18,9 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 import ingestion
 from ingestion import runner, warehouse
 from ingestion.package_repair import drop_normalized_extract_leftovers
-from tests.ingestion.conftest import REPO_ROOT, count, query, start_api, truth_counts
+from tests.support.demo import serve, truth_counts
+from tests.support.paths import REPO_ROOT
+from tests.support.warehouse import count, query_current
 
 FAULT_SEED = 67  # with these rates: request 1 and 3 get 429, request 4 a truncated body
 
@@ -47,7 +49,7 @@ def test_api_throttling_errors_and_truncated_bodies_are_retried_to_the_exact_cou
     monkeypatch.setenv("DUCKDB_PATH", str(tmp_path / "wh.duckdb"))
     monkeypatch.setenv("RUNTIME__REQUEST_MAX_ATTEMPTS", "15")
     monkeypatch.setenv("RUNTIME__REQUEST_BACKOFF_FACTOR", "0.05")
-    api = start_api(demo_dir, monkeypatch, faults)
+    api = serve(demo_dir, monkeypatch, faults)
     next(api)
     try:
         summary = ingestion.run(sources=["crm", "fx"])
@@ -93,14 +95,15 @@ def test_a_run_killed_during_load_is_completed_by_the_next_run_without_loss_or_d
     assert count("raw_events.events") == expected["events"]
     assert count("raw_events.rejected_records") == expected["events_malformed"]
     assert (
-        query("select count(distinct event_id) from raw_events.events")[0][0] == expected["events"]
+        query_current("select count(distinct event_id) from raw_events.events")[0][0]
+        == expected["events"]
     )
 
 
 def test_replay_admits_a_repaired_record_exactly_once(demo_dir, demo_api, tmp_path, monkeypatch):
     monkeypatch.setenv("DUCKDB_PATH", str(tmp_path / "wh.duckdb"))
     ingestion.run(sources=["events"])
-    location, position = query(
+    location, position = query_current(
         "select location, position from raw_events.rejected_records"
         " where location like '%.csv' order by location, position limit 1"
     )[0]

@@ -6,8 +6,9 @@ import json
 import socket
 from pathlib import Path
 
-from orchestration.redact import redact
-from tests.orchestration.conftest import Cli, Receiver, ledger_rows
+from tests.support.cli import Cli
+from tests.support.warehouse import dict_rows
+from tests.support.webhook import Receiver
 
 SECRET_PATH = "/services/T0000/B0000/wh-secret-9f8e7d6c"
 PASSWORD = "pg-password-1a2b3c4d"
@@ -43,9 +44,9 @@ def test_failed_run_posts_an_alert_without_any_secret(
     assert set(payload) == {"text", "blocks"}
     assert "failed at step dbt_build" in payload["text"]
     assert any("leaky" in json.dumps(block) for block in payload["blocks"])
-    (run,) = ledger_rows(cli_duckdb.env, "select * from ops.runs")
+    (run,) = dict_rows(cli_duckdb.env, "select * from ops.runs")
     ledger_text = json.dumps(run, default=str) + json.dumps(
-        ledger_rows(cli_duckdb.env, "select * from ops.dbt_results"), default=str
+        dict_rows(cli_duckdb.env, "select * from ops.dbt_results"), default=str
     )
     assert "***" in run["error"]  # the token was in the error, and was masked
     everything = (
@@ -75,18 +76,5 @@ def test_failed_ingest_alerts_an_unreachable_webhook_without_logging_its_url(
     assert "no_demo_here" in failed_line  # the loaders name the missing demo folder
     assert "alert webhook could not be reached" in result.stderr
     assert SECRET_PATH not in result.stderr + result.stdout
-    (run,) = ledger_rows(cli_duckdb.env, "select * from ops.runs")
+    (run,) = dict_rows(cli_duckdb.env, "select * from ops.runs")
     assert (run["status"], run["failed_step"], run["models_built"]) == ("failed", "ingest", 0)
-
-
-def test_redact_masks_url_credentials_bearer_tokens_and_password_settings() -> None:
-    text = (
-        "postgresql://loader:hunter22@db:5432/x failed; Authorization: Bearer abcdefgh12345678; "
-        "password=s3cr3t! token: tkn-0001"
-    )
-
-    cleaned = redact(text)
-
-    for secret in ("hunter22", "abcdefgh12345678", "s3cr3t!", "tkn-0001"):
-        assert secret not in cleaned
-    assert "postgresql://***@db:5432/x" in cleaned

@@ -14,8 +14,9 @@ import pytest
 
 from ingestion.warehouse import Warehouse
 from orchestration.ledger import Ledger, RunRecord
-from orchestration.lock import LockHeld, file_lock
-from tests.orchestration.conftest import REPO_ROOT, Cli, ledger_rows
+from tests.support.cli import Cli
+from tests.support.paths import REPO_ROOT
+from tests.support.warehouse import dict_rows
 
 HOLDER = textwrap.dedent(
     """
@@ -97,33 +98,8 @@ def test_stale_lock_from_a_dead_process_is_recovered_and_its_run_marked_abandone
     assert result.returncode == 0, result.stderr
     assert "recovered a stale run lock" in result.stderr
     assert not lock_file.exists()  # released at the end of the run
-    statuses = ledger_rows(env, "select run_id, status from ops.runs order by started_at")
+    statuses = dict_rows(env, "select run_id, status from ops.runs order by started_at")
     assert statuses[0] == {"run_id": crashed["run_id"], "status": "abandoned"}
-    (error,) = ledger_rows(env, f"select error from ops.runs where run_id = '{crashed['run_id']}'")
+    (error,) = dict_rows(env, f"select error from ops.runs where run_id = '{crashed['run_id']}'")
     assert "died; lock recovered" in error["error"]
     assert statuses[1]["status"] == "success"
-
-
-def test_lock_of_another_host_is_never_taken_over(tmp_path: Path) -> None:
-    lock_file = tmp_path / ".run.lock"
-    lock_file.write_text(
-        json.dumps({"pid": 1, "host": "elsewhere", "run_id": "r1", "command": "run",
-                    "started_at": "2026-11-01T00:00:00+00:00"})
-    )  # fmt: skip
-
-    with (
-        pytest.raises(LockHeld, match=r"on elsewhere.*delete .*\.run\.lock"),
-        file_lock(lock_file, "r2", "run"),
-    ):
-        pass
-    assert json.loads(lock_file.read_text())["run_id"] == "r1"
-
-
-def test_lock_is_released_after_the_block_even_when_it_raises(tmp_path: Path) -> None:
-    lock_file = tmp_path / ".run.lock"
-
-    with pytest.raises(RuntimeError), file_lock(lock_file, "r1", "run"):
-        assert json.loads(lock_file.read_text())["run_id"] == "r1"
-        raise RuntimeError("boom")
-
-    assert not lock_file.exists()

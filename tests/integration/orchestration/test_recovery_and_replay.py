@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.orchestration.conftest import Cli, ledger_rows
-from tests.orchestration.e2e_support import generate_demo
+from tests.support.cli import Cli
+from tests.support.demo import generate
+from tests.support.warehouse import dict_rows
 
 pytestmark = [pytest.mark.slow]
 
@@ -19,13 +20,13 @@ pytestmark = [pytest.mark.slow]
 @pytest.fixture
 def cli_with_loaders(cli_duckdb: Cli, tmp_path: Path) -> Cli:
     """The CLI with the real loaders on a tiny demo (with malformed event lines) and tiny dbt."""
-    demo = generate_demo(tmp_path / "demo_data", malformed_rate=0.05)
+    demo = generate(tmp_path / "demo_data", scale=0.01, malformed_rate=0.05)
     cli_duckdb.env["DEMO_DIR"] = str(demo)
     return cli_duckdb
 
 
 def _count(env: dict[str, str], table: str) -> int:
-    return int(ledger_rows(env, f"select count(*) as n from {table}")[0]["n"])
+    return int(dict_rows(env, f"select count(*) as n from {table}")[0]["n"])
 
 
 def test_failed_dbt_build_keeps_the_load_and_the_next_run_picks_up(
@@ -41,7 +42,7 @@ def test_failed_dbt_build_keeps_the_load_and_the_next_run_picks_up(
     assert "FAILED at step dbt_build" in failed.stderr
     orders = _count(env, "raw_shop.orders")
     assert orders > 0  # the load stayed
-    steps = ledger_rows(env, "select step, status from ops.run_steps order by started_at")
+    steps = dict_rows(env, "select step, status from ops.run_steps order by started_at")
     assert steps == [
         {"step": "ingest", "status": "success"},
         {"step": "dbt_build", "status": "failed"},
@@ -52,10 +53,10 @@ def test_failed_dbt_build_keeps_the_load_and_the_next_run_picks_up(
 
     assert again.returncode == 0, again.stderr[-2000:]
     assert _count(env, "raw_shop.orders") == orders
-    (second,) = ledger_rows(
+    (second,) = dict_rows(
         env, "select run_id from ops.runs where status = 'success' order by started_at"
     )
-    new_orders = ledger_rows(
+    new_orders = dict_rows(
         env,
         "select rows_new from ops.run_tables where table_name = 'raw_shop.orders' "
         f"and run_id = '{second['run_id']}'",
@@ -121,7 +122,7 @@ def test_replay_readmits_fixed_records_exactly_once_and_is_recorded(
     env = cli_with_loaders.env
     first = cli_with_loaders("ingest")
     assert first.returncode == 0, first.stderr[-2000:]
-    rejected = ledger_rows(env, "select raw_text from raw_events.rejected_records")
+    rejected = dict_rows(env, "select raw_text from raw_events.rejected_records")
     assert rejected, "the demo was generated with malformed lines"
     events_before = _count(env, "raw_events.events")
     fixed = _fix_files(Path(env["DEMO_DIR"]) / "landing", {r["raw_text"].strip() for r in rejected})
@@ -132,13 +133,13 @@ def test_replay_readmits_fixed_records_exactly_once_and_is_recorded(
     assert replay.returncode == 0, replay.stderr[-2000:]
     assert _count(env, "raw_events.events") == events_before + fixed
     assert _count(env, "raw_events.rejected_records") == 0
-    (run,) = ledger_rows(env, "select * from ops.runs where command = 'replay'")
+    (run,) = dict_rows(env, "select * from ops.runs where command = 'replay'")
     assert run["status"] == "success"
-    steps = ledger_rows(env, f"select step from ops.run_steps where run_id = '{run['run_id']}'")
+    steps = dict_rows(env, f"select step from ops.run_steps where run_id = '{run['run_id']}'")
     assert steps == [{"step": "replay"}]
 
     again = cli_with_loaders("replay", "--skip-dbt")
 
     assert again.returncode == 0, again.stderr[-2000:]
     assert _count(env, "raw_events.events") == events_before + fixed  # admitted once
-    assert len(ledger_rows(env, "select run_id from ops.runs where command = 'replay'")) == 2
+    assert len(dict_rows(env, "select run_id from ops.runs where command = 'replay'")) == 2

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.orchestration.conftest import Cli, Receiver, ledger_rows
+from tests.support.cli import Cli
+from tests.support.warehouse import dict_rows
+from tests.support.webhook import Receiver
 
 
 def test_run_builds_dbt_and_records_the_run_in_the_ledger_without_alerting(
@@ -21,20 +23,20 @@ def test_run_builds_dbt_and_records_the_run_in_the_ledger_without_alerting(
     assert webhook.bodies == []  # success: no alert
     assert "1 models built; tests 2 passed, 0 warned, 0 failed" in result.stdout
     env = cli_for_warehouse.env
-    runs = ledger_rows(env, "select * from ops.runs")
+    runs = dict_rows(env, "select * from ops.runs")
     assert len(runs) == 1
     run = runs[0]
     assert run["status"] == "success"
     assert (run["models_built"], run["tests_passed"], run["tests_failed"]) == (1, 2, 0)
     assert run["ended_at"] >= run["started_at"]
-    results = ledger_rows(env, "select * from ops.dbt_results order by unique_id")
+    results = dict_rows(env, "select * from ops.dbt_results order by unique_id")
     assert [r["unique_id"].split(".")[0] for r in results] == ["model", "test", "test"]
     assert {r["invocation_id"] for r in results} == {run["dbt_invocation_id"]}
     assert {r["status"] for r in results} == {"success", "pass"}
     artifact = json.loads((Path(env["DBT_TARGET_PATH"]) / "run_results.json").read_text())
     assert artifact["metadata"]["invocation_id"] == run["dbt_invocation_id"]
     assert sorted(r["unique_id"] for r in artifact["results"]) == [r["unique_id"] for r in results]
-    steps = ledger_rows(env, "select step, attempt, status from ops.run_steps")
+    steps = dict_rows(env, "select step, attempt, status from ops.run_steps")
     assert steps == [{"step": "dbt_build", "attempt": 1, "status": "success"}]
 
 
@@ -50,9 +52,9 @@ def test_failing_dbt_step_is_retried_then_named_in_one_line_with_exit_code_1(
     assert len(failed_lines) == 1
     assert failed_lines[0].startswith("FAILED at step dbt_build after 3 attempt(s): ")
     assert "broken" in failed_lines[0]
-    steps = ledger_rows(cli_duckdb.env, "select attempt, status from ops.run_steps order by 1")
+    steps = dict_rows(cli_duckdb.env, "select attempt, status from ops.run_steps order by 1")
     assert steps == [{"attempt": n, "status": "failed"} for n in (1, 2, 3)]
-    (run,) = ledger_rows(cli_duckdb.env, "select * from ops.runs")
+    (run,) = dict_rows(cli_duckdb.env, "select * from ops.runs")
     assert (run["status"], run["failed_step"]) == ("failed", "dbt_build")
     # the good model was still built: a failed node does not undo the others
     assert run["models_built"] == 1
@@ -68,9 +70,9 @@ def test_failed_data_test_is_reported_but_not_retried(cli_duckdb: Cli, tiny_dbt:
 
     assert result.returncode == 1
     assert "FAILED at step dbt_build after 1 attempt(s)" in result.stderr
-    (run,) = ledger_rows(cli_duckdb.env, "select * from ops.runs")
+    (run,) = dict_rows(cli_duckdb.env, "select * from ops.runs")
     assert (run["tests_failed"], run["models_built"]) == (1, 1)
-    (failed,) = ledger_rows(
+    (failed,) = dict_rows(
         cli_duckdb.env, "select * from ops.dbt_results where resource_type = 'test'"
     )
     assert failed["status"] == "fail"
@@ -85,10 +87,10 @@ def test_backfill_passes_the_window_to_dbt_as_vars(cli_duckdb: Cli, tiny_dbt: Pa
     result = cli_duckdb("backfill", "--start", "2026-11-01", "--end", "2026-11-03", "--skip-ingest")
 
     assert result.returncode == 0, result.stderr
-    (row,) = ledger_rows(cli_duckdb.env, "select args from ops.runs where command = 'backfill'")
+    (row,) = dict_rows(cli_duckdb.env, "select args from ops.runs where command = 'backfill'")
     args = json.loads(row["args"])
     assert (args["start"], args["end"]) == ("2026-11-01", "2026-11-03")
-    window = ledger_rows(cli_duckdb.env, "select * from analytics.analytics.window")
+    window = dict_rows(cli_duckdb.env, "select * from analytics.analytics.window")
     assert window == [{"start_date": "2026-11-01", "end_date": "2026-11-03"}]
 
 
