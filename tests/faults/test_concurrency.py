@@ -1,8 +1,9 @@
 """Concurrency: two runs started together, one is refused at once with exit code 3; a lock left
 by a SIGKILLed run is recovered by the next run with no manual step.
 
-tests/orchestration/test_lock.py and tests/ingestion/test_loaders.py check the lock mechanics
-with a stand-in holder; here two real runs race and the figures are recorded.
+tests/integration/orchestration/test_lock.py and tests/integration/ingestion/test_loaders.py
+check the lock mechanics with a stand-in holder; here two real runs race and the figures are
+recorded.
 """
 
 from __future__ import annotations
