@@ -27,11 +27,11 @@ import yaml
 
 from demo import pg_server
 from tests.faults.pg_auth import create_database, password_server, server_log
-from tests.support import webhook as receiver
 from tests.support.dbt import write_profiles
 from tests.support.env import clean_env
 from tests.support.paths import REPO_ROOT, SOURCES_FILE
 from tests.support.warehouse import connect
+from tests.support.webhook import Receiver, receiver
 
 # configurable names, deliberately not the defaults
 LOADER, TRANSFORMER, READER = "ca_loader", "ca_transformer", "ca_reader"
@@ -72,7 +72,7 @@ class World:
     demo_dir: Path | None = None
     api_url: str | None = None
     sources_file: Path | None = None
-    webhook: receiver.Receiver | None = None
+    webhook: Receiver | None = None
 
     # ------------------------------------------------------------ connections and environments
 
@@ -283,7 +283,7 @@ def world(tmp: Path, with_sources: bool) -> Iterator[World]:
     with ExitStack() as stack:
         server = stack.enter_context(password_server(values["admin_password"]))
         w = World(server=server, tmp=tmp, secrets=values)
-        w.webhook = stack.enter_context(receiver.receiver())
+        w.webhook = stack.enter_context(receiver())
         if with_sources:
             _add_sources(w, stack)
         yield w
