@@ -43,7 +43,7 @@ METHOD_NOTES = [
     "as the loader, JSON parsed and discarded. Bare SELECT: `select *` of the shop's products, "
     "orders and order_items through the loader's driver, rows discarded. The shop and CRM "
     "ratios compare them with the loader of the whole source (all its tables).",
-    "PostgreSQL is a throwaway server on 127.0.0.1 started by the harness (tests/pg_server.py: "
+    "PostgreSQL is a throwaway server on 127.0.0.1 started by the harness (demo/pg_server.py: "
     "fsync off, shared_buffers 256MB); its memory is not in the peak RSS column.",
     "2× volume: after `demo advance`, both days are loaded into a second, empty warehouse, one "
     "process per source; 1× is the largest of the day-1, no-op and day-2 ingestion processes.",
@@ -318,8 +318,8 @@ class Bench:
             self.api_url = ""
 
     def start_postgres(self) -> None:
-        """A throwaway PostgreSQL on loopback (tests/pg_server.py) with a ``bench`` database."""
-        from tests import pg_server
+        """A throwaway PostgreSQL on loopback (demo/pg_server.py) with a ``bench`` database."""
+        from demo import pg_server
 
         self.pg = pg_server.start()
         pg_server.create_database(self.pg, "bench")
@@ -536,7 +536,7 @@ class Bench:
         fresh warehouse has to load all of it.
         """
         if wh == "postgres":
-            from tests import pg_server
+            from demo import pg_server
 
             pg_server.create_database(self.pg, "bench2x")
         for name in self.sources:

@@ -1,18 +1,17 @@
-"""Shared fixtures: a real PostgreSQL server, per-test warehouses, an isolated environment."""
+"""Shared fixtures: a real PostgreSQL server, per-test warehouses, a demo shop, an isolated env."""
 
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests import pg_server
-from tests.faults.battery import write_report
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from demo import pg_server
+from tests.support import demo
+from tests.support.battery import write_report
+from tests.support.warehouse import fresh_env, new_database
 
 
 @pytest.fixture(scope="session")
@@ -32,9 +31,7 @@ def postgres() -> Iterator[pg_server.PostgresServer]:
 @pytest.fixture
 def pg_database(postgres: pg_server.PostgresServer) -> dict[str, str]:
     """A fresh, empty database on the test server; returns its libpq environment."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    pg_server.create_database(postgres, name)
-    return postgres.env(name)
+    return new_database(postgres)
 
 
 @pytest.fixture(params=["duckdb", "postgres"])
@@ -42,14 +39,21 @@ def warehouse_env(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> dict[str, str]:
     """Point WAREHOUSE (and DUCKDB_PATH or PG*) at a fresh warehouse; runs once per warehouse."""
-    env = {"WAREHOUSE": request.param}
-    if request.param == "duckdb":
-        env["DUCKDB_PATH"] = str(tmp_path / "warehouse" / "analytics.duckdb")
-    else:
-        env.update(request.getfixturevalue("pg_database"))
+    server = request.getfixturevalue("postgres") if request.param == "postgres" else None
+    env = fresh_env(request.param, tmp_path, server)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     return env
+
+
+@pytest.fixture(scope="session")
+def tiny_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny demo shop (2 days, scale 0.05, malformed event lines), generated once per session.
+
+    Tests copy it before changing it.
+    """
+    folder = tmp_path_factory.mktemp("tiny_demo") / "demo"
+    return demo.generate(folder, scale=0.05, end_date=demo.END_DATE, malformed_rate=0.05)
 
 
 @pytest.fixture(autouse=True)
@@ -62,7 +66,7 @@ def _isolated_dlt_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Under `make faults`, the controller turns the recorded figures into the report."""
+    """Under `make faults`, the controller turns the battery's recorded figures into its report."""
     out = os.environ.get("FAULTS_REPORT_DIR")
     if out and not hasattr(session.config, "workerinput"):
         report = write_report(Path(out))

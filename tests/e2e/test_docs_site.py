@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.e2e import browser
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.support import browser
+from tests.support.dbt import write_profiles
+from tests.support.paths import REPO_ROOT
 
 # Reads the nodes cytoscape drew and whether its canvas holds any painted pixel.
 GRAPH_PROBE = """() => {
@@ -34,7 +32,7 @@ GRAPH_PROBE = """() => {
 @pytest.mark.slow
 def test_static_docs_site_draws_lineage_from_sources_through_staging_to_marts(tmp_path):
     target = tmp_path / "target"
-    shutil.copy(REPO_ROOT / "profiles.example.yml", tmp_path / "profiles.yml")
+    write_profiles(tmp_path)
     env = {**os.environ, "WAREHOUSE": "duckdb", "DUCKDB_PATH": str(tmp_path / "docs.duckdb")}
     done = subprocess.run(
         [sys.executable, "-m", "dbt.cli.main", "docs", "generate", "--static",

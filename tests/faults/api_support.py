@@ -4,7 +4,6 @@ counts, and the incremental cursors dlt stored in the warehouse."""
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
 import sys
@@ -14,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.orchestration.conftest import ledger_rows
+from tests.support.env import clean_env
+from tests.support.paths import REPO_ROOT, SOURCES_FILE
+from tests.support.warehouse import dict_rows
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 # raw table -> its primary key (the merge key the loaders declare in ingestion/sources.yml)
 KEYS = {
     "raw_crm.customers": "id",
@@ -42,7 +42,7 @@ class LoaderRun:
 
 def small_pages(tmp: Path, limit: int) -> Path:
     """A copy of ingestion/sources.yml asking the CRM for `limit` records a page."""
-    text = (REPO_ROOT / "ingestion" / "sources.yml").read_text(encoding="utf-8")
+    text = SOURCES_FILE.read_text(encoding="utf-8")
     assert "limit: 1000" in text, "the CRM page size is no longer declared as `limit: 1000`"
     path = tmp / "sources.yml"
     path.write_text(text.replace("limit: 1000", f"limit: {limit}"), encoding="utf-8")
@@ -54,11 +54,7 @@ def loader_env(
 ) -> dict[str, str]:
     """Environment of a loader process: this demo, this API, this warehouse; fast retries
     unless `fast_retries` is False (then the project's own settings in .dlt/config.toml)."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("PG", "WAREHOUSE", "DUCKDB_PATH", "SOURCES__", "RUNTIME__"))
-    }
+    env = clean_env("PG", "WAREHOUSE", "DUCKDB_PATH", "SOURCES__", "RUNTIME__")
     env.update(warehouse)
     env.update(
         {
@@ -125,7 +121,7 @@ def source_truth(demo_dir: Path) -> dict[str, Any]:
 
 
 def _tables(env: dict[str, str]) -> set[str]:
-    rows = ledger_rows(
+    rows = dict_rows(
         env,
         "select table_schema || '.' || table_name as name from information_schema.tables "
         "where table_schema in ('raw_crm', 'raw_fx')",
@@ -139,7 +135,7 @@ def raw_rows(env: dict[str, str]) -> dict[str, int]:
     counts = {}
     for table in [*KEYS, "raw_crm.customers__tags"]:
         counts[table] = (
-            int(ledger_rows(env, f"select count(*) as n from {table}")[0]["n"])
+            int(dict_rows(env, f"select count(*) as n from {table}")[0]["n"])
             if table in present
             else 0
         )
@@ -158,7 +154,7 @@ def duplicate_keys(env: dict[str, str]) -> dict[str, int]:
             f"select coalesce(sum(n - 1), 0) as extra from "
             f"(select count(*) as n from {table} group by {key}) as per_key"
         )
-        out[table] = int(ledger_rows(env, sql)[0]["extra"])
+        out[table] = int(dict_rows(env, sql)[0]["extra"])
     return out
 
 
@@ -169,7 +165,7 @@ def stored_cursors(env: dict[str, str]) -> dict[tuple[str, str], Any]:
 
     present = {
         r["name"]
-        for r in ledger_rows(
+        for r in dict_rows(
             env,
             "select table_schema || '.' || table_name as name from information_schema.tables "
             "where table_name = '_dlt_pipeline_state'",
@@ -180,7 +176,7 @@ def stored_cursors(env: dict[str, str]) -> dict[tuple[str, str], Any]:
         table = f"raw_{pipeline}._dlt_pipeline_state"
         if table not in present:
             continue
-        rows = ledger_rows(
+        rows = dict_rows(
             env,
             f"select state from {table} where pipeline_name = '{pipeline}' "
             "order by version desc limit 1",
@@ -206,7 +202,7 @@ def pending_packages(tmp: Path) -> list[str]:
 
 def source_seconds(env: dict[str, str], pipeline: str) -> float:
     """How long the last run of one source took (`raw_ops.load_traces`, start-up excluded)."""
-    rows = ledger_rows(
+    rows = dict_rows(
         env,
         "select duration_s from raw_ops.load_traces "
         f"where pipeline_name = '{pipeline}' order by started_at desc limit 1",

@@ -21,7 +21,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from demo import truth
-from tests.dbt.harness import query
+from tests.support.warehouse import query
 
 # raw table -> (key columns, numeric columns summed); the key counts duplicates and missing rows
 RAW_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {

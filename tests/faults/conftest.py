@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.faults.battery import Figure, record
+from tests.support.battery import Figure, record
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

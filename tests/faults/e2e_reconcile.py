@@ -14,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tests.orchestration.conftest import ledger_rows
+from tests.support.warehouse import dict_rows
 
 # mart -> its primary key
 MART_KEYS = {
@@ -54,7 +54,7 @@ class Reconciliation:
 
 
 def _one(env: dict[str, str], sql: str) -> Any:
-    return next(iter(ledger_rows(env, sql)[0].values()))
+    return next(iter(dict_rows(env, sql)[0].values()))
 
 
 def _source_ids(demo_dir: Path) -> tuple[set[int], set[int], set[int]]:
@@ -87,7 +87,7 @@ def reconcile(env: dict[str, str], demo_dir: Path) -> Reconciliation:
     }
     got = {
         (str(r["order_date"]), r["country_code"]): (int(r["orders"]), Decimal(str(r["revenue"])))
-        for r in ledger_rows(
+        for r in dict_rows(
             env, "select order_date, country_code, orders, revenue from marts.fct_daily_revenue"
         )
     }
@@ -96,14 +96,13 @@ def reconcile(env: dict[str, str], demo_dir: Path) -> Reconciliation:
     out.detail += [f"revenue {k}: truth {want.get(k)} marts {got.get(k)}" for k in wrong[:5]]
 
     live, bad, customers = _source_ids(demo_dir)
-    fct = {int(r["order_id"]) for r in ledger_rows(env, "select order_id from marts.fct_orders")}
+    fct = {int(r["order_id"]) for r in dict_rows(env, "select order_id from marts.fct_orders")}
     out.orders = len(fct ^ (live - bad))
     if out.orders:
         out.detail.append(f"fct_orders differs on {sorted(fct ^ (live - bad))[:10]}")
 
     dim = {
-        int(r["customer_id"])
-        for r in ledger_rows(env, "select customer_id from marts.dim_customers")
+        int(r["customer_id"]) for r in dict_rows(env, "select customer_id from marts.dim_customers")
     }
     out.customers_missing = len(customers - dim)
 
@@ -114,7 +113,7 @@ def reconcile(env: dict[str, str], demo_dir: Path) -> Reconciliation:
 
     quarantined = {
         int(r["record_key"])
-        for r in ledger_rows(
+        for r in dict_rows(
             env,
             "select distinct record_key from quarantine.quarantine_rows "
             "where layer = 'staging' and source_table = 'raw_shop.orders'",

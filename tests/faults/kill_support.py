@@ -11,7 +11,6 @@ flight:
 
 from __future__ import annotations
 
-import os
 import random
 import re
 import signal
@@ -22,7 +21,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.support.env import clean_env
+from tests.support.paths import REPO_ROOT
+
 SOURCES = ("crm", "fx", "shop", "events")
 STAGES = ("extract", "normalize", "load")
 BETWEEN = "between steps"
@@ -223,7 +224,7 @@ def run_dbt(env: Mapping[str, str], work_dir: Path, log: Path, timeout: float = 
 
 def base_env(tmp: Path) -> dict[str, str]:
     """The test process's environment without warehouse, dbt or run-script settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_OWNED)}
+    env = clean_env(*ENV_OWNED)
     env.update(
         {
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",

@@ -8,11 +8,9 @@ cell and counts duplicate keys in the raw tables and the marts.
 from __future__ import annotations
 
 import logging
-import os
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,11 +19,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tests import pg_server
-from tests.dbt import harness
+from demo import pg_server
+from tests.support.dbt import DbtProject, DbtRun
+from tests.support.env import clean_env, environment
+from tests.support.paths import REPO_ROOT
+from tests.support.warehouse import fresh_env, query
 
 logger = logging.getLogger(__name__)
-REPO_ROOT = Path(__file__).resolve().parents[2]
 ORDER_COLUMNS = ("customer_id", "status", "currency", "subtotal", "discount_amount",
                  "shipping_amount", "total_amount")  # fmt: skip
 CUSTOMER_COLUMNS = ("country_code", "city", "is_marketing_opt_in", "has_phone", "email_hash",
@@ -84,16 +84,9 @@ class Lab:
         self.kind = kind
         self.tmp = tmp
         self.demo_dir = tmp / "demo"
-        self.env = {"WAREHOUSE": kind, "DLT_DATA_DIR": str(tmp / "dlt"),
-                    "RUNTIME__LOG_LEVEL": "WARNING", "DEMO_DIR": str(self.demo_dir)}  # fmt: skip
-        if kind == "duckdb":
-            self.env["DUCKDB_PATH"] = str(tmp / "warehouse" / "analytics.duckdb")
-        else:
-            assert server is not None
-            name = f"late_{uuid.uuid4().hex[:10]}"
-            pg_server.create_database(server, name)
-            self.env.update(server.env(name))
-        self.dbt = harness.DbtProject(tmp / "dbt")
+        self.env = {"DLT_DATA_DIR": str(tmp / "dlt"), "RUNTIME__LOG_LEVEL": "WARNING",
+                    "DEMO_DIR": str(self.demo_dir), **fresh_env(kind, tmp, server)}  # fmt: skip
+        self.dbt = DbtProject(tmp / "dbt")
         self.timings: list[tuple[str, float]] = []
 
     @contextmanager
@@ -112,16 +105,16 @@ class Lab:
         with (
             self.timed(f"ingest {sources or 'all'} {window or ''}"),
             running_server(self.demo_dir, port=0) as url,
-            harness.environment({**self.env, "DEMO_API_URL": url}),
+            environment({**self.env, "DEMO_API_URL": url}),
         ):
             summary = ingestion.run(sources=sources, **window)
         assert summary.ok, f"ingestion failed: {summary.errors}"
         return summary
 
-    def build(self, *select: str) -> harness.DbtRun:
+    def build(self, *select: str) -> DbtRun:
         """`dbt build` (of `select`, else everything); fails the test when a node fails."""
         args = ["build", *(["--select", *select] if select else [])]
-        with harness.environment(self.env), self.timed(" ".join(args)[:60]):
+        with environment(self.env), self.timed(" ".join(args)[:60]):
             run = self.dbt.invoke(*args)
         assert run.failures() == [], run.failures()
         return run
@@ -130,7 +123,7 @@ class Lab:
         """`python -m orchestration <args>` in a subprocess, the demo API on a free port."""
         from demo.server import running_server
 
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "DUCKDB", "DBT_"))}
+        env = clean_env("PG", "DUCKDB", "DBT_")
         env.update(self.env)
         env.update(
             DBT_PROFILES_DIR=str(self.dbt.work_dir),
@@ -149,7 +142,7 @@ class Lab:
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         """Rows of one query on the warehouse."""
-        return harness.query(self.env, sql)
+        return query(self.env, sql)
 
     def raw_updated_at(self, table: str, key: str, ids: list[int]) -> dict[int, str]:
         """`updated_at` of the given rows of a raw table, as UTC text."""

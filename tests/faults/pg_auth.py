@@ -1,7 +1,7 @@
 """A throwaway PostgreSQL server that checks passwords (the shared test server trusts everyone).
 
 Least-privilege and secrets tests need a server where a wrong password is refused and a role
-logs in only with its own: `tests.pg_server.start()`, then the administrator gets a password
+logs in only with its own: `demo.pg_server.start()`, then the administrator gets a password
 and TCP connections switch to SCRAM. The server logs every statement (``log_statement = all``)
 to ``server_log(server)``.
 """
@@ -15,7 +15,8 @@ from pathlib import Path
 
 import psycopg2
 
-from tests import pg_server
+from demo import pg_server
+from tests.support.warehouse import connect
 
 HBA = "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n"
 
@@ -25,9 +26,7 @@ def password_server(admin_password: str) -> Iterator[pg_server.PostgresServer]:
     """Start a server whose administrator logs in over TCP with ``admin_password`` only."""
     server = pg_server.start()
     try:
-        conn = psycopg2.connect(
-            host=server.host, port=server.port, user=server.user, dbname="postgres"
-        )
+        conn = connect(server.env("postgres"))
         conn.autocommit = True
         with conn.cursor() as cur:
             cur.execute("set password_encryption = 'scram-sha-256'")
@@ -49,13 +48,7 @@ def password_server(admin_password: str) -> Iterator[pg_server.PostgresServer]:
 
 def create_database(server: pg_server.PostgresServer, admin_password: str, name: str) -> None:
     """A fresh database on a password server."""
-    conn = psycopg2.connect(
-        host=server.host,
-        port=server.port,
-        user=server.user,
-        password=admin_password,
-        dbname="postgres",
-    )
+    conn = connect({**server.env("postgres"), "PGPASSWORD": admin_password})
     conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute(f'drop database if exists "{name}" with (force)')

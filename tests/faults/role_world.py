@@ -11,28 +11,28 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import secrets
-import shutil
 import socket
 import subprocess
 import sys
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psycopg2
 import yaml
 
-from tests import pg_server
+from demo import pg_server
 from tests.faults.pg_auth import create_database, password_server, server_log
+from tests.support.dbt import write_profiles
+from tests.support.env import clean_env
+from tests.support.paths import REPO_ROOT, SOURCES_FILE
+from tests.support.warehouse import connect
+from tests.support.webhook import Receiver, receiver
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 # configurable names, deliberately not the defaults
 LOADER, TRANSFORMER, READER = "ca_loader", "ca_transformer", "ca_reader"
 SHOP_USER = "shop_app"
@@ -63,39 +63,6 @@ def closed_port() -> int:
 
 
 @dataclass
-class Webhook:
-    """A local Slack-compatible receiver that answers ``status`` and keeps every body."""
-
-    url: str = ""
-    status: int = 200
-    raw: list[bytes] = field(default_factory=list)
-
-
-@contextmanager
-def webhook_receiver() -> Iterator[Webhook]:
-    hook = Webhook()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            hook.raw.append(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-            self.send_response(hook.status)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    hook.url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
-        yield hook
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-@dataclass
 class World:
     """A password-checking server, sentinel secrets, and (optionally) the demo shop around it."""
 
@@ -105,7 +72,7 @@ class World:
     demo_dir: Path | None = None
     api_url: str | None = None
     sources_file: Path | None = None
-    webhook: Webhook | None = None
+    webhook: Receiver | None = None
 
     # ------------------------------------------------------------ connections and environments
 
@@ -130,13 +97,10 @@ class World:
 
     def connect(self, database: str, user: str | None = None, password: str | None = None) -> Any:
         """A psycopg2 connection; the administrator unless ``user``/``password`` are given."""
-        return psycopg2.connect(
-            host=self.server.host,
-            port=self.server.port,
-            user=user or self.server.user,
-            password=password if user else self.secrets["admin_password"],
-            dbname=database,
-        )
+        env = self.server.env(database)
+        env["PGUSER"] = user or self.server.user
+        env["PGPASSWORD"] = (password if user else self.secrets["admin_password"]) or ""
+        return connect(env)
 
     def new_database(self, name: str) -> str:
         create_database(self.server, self.secrets["admin_password"], name)
@@ -163,9 +127,7 @@ class World:
         with them instead of its own role fails.
         """
         assert self.webhook is not None
-        profiles = self.tmp / "profiles"
-        profiles.mkdir(exist_ok=True)
-        shutil.copyfile(REPO_ROOT / "profiles.example.yml", profiles / "profiles.yml")
+        profiles = write_profiles(self.tmp / "profiles")
         env = _clean_env()
         env.update(
             {
@@ -273,7 +235,7 @@ class World:
 
 
 def _clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIXES_TO_DROP)}
+    return clean_env(*ENV_PREFIXES_TO_DROP)
 
 
 def _file_text(path: Path) -> str:
@@ -294,7 +256,7 @@ def _sources_file(folder: Path) -> Path:
     The CRM token and the shop database URL come from secrets (``SOURCES__CRM__TOKEN``,
     ``SOURCES__SHOP__CREDENTIALS``); the APIs are wherever ``DEMO_API_URL`` points.
     """
-    sources = yaml.safe_load((REPO_ROOT / "ingestion" / "sources.yml").read_text())
+    sources = yaml.safe_load(SOURCES_FILE.read_text())
     for body in sources.values():
         body["demo"] = False
     sources["crm"]["client"]["auth"]["token"] = "secret:sources.crm.token"
@@ -321,7 +283,7 @@ def world(tmp: Path, with_sources: bool) -> Iterator[World]:
     with ExitStack() as stack:
         server = stack.enter_context(password_server(values["admin_password"]))
         w = World(server=server, tmp=tmp, secrets=values)
-        w.webhook = stack.enter_context(webhook_receiver())
+        w.webhook = stack.enter_context(receiver())
         if with_sources:
             _add_sources(w, stack)
         yield w
@@ -330,9 +292,9 @@ def world(tmp: Path, with_sources: bool) -> Iterator[World]:
 def _add_sources(w: World, stack: ExitStack) -> None:
     from demo.server import running_server
     from demo.shop import copy_to_postgres
-    from tests.orchestration.e2e_support import generate_demo
+    from tests.support.demo import generate
 
-    demo_dir = generate_demo(w.tmp / "demo_data")
+    demo_dir = generate(w.tmp / "demo_data", scale=0.01)
     # the demo API's token file is where the token comes from (by design), not a leak
     (demo_dir / "api_token").write_text(w.secrets["crm_token"])
     conn = w.connect("postgres")

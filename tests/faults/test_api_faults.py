@@ -20,7 +20,6 @@ import pytest
 from demo import generator
 from demo.faults import ApiFaults
 from demo.server import running_server
-from tests import pg_server
 from tests.faults.api_support import (
     LoaderRun,
     duplicate_keys,
@@ -33,8 +32,8 @@ from tests.faults.api_support import (
     source_truth,
     stored_cursors,
 )
-from tests.faults.battery import full_battery, size
-from tests.orchestration.conftest import ledger_rows
+from tests.support.battery import full_battery, size
+from tests.support.warehouse import dict_rows, fresh_env
 
 AREA = "API faults"
 END_DATE = date(2026, 11, 20)
@@ -99,12 +98,8 @@ def api_shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _warehouse(kind: str, tmp: Path, request: pytest.FixtureRequest) -> dict[str, str]:
-    if kind == "duckdb":
-        return {"WAREHOUSE": "duckdb", "DUCKDB_PATH": str(tmp / "wh" / "analytics.duckdb")}
-    server = request.getfixturevalue("postgres")
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    pg_server.create_database(server, name)
-    return {"WAREHOUSE": "postgres", **server.env(name)}
+    server = request.getfixturevalue("postgres") if kind == "postgres" else None
+    return fresh_env(kind, tmp, server)
 
 
 def _same_instant(a: Any, b: Any) -> bool:
@@ -175,7 +170,7 @@ def _assert_rejected_cleanly(
     clear = any("'crm'" in line and "401" in line and "/crm/v1/" in line for line in error_lines)
     traces = " ".join(
         f"{r['error']} {r['trace']}"
-        for r in ledger_rows(wh, "select error, trace from raw_ops.load_traces")
+        for r in dict_rows(wh, "select error, trace from raw_ops.load_traces")
     )
     leaked = sum(run.output.count(s) + traces.count(s) for s in secrets)
     seconds = source_seconds(wh, "crm")
@@ -210,7 +205,7 @@ def _assert_rejected_cleanly(
 def test_a_wrong_token_fails_fast_and_clearly_and_loads_nothing(
     api_shop: Path, tmp_path: Path, figure: Callable[..., Any]
 ) -> None:
-    wh = {"WAREHOUSE": "duckdb", "DUCKDB_PATH": str(tmp_path / "wh" / "analytics.duckdb")}
+    wh = fresh_env("duckdb", tmp_path)
     wrong = f"wrong-{uuid.uuid4().hex}"
     real = (api_shop / "api_token").read_text().strip()
     with running_server(api_shop, rate_limit=10_000) as url:
@@ -227,7 +222,7 @@ def test_a_wrong_token_fails_fast_and_clearly_and_loads_nothing(
 def test_a_token_revoked_mid_run_keeps_no_half_load_and_the_next_run_is_exact(
     api_shop: Path, tmp_path: Path, figure: Callable[..., Any]
 ) -> None:
-    wh = {"WAREHOUSE": "duckdb", "DUCKDB_PATH": str(tmp_path / "wh" / "analytics.duckdb")}
+    wh = fresh_env("duckdb", tmp_path)
     real = (api_shop / "api_token").read_text().strip()
     with running_server(api_shop, faults=ApiFaults(unauthorized_after=4), rate_limit=10_000) as url:
         run = run_loaders(loader_env(tmp_path, api_shop, url, wh, fast_retries=False), ("crm",))

@@ -25,8 +25,8 @@ import yaml
 
 import ingestion
 from ingestion import config
-from tests.faults.battery import full_battery, size
-from tests.ingestion.conftest import query
+from tests.support.battery import full_battery, size
+from tests.support.warehouse import query_current
 
 AREA = "bad input"
 COLUMNS = list(yaml.safe_load(config.DEFAULT_SOURCES_FILE.read_text())["events"]["columns"])
@@ -271,8 +271,8 @@ def test_every_bad_row_is_rejected_with_file_line_and_reason_and_none_is_lost(
 
     summary = ingestion.run(sources=["events"])
 
-    loaded_ids = {r[0] for r in query("select event_id from raw_events.events")}
-    rejected = query(
+    loaded_ids = {r[0] for r in query_current("select event_id from raw_events.events")}
+    rejected = query_current(
         "select location, position, reason, source_name, resource_name"
         " from raw_events.rejected_records"
     )
@@ -332,5 +332,5 @@ def test_every_bad_row_is_rejected_with_file_line_and_reason_and_none_is_lost(
     # a second run reads nothing new and changes nothing
     again = ingestion.run(sources=["events"])
     assert again.ok, again.errors
-    assert {r[0] for r in query("select event_id from raw_events.events")} == loaded_ids
-    assert len(query("select location from raw_events.rejected_records")) == len(rejected)
+    assert {r[0] for r in query_current("select event_id from raw_events.events")} == loaded_ids
+    assert len(query_current("select location from raw_events.rejected_records")) == len(rejected)

@@ -1,8 +1,9 @@
 """Concurrency: two runs started together, one is refused at once with exit code 3; a lock left
 by a SIGKILLed run is recovered by the next run with no manual step.
 
-tests/orchestration/test_lock.py and tests/ingestion/test_loaders.py check the lock mechanics
-with a stand-in holder; here two real runs race and the figures are recorded.
+tests/integration/orchestration/test_lock.py and tests/integration/ingestion/test_loaders.py
+check the lock mechanics with a stand-in holder; here two real runs race and the figures are
+recorded.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -23,10 +23,12 @@ from pathlib import Path
 import pytest
 
 from demo.server import running_server
-from tests import pg_server
 from tests.faults import checksums
-from tests.faults.kill_support import REPO_ROOT, snapshot, spawn, wait_for_stage
-from tests.orchestration.conftest import base_env
+from tests.faults.kill_support import snapshot, spawn, wait_for_stage
+from tests.support.cli import cli_env
+from tests.support.demo import END_DATE, generate
+from tests.support.paths import REPO_ROOT
+from tests.support.warehouse import fresh_env
 
 pytestmark = [pytest.mark.slow]
 
@@ -50,30 +52,10 @@ AREA = "concurrency"
 
 
 @pytest.fixture(scope="module")
-def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def concurrency_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny demo shop (2 days, scale 0.01), generated once."""
     folder = tmp_path_factory.mktemp("concurrency_demo") / "demo"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "demo",
-            "--demo-dir",
-            str(folder),
-            "generate",
-            "--days",
-            "2",
-            "--scale",
-            "0.01",
-            "--end-date",
-            "2026-11-20",
-        ],
-        cwd=REPO_ROOT,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    return folder
+    return generate(folder, scale=0.01, end_date=END_DATE)
 
 
 @dataclass
@@ -86,24 +68,16 @@ class Setup:
 
 
 @pytest.fixture(params=["duckdb", "postgres"])
-def setup(request: pytest.FixtureRequest, tmp_path: Path, demo_template: Path) -> Iterator[Setup]:
+def setup(
+    request: pytest.FixtureRequest, tmp_path: Path, concurrency_demo: Path
+) -> Iterator[Setup]:
     demo_dir = tmp_path / "demo"
-    shutil.copytree(demo_template, demo_dir)
-    env = base_env(tmp_path)
+    shutil.copytree(concurrency_demo, demo_dir)
+    env = cli_env(tmp_path)
     env = {k: v for k, v in env.items() if not k.startswith(("DEMO_", "LOADER_", "READER_"))}
-    env.update(
-        {
-            "WAREHOUSE": request.param,
-            "DEMO_DIR": str(demo_dir),
-        }
-    )
-    if request.param == "duckdb":
-        env["DUCKDB_PATH"] = str(tmp_path / "warehouse" / "analytics.duckdb")
-    else:
-        server = request.getfixturevalue("postgres")
-        name = f"c_{uuid.uuid4().hex[:12]}"
-        pg_server.create_database(server, name)
-        env.update(server.env(name))
+    env["DEMO_DIR"] = str(demo_dir)
+    server = request.getfixturevalue("postgres") if request.param == "postgres" else None
+    env.update(fresh_env(request.param, tmp_path, server))
     with ExitStack() as stack:
         env["DEMO_API_URL"] = stack.enter_context(running_server(demo_dir, port=0))
         yield Setup(env, demo_dir, tmp_path)

@@ -33,10 +33,12 @@ from demo.faults import ApiFaults
 from demo.server import running_server
 from demo.state import load_state
 from tests.faults.api_support import fault_report
-from tests.faults.battery import full_battery, size
 from tests.faults.e2e_reconcile import reconcile
-from tests.orchestration.conftest import REPO_ROOT, Cli, ledger_rows
-from tests.orchestration.e2e_support import real_project_cli
+from tests.support.battery import full_battery, size
+from tests.support.cli import Cli, real_project_cli
+from tests.support.demo import demo_cli, generate
+from tests.support.paths import REPO_ROOT
+from tests.support.warehouse import dict_rows
 
 AREA = "correctness end to end"
 API_FAULTS = ApiFaults(
@@ -73,14 +75,7 @@ class Sequence:
     steps: list[tuple[str, int, float]] = field(default_factory=list)
 
     def demo(self, *args: str) -> None:
-        proc = subprocess.run(
-            [sys.executable, "-m", "demo", "--demo-dir", str(self.demo_dir), *args],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert proc.returncode == 0, f"demo {args}: {proc.stderr[-2000:]}"
+        demo_cli(self.demo_dir, *args)
 
     def run(self, *args: str, build: bool | None = None) -> subprocess.CompletedProcess[str]:
         """`python -m orchestration <args>`; without a build, `--skip-dbt` is added."""
@@ -140,12 +135,7 @@ def play(seq: Sequence, advances: int) -> bool:
 def test_after_faults_kills_backfill_and_replay_the_marts_equal_the_truth(
     kind: str, tmp_path: Path, request: pytest.FixtureRequest, figure: Callable[..., Any]
 ) -> None:
-    demo_dir = tmp_path / "demo_data"
-    subprocess.run(
-        [sys.executable, "-m", "demo", "--demo-dir", str(demo_dir), "generate", "--days", "2",
-         "--scale", str(0.05 * size(1, 4)), *FILE_FAULTS],
-        cwd=REPO_ROOT, check=True, capture_output=True, timeout=300,
-    )  # fmt: skip
+    demo_dir = generate(tmp_path / "demo_data", scale=0.05 * size(1, 4), faults=FILE_FAULTS)
     server = request.getfixturevalue("postgres") if kind == "postgres" else None
     cli = real_project_cli(tmp_path, demo_dir, kind, server)
     cli.env.update(
@@ -233,4 +223,4 @@ def check_a_rename_stops_the_event_marts_only(
 
 
 def _count(env: dict[str, str], table: str) -> int:
-    return int(ledger_rows(env, f"select count(*) as n from {table}")[0]["n"])
+    return int(dict_rows(env, f"select count(*) as n from {table}")[0]["n"])

@@ -16,15 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import psycopg2
 import pytest
 import yaml
 
 import ingestion
 from ingestion import config
 from ingestion.identifiers import RESERVED_WORDS, identifier_problem
+from tests.support.paths import REPO_ROOT
+from tests.support.warehouse import connect
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 AREA = "identifiers"
 
 BAD_VALUES = [
@@ -135,10 +135,7 @@ def test_the_reserved_words_cover_both_engines(postgres: Any) -> None:
             "select keyword_name from duckdb_keywords() where keyword_category = 'reserved'"
         ).fetchall()
     }
-    env = postgres.env("postgres")
-    conn = psycopg2.connect(
-        host=env["PGHOST"], port=env["PGPORT"], user=env["PGUSER"], dbname="postgres"
-    )
+    conn = connect(postgres.env("postgres"))
     try:
         with conn.cursor() as cur:
             cur.execute("select word from pg_get_keywords() where catcode = 'R'")
@@ -205,19 +202,13 @@ def _bad_sources(tmp_path: Path) -> Path:
     return _write(doc, tmp_path / "bad_sources.yml")
 
 
-def _pg_connect(env: dict[str, str], database: str) -> Any:
-    return psycopg2.connect(
-        host=env["PGHOST"], port=env["PGPORT"], user=env["PGUSER"], dbname=database
-    )
-
-
 def _sessions(env: dict[str, str]) -> int:
     """Sessions ever opened on the test database, read from the server's statistics (through
     the `postgres` database, so reading them opens none); they are flushed asynchronously, so
     wait until two reads a second apart agree."""
     last = -1
     for _ in range(10):
-        admin = _pg_connect(env, "postgres")
+        admin = connect(env, "postgres")
         admin.autocommit = True
         try:
             with admin.cursor() as cur:
@@ -237,7 +228,7 @@ def _sessions(env: dict[str, str]) -> int:
 
 
 def _schemas(env: dict[str, str]) -> set[str]:
-    conn = _pg_connect(env, env["PGDATABASE"])
+    conn = connect(env, env["PGDATABASE"])
     try:
         with conn.cursor() as cur:
             cur.execute("select schema_name from information_schema.schemata")

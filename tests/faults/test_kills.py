@@ -12,9 +12,7 @@ import os
 import random
 import shutil
 import subprocess
-import sys
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -23,13 +21,11 @@ from pathlib import Path
 
 import pytest
 
+from demo import pg_server
 from demo.server import running_server
-from tests import pg_server
 from tests.faults import checksums
-from tests.faults.battery import full_battery, size
 from tests.faults.kill_support import (
     BETWEEN,
-    REPO_ROOT,
     STAGES,
     Kill,
     base_env,
@@ -43,42 +39,15 @@ from tests.faults.kill_support import (
     spawn,
     wait_for_stage,
 )
+from tests.support.battery import full_battery, size
+from tests.support.dbt import write_profiles
+from tests.support.demo import demo_cli
+from tests.support.warehouse import connect, fresh_env, query
 
 pytestmark = [pytest.mark.slow]
 
 SEED = 8
-END_DATE = "2026-11-20"
 MAX_RERUNS = 3
-
-
-def demo_cli(demo_dir: Path, *args: str) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "demo", "--demo-dir", str(demo_dir), *args],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-
-
-@pytest.fixture(scope="module")
-def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny demo shop (2 days, scale 0.05, malformed event lines), generated once."""
-    folder = tmp_path_factory.mktemp("kills_demo") / "demo"
-    demo_cli(
-        folder,
-        "generate",
-        "--days",
-        "2",
-        "--scale",
-        "0.05",
-        "--end-date",
-        END_DATE,
-        "--malformed-rate",
-        "0.05",
-    )
-    return folder
 
 
 @dataclass
@@ -94,7 +63,7 @@ class Warehouse:
 
 @pytest.fixture
 def new_warehouse(
-    request: pytest.FixtureRequest, tmp_path: Path, demo_template: Path
+    request: pytest.FixtureRequest, tmp_path: Path, tiny_demo: Path
 ) -> Iterator[Callable[[str], Warehouse]]:
     """Make fresh warehouses (DuckDB file or PostgreSQL database) over a copy of the demo."""
     servers = ExitStack()
@@ -104,27 +73,19 @@ def new_warehouse(
         root = tmp_path / f"w{n}"
         root.mkdir()
         demo_dir = root / "demo"
-        shutil.copytree(demo_template, demo_dir)
+        shutil.copytree(tiny_demo, demo_dir)
         url = servers.enter_context(running_server(demo_dir, port=0))
         env = base_env(root)
         env.update(
             {
-                "WAREHOUSE": kind,
                 "DEMO_DIR": str(demo_dir),
                 "DEMO_API_URL": url,
                 "DLT_DATA_DIR": str(root / "dlt"),
             }
         )
-        if kind == "duckdb":
-            env["DUCKDB_PATH"] = str(root / "warehouse" / "analytics.duckdb")
-        else:
-            server = request.getfixturevalue("postgres")
-            name = f"k_{uuid.uuid4().hex[:12]}"
-            pg_server.create_database(server, name)
-            env.update(server.env(name))
-        work = root / "dbt"
-        work.mkdir()
-        shutil.copyfile(REPO_ROOT / "profiles.example.yml", work / "profiles.yml")
+        server = request.getfixturevalue("postgres") if kind == "postgres" else None
+        env.update(fresh_env(kind, root, server))
+        work = write_profiles(root / "dbt")
         return Warehouse(env, demo_dir, root / "dlt", work, root / "run.log")
 
     with servers:
@@ -322,7 +283,7 @@ def loads_in_warehouse(env: dict[str, str]) -> set[str]:
     """Load ids recorded as completed (status 0) in the raw datasets' ``_dlt_loads``."""
     datasets = [
         str(schema)
-        for (schema,) in checksums.query(
+        for (schema,) in query(
             env,
             "select table_schema from information_schema.tables where table_name = '_dlt_loads'",
         )
@@ -331,19 +292,13 @@ def loads_in_warehouse(env: dict[str, str]) -> set[str]:
     return {
         str(load_id)
         for dataset in datasets
-        for (load_id,) in checksums.query(
-            env, f"select load_id from {dataset}._dlt_loads where status = 0"
-        )
+        for (load_id,) in query(env, f"select load_id from {dataset}._dlt_loads where status = 0")
     }
 
 
 def durable_commits(server: pg_server.PostgresServer, database: str) -> None:
     """Sessions of ``database`` wait for the WAL flush at commit (the server runs without)."""
-    import psycopg2
-
-    conn = psycopg2.connect(
-        **{"host": server.host, "port": server.port, "user": server.user, "dbname": database}
-    )
+    conn = connect(server.env(database))
     conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute(f"alter database {database} set synchronous_commit = on")
@@ -351,7 +306,7 @@ def durable_commits(server: pg_server.PostgresServer, database: str) -> None:
 
 
 def test_postgres_stopped_during_a_load_loses_no_committed_load_and_reruns_exactly(
-    tmp_path: Path, demo_template: Path, figure: Callable[..., object]
+    tmp_path: Path, tiny_demo: Path, figure: Callable[..., object]
 ) -> None:
     area = "kill the warehouse"
     rng = random.Random(f"{SEED}-warehouse")
@@ -363,7 +318,7 @@ def test_postgres_stopped_during_a_load_loses_no_committed_load_and_reruns_exact
         env = base_env(tmp_path)
         env.update(server.env("crashed"))
         demo_dir = tmp_path / "demo"
-        shutil.copytree(demo_template, demo_dir)
+        shutil.copytree(tiny_demo, demo_dir)
         dlt_data_dir = tmp_path / "dlt"
         log = tmp_path / "run.log"
         env.update(

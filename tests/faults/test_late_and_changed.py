@@ -22,8 +22,9 @@ from typing import Any
 
 import pytest
 
-from tests.faults.battery import full_battery
 from tests.faults.late_and_changed_support import Comparison, Lab, compare, day_of, recovered
+from tests.support.battery import full_battery
+from tests.support.paths import SOURCES_FILE
 
 AREA = "late and changed data"
 END_DATE = date(2026, 10, 20)
@@ -419,7 +420,7 @@ def test_the_window_the_tests_rely_on_is_the_configured_one() -> None:
     """LAG_SECONDS above must be what the loaders re-read, or the cases test the wrong window."""
     from ingestion import config
 
-    sources = config.load(Path(__file__).resolve().parents[2] / "ingestion" / "sources.yml")
+    sources = config.load(SOURCES_FILE)
     assert sources["shop"].settings["lag_seconds"] == LAG_SECONDS
     customers = next(r for r in sources["crm"].settings["resources"] if r["name"] == "customers")
     assert customers["endpoint"]["incremental"]["lag"] == LAG_SECONDS

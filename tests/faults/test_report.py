@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.battery import Figure, record, write_report
+from tests.support.battery import Figure, record, write_report
 
 
 def test_figures_become_a_json_and_markdown_report_that_shows_failures(

@@ -22,8 +22,8 @@ import pytest
 
 from ingestion import warehouse
 from orchestration.ledger import Ledger
-from tests.faults.battery import full_battery
 from tests.faults.role_world import LOADER, READER, TRANSFORMER, World, world
+from tests.support.battery import full_battery
 
 pytestmark = pytest.mark.xdist_group("least_privilege")
 

@@ -20,6 +20,7 @@ import shutil
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -29,12 +30,14 @@ import pytest
 import ingestion
 from demo.faults import ApiFaults
 from demo.server import running_server
-from tests.dbt.harness import DbtProject, DbtRun, environment, query
-from tests.faults.battery import full_battery
-from tests.ingestion.conftest import demo_cli
+from tests.support.battery import full_battery
+from tests.support.dbt import DbtProject, DbtRun
+from tests.support.demo import demo_cli, generate
+from tests.support.env import environment
+from tests.support.warehouse import fresh_env, query
 
 AREA = "schema drift"
-END_DATE = "2026-11-18"  # a Wednesday: the drifted next day publishes FX rates
+END_DATE = date(2026, 11, 18)  # a Wednesday: the drifted next day publishes FX rates
 DRIFT_DAY = "2026-11-19"
 GUARDS = "path:dbt_project/data-tests/schema_drift"
 
@@ -140,18 +143,14 @@ class World:
 @pytest.fixture(scope="session")
 def drift_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("drift_template") / "demo"
-    demo_cli(folder, "generate", "--days", "2", "--scale", "0.05", "--end-date", END_DATE)
-    return folder
+    return generate(folder, scale=0.05, end_date=END_DATE)
 
 
 @pytest.fixture
 def world(request: pytest.FixtureRequest, drift_template: Path, tmp_path: Path) -> Iterator[World]:
     kind = request.node.callspec.params["kind"]
-    env = {"WAREHOUSE": kind, "DLT_DATA_DIR": str(tmp_path / "dlt")}
-    if kind == "duckdb":
-        env["DUCKDB_PATH"] = str(tmp_path / "wh" / "analytics.duckdb")
-    else:
-        env.update(request.getfixturevalue("pg_database"))
+    server = request.getfixturevalue("postgres") if kind == "postgres" else None
+    env = {"DLT_DATA_DIR": str(tmp_path / "dlt"), **fresh_env(kind, tmp_path, server)}
     demo_dir = tmp_path / "demo"
     shutil.copytree(drift_template, demo_dir)
     yield World(demo_dir, env, DbtProject(tmp_path / "dbt"))

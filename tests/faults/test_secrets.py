@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from tests.faults.battery import full_battery
 from tests.faults.role_world import World, closed_port, sentinel, world
+from tests.support.battery import full_battery
 
 pytestmark = pytest.mark.xdist_group("secrets")
 

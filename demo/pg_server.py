@@ -1,0 +1,175 @@
+"""Start a throwaway PostgreSQL server on 127.0.0.1: the demo's database server.
+
+The tests and the benchmark start one each (``start()``) and stop it at the end.
+
+``initdb`` into a temp dir, a free port, trust auth on loopback only, stopped at the end.
+PostgreSQL refuses to run as root, so as root the server runs as the ``postgres`` OS user.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class PostgresUnavailable(RuntimeError):
+    """PostgreSQL server binaries are missing or the server did not start."""
+
+
+def bindir() -> Path:
+    """Directory holding initdb/pg_ctl (``pg_config --bindir``)."""
+    pg_config = shutil.which("pg_config")
+    candidates = []
+    if pg_config:
+        out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True)
+        candidates.append(Path(out.stdout.strip()))
+    candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
+    for c in candidates:
+        if (c / "initdb").exists() and (c / "pg_ctl").exists():
+            return c
+    raise PostgresUnavailable(
+        "PostgreSQL server binaries (initdb, pg_ctl) not found. Install them with "
+        "`apt-get update && apt-get install -y postgresql` or run `make system-deps`."
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class PostgresServer:
+    host: str
+    port: int
+    user: str
+    datadir: Path
+    _as_user: list[str]
+    _bindir: Path
+
+    def env(self, database: str) -> dict[str, str]:
+        """libpq variables pointing at ``database`` on this server."""
+        return {
+            "PGHOST": self.host,
+            "PGPORT": str(self.port),
+            "PGUSER": self.user,
+            "PGPASSWORD": "",
+            "PGDATABASE": database,
+        }
+
+    def crash(self) -> None:
+        """Stop the server abruptly (``pg_ctl -m immediate``): no checkpoint, crash recovery
+        on the next start, as after a killed server process."""
+        self._pg_ctl("-m", "immediate", "-w", "stop")
+
+    def start_again(self) -> None:
+        """Start the stopped server again with the same data dir, port and options."""
+        log = self.datadir.parent / "server.log"
+        started = self._pg_ctl("-l", str(log), "-w", "-t", "60", "restart")
+        if started.returncode != 0:
+            raise PostgresUnavailable(f"pg_ctl restart failed: {started.stderr.strip()}")
+
+    def _pg_ctl(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*self._as_user, str(self._bindir / "pg_ctl"), "-D", str(self.datadir), *args],
+            capture_output=True,
+            text=True,
+        )
+
+    def stop(self) -> None:
+        subprocess.run(
+            [
+                *self._as_user,
+                str(self._bindir / "pg_ctl"),
+                "-D",
+                str(self.datadir),
+                "-m",
+                "fast",
+                "-w",
+                "stop",
+            ],
+            capture_output=True,
+        )
+        shutil.rmtree(self.datadir.parent, ignore_errors=True)
+
+
+def start() -> PostgresServer:
+    """Initialise and start a server; raise PostgresUnavailable with the reason if it fails."""
+    bins = bindir()
+    root = Path(tempfile.mkdtemp(prefix="ca-pg-"))
+    datadir = root / "data"
+    as_user: list[str] = []
+    user = os.environ.get("USER") or "postgres"
+    if os.geteuid() == 0:
+        user = "postgres"
+        as_user = ["runuser", "-u", "postgres", "--"]
+        shutil.chown(root, user="postgres")
+        os.chmod(root, 0o700)
+    run = lambda args: subprocess.run(  # noqa: E731
+        [*as_user, *args], capture_output=True, text=True
+    )
+    init = run(
+        [
+            str(bins / "initdb"),
+            "-D",
+            str(datadir),
+            "-U",
+            user,
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+        ]
+    )
+    if init.returncode != 0:
+        raise PostgresUnavailable(f"initdb failed: {init.stderr.strip()}")
+    port = free_port()
+    opts = (
+        f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={root} "
+        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+        "-c max_connections=200 -c shared_buffers=256MB"
+    )
+    started = run(
+        [
+            str(bins / "pg_ctl"),
+            "-D",
+            str(datadir),
+            "-o",
+            opts,
+            "-l",
+            str(root / "server.log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        ]
+    )
+    if started.returncode != 0:
+        log = (root / "server.log").read_text() if (root / "server.log").exists() else ""
+        raise PostgresUnavailable(f"pg_ctl start failed: {started.stderr.strip()} {log[-2000:]}")
+    server = PostgresServer("127.0.0.1", port, user, datadir, as_user, bins)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        if run([str(bins / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)]).returncode == 0:
+            return server
+        time.sleep(0.2)
+    server.stop()
+    raise PostgresUnavailable("PostgreSQL did not become ready within 30 s")
+
+
+def create_database(server: PostgresServer, name: str) -> None:
+    import psycopg2
+
+    conn = psycopg2.connect(host=server.host, port=server.port, user=server.user, dbname="postgres")
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'drop database if exists "{name}" with (force)')
+        cur.execute(f'create database "{name}"')
+    conn.close()

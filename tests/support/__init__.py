@@ -1,0 +1,1 @@
+"""Shared test support: paths, warehouses, the demo, CLIs, dbt, the battery report."""
