@@ -193,10 +193,10 @@ def render(warehouse: wh.Warehouse, location: str, days: int = 30) -> str:
         row_charts="\n".join(charts) or "<p>No rows loaded yet.</p>",
         freshness=_table(
             snap.sources,
-            ["source_dataset", "last_run_status", "last_data_loaded_at", "age_h", "last_error"],
+            ["source_dataset", "last_data_loaded_at", "age_h", "last_run_status", "last_error"],
         ),
         problems=_table(snap.problems, ["kind", "subject", "status", "message"]),
-        rejects=_table(snap.rejects, ["table_name", "layer", "row_count"]),
+        rejects=_table(snap.rejects, ["table_name", "rejected_at_load", "quarantined_in_staging"]),
     )
 
 

@@ -97,7 +97,7 @@ def snapshot(warehouse: wh.Warehouse, limit: int = 10) -> Snapshot:
         "select * from {ops}.ops_run_problems where run_id = %s order by kind, subject",
         (runs[0]["run_id"],),
     ) if runs else []  # fmt: skip
-    rejects = _ops(warehouse, "select * from {ops}.ops_rejected_rows order by table_name, layer")
+    rejects = _ops(warehouse, "select * from {ops}.ops_rejected_rows order by table_name")
     return Snapshot(runs, sources, problems, rejects, taken_at=now.isoformat(timespec="seconds"))
 
 
@@ -163,8 +163,8 @@ def render(console: Console, snap: Snapshot, location: str) -> None:
     runs += ["rows_loaded", "rows_rejected", "models_built", "tests_passed", "tests_warned"]
     runs += ["tests_failed"]
     console.print(_table("Last runs", snap.runs, runs, "No runs recorded yet."))
-    sources = ["source_dataset", "last_run_status", "last_data_loaded_at", "age_h"]
-    sources += ["rows_last_loaded", "last_error"]
+    sources = ["source_dataset", "last_data_loaded_at", "age_h", "rows_last_loaded"]
+    sources += ["last_run_status", "last_error"]
     console.print(
         _table("Freshness per source (last data loaded)", snap.sources, sources, "No loads yet.")
     )
@@ -179,10 +179,10 @@ def render(console: Console, snap: Snapshot, location: str) -> None:
     )
     console.print(
         _table(
-            "Rejected and quarantined rows (latest build)",
+            "Rejected and quarantined rows (latest build; reasons in quarantine.quarantine_rows)",
             snap.rejects,
-            ["table_name", "layer", "row_count"],
-            "No rejected or quarantined rows.",
+            ["table_name", "rejected_at_load", "quarantined_in_staging"],
+            "No raw tables loaded yet.",
         )
     )
 

@@ -111,9 +111,9 @@ def check_status_shows_runs_freshness_failing_tests_and_rejects(full_run: FullRu
         assert heading in out
     for dataset in ("raw_crm", "raw_fx", "raw_shop", "raw_events"):
         assert re.search(rf"{dataset}\s+│ \d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d", out), dataset
-    assert "raw_events.rejected_records" in out
+    assert re.search(r"raw_events\.events\s+│ \d+\s+│ \d+", out)  # refused rows per table
     assert "quarantine.quarantine_rows" in out
-    assert "No failing or warning tests in the latest build." in out
+    assert f"No failed or warning sources, models or tests in the last run ({run['run_id']})" in out
 
 
 def check_health_report_charts_draw_in_headless_chromium(full_run: FullRun) -> None:

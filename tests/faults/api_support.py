@@ -201,10 +201,10 @@ def pending_packages(tmp: Path) -> list[str]:
 
 
 def source_seconds(env: dict[str, str], pipeline: str) -> float:
-    """How long the last run of one source took (`raw_ops.load_traces`, start-up excluded)."""
+    """How long the last run of one source took (`ops.run_sources`, start-up excluded)."""
     rows = dict_rows(
         env,
-        "select duration_s from raw_ops.load_traces "
-        f"where pipeline_name = '{pipeline}' order by started_at desc limit 1",
+        "select duration_s from ops.run_sources "
+        f"where source_name = '{pipeline}' order by started_at desc limit 1",
     )
     return float(rows[0]["duration_s"])

@@ -1,6 +1,6 @@
 """The late-and-changed-data lab: a demo shop, a warehouse, the loaders and dbt, and a yardstick.
 
-`Lab` runs the real pieces (demo API on a free port, `ingestion.run`, `dbt` in a subprocess,
+`Lab` runs the real pieces (demo API on a free port, `ingestion.load`, `dbt` in a subprocess,
 `python -m orchestration backfill`); `compare` measures the marts against `demo.truth` cell by
 cell and counts duplicate keys in the raw tables and the marts.
 """
@@ -98,7 +98,7 @@ class Lab:
         logger.info("%s: %s took %.1f s", self.kind, step, self.timings[-1][1])
 
     def ingest(self, sources: list[str] | None = None, **window: Any) -> Any:
-        """`ingestion.run` through the demo API on a free port; fails the test on errors."""
+        """`ingestion.load` through the demo API on a free port; fails the test on errors."""
         import ingestion
         from demo.server import running_server
 
@@ -107,7 +107,7 @@ class Lab:
             running_server(self.demo_dir, port=0) as url,
             environment({**self.env, "DEMO_API_URL": url}),
         ):
-            summary = ingestion.run(sources=sources, **window)
+            summary = ingestion.load(sources=sources, **window)
         assert summary.ok, f"ingestion failed: {summary.errors}"
         return summary
 

@@ -191,7 +191,7 @@ class World:
         Places: the given texts (stdout, stderr, exception texts), every file under ``folders``
         (gzip and Parquet files opened), the alert bodies received, every row of every table
         and view in the warehouse (dlt's compressed pipeline state decoded, the ``ops`` ledger
-        and ``raw_ops.load_traces`` included) and the PostgreSQL server log.
+        and ``ops.run_sources`` with dlt's traces included) and the PostgreSQL server log.
         """
         places = dict(texts)
         for folder in folders:

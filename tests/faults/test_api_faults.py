@@ -170,7 +170,7 @@ def _assert_rejected_cleanly(
     clear = any("'crm'" in line and "401" in line and "/crm/v1/" in line for line in error_lines)
     traces = " ".join(
         f"{r['error']} {r['trace']}"
-        for r in dict_rows(wh, "select error, trace from raw_ops.load_traces")
+        for r in dict_rows(wh, "select error, trace from ops.run_sources")
     )
     leaked = sum(run.output.count(s) + traces.count(s) for s in secrets)
     seconds = source_seconds(wh, "crm")
@@ -183,7 +183,7 @@ def _assert_rejected_cleanly(
     figure(AREA, f"{label}: exit code", run.returncode, "= 1", run.returncode == 1)
     figure(AREA, f"{label}: error names source, endpoint and 401", str(clear), "True", clear,
            detail=" / ".join(error_lines)[:300])  # fmt: skip
-    figure(AREA, f"{label}: token in output and raw_ops.load_traces", leaked, "= 0", leaked == 0)
+    figure(AREA, f"{label}: token in output and the ledger's traces", leaked, "= 0", leaked == 0)
     figure(AREA, f"{label}: CRM rows loaded", crm_rows, "= 0", crm_rows == 0, "duckdb")
     figure(AREA, f"{label}: CRM cursors stored", len(crm_cursors), "= 0", not crm_cursors)
     figure(AREA, f"{label}: pending CRM packages", len(pending), "= 0", not pending)

@@ -269,7 +269,7 @@ def test_every_bad_row_is_rejected_with_file_line_and_reason_and_none_is_lost(
     drop = build_drop(tmp_path / "landing", size(5, 500))
     monkeypatch.setenv("INGESTION_SOURCES", str(_sources_file(tmp_path, drop.root)))
 
-    summary = ingestion.run(sources=["events"])
+    summary = ingestion.load(sources=["events"])
 
     loaded_ids = {r[0] for r in query_current("select event_id from raw_events.events")}
     rejected = query_current(
@@ -330,7 +330,7 @@ def test_every_bad_row_is_rejected_with_file_line_and_reason_and_none_is_lost(
     assert summary.tables["raw_events.events"].rejected == len(rejected)
 
     # a second run reads nothing new and changes nothing
-    again = ingestion.run(sources=["events"])
+    again = ingestion.load(sources=["events"])
     assert again.ok, again.errors
     assert {r[0] for r in query_current("select event_id from raw_events.events")} == loaded_ids
     assert len(query_current("select location from raw_events.rejected_records")) == len(rejected)

@@ -201,7 +201,7 @@ def test_two_loader_runs_started_together_one_is_refused_with_exit_code_3(
         setup,
         pair,
         "python -m ingestion",
-        "ingestion refused: another ingestion run is writing",
+        "run refused: another run holds the",
         figure,
     )
     assert cpu <= 1.0 and latency <= bound, f"refused after {latency:.2f} s ({cpu:.2f} s CPU)"

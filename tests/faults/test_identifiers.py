@@ -245,7 +245,7 @@ def test_a_bad_identifier_stops_the_run_before_duckdb_is_touched(
     monkeypatch.setenv("INGESTION_SOURCES", str(_bad_sources(tmp_path)))
 
     with pytest.raises(config.SourceConfigError) as caught:
-        ingestion.run()
+        ingestion.load()
 
     folder = warehouse_file.parent
     created = sorted(p.name for p in folder.glob("*")) if folder.exists() else []
@@ -286,7 +286,7 @@ def test_a_bad_identifier_stops_the_run_before_postgres_sees_a_connection(
     before = _sessions(pg_database)
 
     with pytest.raises(config.SourceConfigError):
-        ingestion.run()
+        ingestion.load()
 
     loader_sessions = _sessions(pg_database) - before
     schemas_after = _schemas(pg_database)

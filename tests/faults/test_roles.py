@@ -45,7 +45,7 @@ class Action:
 
 ACTIONS = (
     Action("read raw", "select * from raw_crm.probe", WRITERS),
-    Action("read raw_ops", "select * from raw_ops.probe", WRITERS),
+    Action("read the ledger's source traces", "select * from ops.run_sources", WRITERS),
     Action("write raw", "insert into raw_crm.probe values (2)", {LOADER}),
     Action("update raw", "update raw_crm.probe set id = 3", {LOADER}),
     Action("create table in raw", "create table raw_crm.new_table (id int)", {LOADER}),
@@ -91,7 +91,6 @@ def _set_up_probes(w: World, database: str) -> None:
         LOADER: (
             "create table raw_crm.probe (id int)",
             "insert into raw_crm.probe values (1)",
-            "create table raw_ops.probe (id int)",
         ),
         TRANSFORMER: (
             "create table marts.probe (id int)",
@@ -291,7 +290,7 @@ def _owners(w: World, database: str) -> dict[str, set[str]]:
             cur.execute(
                 "select case when schemaname like 'raw%%' then 'raw' else 'dbt' end, tableowner "
                 "from pg_tables where schemaname in ('raw_crm', 'raw_fx', 'raw_shop', "
-                "'raw_events', 'raw_ops', 'staging', 'intermediate', 'marts', 'quarantine', "
+                "'raw_events', 'staging', 'intermediate', 'marts', 'quarantine', "
                 "'reference', 'snapshots')"
             )
             owners: dict[str, set[str]] = {"raw": set(), "dbt": set()}
@@ -322,9 +321,9 @@ def test_the_plan_takes_raw_schemas_from_the_sources_and_dbt_schemas_from_the_pr
         "transformer",
         "reader",
     )
-    raw = ("raw_crm", "raw_events", "raw_fx", "raw_ops", "raw_shop")
+    raw = ("raw_crm", "raw_events", "raw_fx", "raw_shop")
     assert plan.raw_schemas == raw
-    assert set(plan.loader_schemas) == {*raw, *(s + "_staging" for s in raw if s != "raw_ops")}
+    assert set(plan.loader_schemas) == {*raw, *(s + "_staging" for s in raw)}
     assert plan.ledger_schema == "ops"
     assert plan.transformer_schemas == (
         "analytics",

@@ -133,7 +133,7 @@ class World:
             running_server(self.demo_dir, port=0, faults=faults) as url,
             environment({"DEMO_API_URL": url, "DEMO_DIR": str(self.demo_dir)}),
         ):
-            return ingestion.run(sources=sources)
+            return ingestion.load(sources=sources)
 
     def dbt_run(self, *args: str) -> DbtRun:
         with environment(self.env):

@@ -6,8 +6,8 @@ webhook's URL. The run fails in the ways operators meet (a wrong password, a rev
 unreachable API or database, a failing dbt model, an alert receiver that errors or is down),
 each time with the wrong credential itself a fresh sentinel too. Then every place a run writes
 is scanned: stdout/stderr, dlt's working folder (state, traces, load packages), dbt's logs and
-target folders, the alert bodies, every warehouse table (the ``ops`` ledger and
-``raw_ops.load_traces`` included) and the PostgreSQL server log (which logs every statement).
+target folders, the alert bodies, every warehouse table (the ``ops`` ledger, dlt's traces in
+``ops.run_sources`` included) and the PostgreSQL server log (which logs every statement).
 The successful run is scanned in ``test_roles.py``. The demo API's ``api_token`` file is where
 the demo token comes from, by design, and is not scanned.
 """

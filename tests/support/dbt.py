@@ -1,6 +1,6 @@
 """Run the real pipeline pieces the dbt tests need: the loaders, dbt, a tiny dbt project.
 
-Everything is real: the demo's API runs on a free loopback port, ``ingestion.run()`` loads into
+Everything is real: the demo's API runs on a free loopback port, ``ingestion.load()`` loads into
 the warehouse, and dbt runs in a subprocess with its own profile, target and log folders (so
 parallel test workers never share dbt state).
 """
@@ -125,6 +125,6 @@ def ingest(demo_dir: Path, sources: list[str] | None = None) -> Any:
     from demo.server import running_server
 
     with running_server(demo_dir, port=0) as url, environment({"DEMO_API_URL": url}):
-        summary = ingestion.run(sources=sources)
+        summary = ingestion.load(sources=sources)
     assert summary.ok, f"ingestion failed: {summary.errors}"
     return summary

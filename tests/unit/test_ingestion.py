@@ -185,7 +185,7 @@ def test_naming_helpers():
 def test_a_failed_source_is_described_by_its_http_error_not_the_generator_context() -> None:
     from dlt.common.exceptions import DltException
 
-    from ingestion.runner import describe_error
+    from ingestion.errors import describe_error
 
     url = "http://127.0.0.1:1/crm/v1/campaigns?limit=3"
     try:
@@ -207,7 +207,7 @@ def test_a_terminally_failed_load_job_is_described_by_the_warehouse_error() -> N
     from dlt.common.exceptions import DltException
     from dlt.load.exceptions import LoadClientJobFailed
 
-    from ingestion.runner import describe_error
+    from ingestion.errors import describe_error
 
     refused = ValueError('Could not convert string "297,18" to DECIMAL(12,2): discount_amount')
     job = LoadClientJobFailed("1795", "orders.d15.parquet", "Traceback (most recent " * 40, refused)

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from ingestion.results import TableCounts
 from orchestration import alerts, settings
 from orchestration.dbt_step import DbtOutcome, build_args
-from orchestration.ledger import NodeResult, RunRecord, TableRows
 from orchestration.lock import LockHeld, file_lock
 from orchestration.redact import redact
 from orchestration.retry import Attempt, backoff_delays, with_retries
+from orchestration.summary import NodeResult, RunRecord
 
 
 def test_backoff_doubles_after_the_first_wait() -> None:
@@ -85,7 +86,7 @@ def test_build_args_pass_selection_full_refresh_and_vars(tmp_path) -> None:
 def test_alert_payload_is_slack_compatible_and_names_the_failed_step() -> None:
     run = RunRecord("r1", "run", "duckdb", "h", 1, {}, status="failed")
     run.failed_step, run.error = "ingest", "HTTP 500 from the CRM"
-    run.tables["raw_crm.customers"] = TableRows(loaded=5, rejected=2)
+    run.tables["raw_crm.customers"] = TableCounts(loaded=5, rejected=2)
 
     payload = alerts.build_payload(run, "warehouse/analytics.duckdb")
 

@@ -15,8 +15,8 @@ from tests.support.paths import REPO_ROOT
 from tests.support.warehouse import count, query_current
 
 
-def _run_ok(**kwargs: object) -> ingestion.RunSummary:
-    summary = ingestion.run(**kwargs)  # type: ignore[arg-type]
+def _run_ok(**kwargs: object) -> ingestion.LoadReport:
+    summary = ingestion.load(**kwargs)  # type: ignore[arg-type]
     assert summary.ok, summary.errors
     return summary
 
@@ -37,8 +37,11 @@ def test_first_load_matches_the_demo_truth(warehouse_env, demo_dir, demo_api, ra
     assert count("raw_crm.customers__tags") > 0
     assert count("raw_crm.customers", "address__country_code is not null") > 0
     assert count("raw_fx.rates", "base = 'USD'") == count("raw_fx.rates")
-    # the run is recorded with dlt's trace
-    assert count("raw_ops.load_traces", "ok and trace is not null") == 4
+    # each source reports its load ids and dlt's trace (the run script stores them)
+    assert [(s.name, s.ok) for s in summary.sources] == [
+        ("crm", True), ("fx", True), ("shop", True), ("events", True)
+    ]  # fmt: skip
+    assert all(s.trace and s.load_ids for s in summary.sources)
 
 
 def test_a_rerun_adds_nothing_and_a_run_after_advance_loads_only_new_and_changed_rows(
@@ -184,19 +187,32 @@ def test_schema_drift_with_an_added_column_loads(
     assert count("raw_shop.orders", "sales_channel is not null") > 0
 
 
-def test_a_second_run_is_refused_while_one_holds_the_dataset(warehouse_env, demo_dir, demo_api):
-    import pytest
+def test_a_second_run_is_refused_while_another_holds_the_run_lock(
+    warehouse_env, demo_dir, demo_api
+):
+    import os
+    import subprocess
+    import sys
 
-    from ingestion.locking import ConcurrentRunError, dataset_lock
+    from ingestion import warehouse
+    from orchestration import settings
+    from orchestration.lock import run_lock
 
-    with (
-        dataset_lock("raw_shop"),
-        pytest.raises(ConcurrentRunError, match="another ingestion run is writing dataset"),
-    ):
-        ingestion.run(sources=["shop", "fx"])  # refused as a whole: fx is not loaded either
+    wh = warehouse.current(warehouse.LOADER)
+    with run_lock(wh, settings.lock_path(wh.duckdb_path), "holder", "run"):
+        refused = subprocess.run(
+            [sys.executable, "-m", "ingestion", "--source", "shop", "--source", "fx", "--quiet"],
+            cwd=REPO_ROOT,
+            env=dict(os.environ),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
+    assert refused.returncode == 3, refused.stderr[-2000:]
+    assert "run refused: another run holds the" in refused.stderr
     loaded = "select count(*) from information_schema.tables where table_schema like 'raw_%'"
-    assert query_current(loaded)[0][0] == 0
+    assert query_current(loaded)[0][0] == 0  # refused as a whole: neither source loaded
     _run_ok(sources=["shop"])  # the lock is released with the first run
 
 

@@ -16,7 +16,7 @@ import pytest
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 import ingestion
-from ingestion import runner, warehouse
+from ingestion import pipelines, warehouse
 from ingestion.package_repair import drop_normalized_extract_leftovers
 from tests.support.demo import serve, truth_counts
 from tests.support.paths import REPO_ROOT
@@ -52,7 +52,7 @@ def test_api_throttling_errors_and_truncated_bodies_are_retried_to_the_exact_cou
     api = serve(demo_dir, monkeypatch, faults)
     next(api)
     try:
-        summary = ingestion.run(sources=["crm", "fx"])
+        summary = ingestion.load(sources=["crm", "fx"])
     finally:
         api.close()
 
@@ -73,7 +73,7 @@ def _load_started(pipeline_dir: Path) -> bool:
 def test_a_run_killed_during_load_is_completed_by_the_next_run_without_loss_or_duplicates(
     warehouse_env, demo_dir, demo_api, tmp_path
 ):
-    pipeline_dir = runner.pipelines_dir(warehouse.current()) / "events"
+    pipeline_dir = pipelines.pipelines_dir(warehouse.current()) / "events"
     proc = subprocess.Popen(
         [sys.executable, "-m", "ingestion", "--source", "events", "--quiet"],
         cwd=REPO_ROOT,
@@ -88,7 +88,7 @@ def test_a_run_killed_during_load_is_completed_by_the_next_run_without_loss_or_d
     proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
 
-    summary = ingestion.run(sources=["events"])
+    summary = ingestion.load(sources=["events"])
 
     assert summary.ok, summary.errors
     expected = truth_counts(demo_dir)
@@ -102,7 +102,7 @@ def test_a_run_killed_during_load_is_completed_by_the_next_run_without_loss_or_d
 
 def test_replay_admits_a_repaired_record_exactly_once(demo_dir, demo_api, tmp_path, monkeypatch):
     monkeypatch.setenv("DUCKDB_PATH", str(tmp_path / "wh.duckdb"))
-    ingestion.run(sources=["events"])
+    ingestion.load(sources=["events"])
     location, position = query_current(
         "select location, position from raw_events.rejected_records"
         " where location like '%.csv' order by location, position limit 1"
@@ -128,7 +128,7 @@ def test_replay_admits_a_repaired_record_exactly_once(demo_dir, demo_api, tmp_pa
     assert count("raw_events.events") == events_before + 1
     assert count("raw_events.rejected_records") == rejected_before - 1
     # the next run re-reads the changed file: nothing doubles, the stale reject stays gone
-    assert ingestion.run(sources=["events"]).ok
+    assert ingestion.load(sources=["events"]).ok
     assert count("raw_events.events") == events_before + 1
     assert count("raw_events.rejected_records") == rejected_before - 1
 

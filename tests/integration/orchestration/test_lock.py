@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from ingestion.warehouse import Warehouse
-from orchestration.ledger import Ledger, RunRecord
+from orchestration.ledger import Ledger
+from orchestration.summary import RunRecord
 from tests.support.cli import Cli
 from tests.support.paths import REPO_ROOT
 from tests.support.warehouse import dict_rows
