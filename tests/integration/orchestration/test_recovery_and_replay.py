@@ -6,6 +6,7 @@ import csv
 import gzip
 import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,11 +19,15 @@ pytestmark = [pytest.mark.slow]
 
 
 @pytest.fixture
-def cli_with_loaders(cli_duckdb: Cli, tmp_path: Path) -> Cli:
+def cli_with_loaders(cli_duckdb: Cli, tmp_path: Path) -> Iterator[Cli]:
     """The CLI with the real loaders on a tiny demo (with malformed event lines) and tiny dbt."""
+    from demo.server import running_server
+
     demo = generate(tmp_path / "demo_data", scale=0.01, malformed_rate=0.05)
     cli_duckdb.env["DEMO_DIR"] = str(demo)
-    return cli_duckdb
+    with running_server(demo, port=0) as url:
+        cli_duckdb.env["DEMO_API_URL"] = url
+        yield cli_duckdb
 
 
 def _count(env: dict[str, str], table: str) -> int:
