@@ -25,7 +25,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from demo import settings
-from demo.shop import DayOrders
+from demo.orders import DayOrders
 from demo.state import EVENTS_DIR
 from demo.timeutil import day_seconds, epoch_seconds
 
