@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from demo import crm, shop
+from demo.customers import Draws, change
 from demo.state import DELETIONS_FILE, load_manifest, save_manifest
 
 STREAM_CHANGES = 70
@@ -78,13 +79,13 @@ def _change_customers(
     conn: sqlite3.Connection, rng: np.random.Generator, ids: list[int], stamps: list[str]
 ) -> None:
     """Change opt-in, phone, city or country of each customer (crm's realistic changes)."""
-    draws = crm._Draws(rng, len(ids))
+    draws = Draws(rng, len(ids))
     kinds = rng.choice((0, 1, 3, 4), size=len(ids)).tolist()
     sets = ", ".join(f"{c} = ?" for c in crm.CUSTOMER_COLUMNS[1:])
     conn.row_factory = sqlite3.Row
     for i, (customer_id, stamp) in enumerate(zip(ids, stamps, strict=True)):
         row = dict(conn.execute("select * from customers where id = ?", (customer_id,)).fetchone())
-        changed = crm._change(draws, i, kinds[i], row, stamp)
+        changed = change(draws, i, kinds[i], row, stamp)
         values = [changed[c] for c in crm.CUSTOMER_COLUMNS[1:]]
         conn.execute(f"update customers set {sets} where id = ?", (*values, customer_id))
     conn.row_factory = None

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from demo import crm, events, fx, lifecycle, orders, settings, shop
+from demo import crm, customers, events, fx, lifecycle, orders, settings, shop
 from demo.faults import FileFaults
 from demo.state import (
     API_DB,
@@ -232,11 +232,11 @@ def _simulate_day(
         fx.publish(api, seed, day)
         crm.simulate_campaigns(api, seed, day, opening)
         last_old = crm.max_customer_id(api)
-        crm.update_customers(
+        customers.update_customers(
             api, seed, day, round(settings.UPDATED_CUSTOMERS_PER_SCALE * scale), last_old
         )
         new_count = _daily(settings.NEW_CUSTOMERS_PER_SCALE, scale, day)
-        crm.insert_customers(api, crm.new_customers(seed, day, last_old + 1, new_count))
+        crm.insert_customers(api, customers.new_customers(seed, day, last_old + 1, new_count))
         last_customer = last_old + new_count
         if opening:
             lifecycle.create_products(db, seed, day, scale)
