@@ -7,7 +7,8 @@ import logging
 from pathlib import Path
 
 from benchmarks import report
-from benchmarks.runner import Bench, Settings
+from benchmarks.runner import Bench
+from benchmarks.settings import Settings
 
 WAREHOUSES = ("duckdb", "postgres")
 

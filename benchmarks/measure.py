@@ -5,8 +5,7 @@ Peak RSS is ``ru_maxrss`` from ``os.wait4()`` on the step's own process, the sam
 process or of any descendant it waited for (the largest single process, not a sum). Reading it
 per child avoids the cumulative ``RUSAGE_CHILDREN`` counters of the harness process.
 Linux carries the forking process's resident set into the child's high-water mark until
-``exec``, so a figure includes the harness's own RSS at spawn time (~100 MiB for the
-benchmark's small harness process); the steps measured are far larger.
+``exec``, so a figure includes the harness's own RSS at spawn time (its size: benchmarks/README.md).
 """
 
 from __future__ import annotations

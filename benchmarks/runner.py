@@ -1,113 +1,33 @@
-"""One benchmark run: a demo day, the machine's limits, the project's steps, the report."""
+"""One benchmark run: a demo day, the machine's limits, the project's steps, the report.
+
+The phases live in ``baselines.py`` (limits, naive loader) and ``project.py`` (the project's
+steps per warehouse); the work dir and services in ``workspace.py``.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import os
-import platform
-import re
 import shutil
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-import yaml
-
-from benchmarks import measure, report, targets, warehouse_rows
-from benchmarks.limits import EVENT_COLUMNS_PG
+from benchmarks import baselines, measure, project, report, run_info, targets
 from benchmarks.results import StepResult
+from benchmarks.settings import (
+    DEFAULT_SOURCES,
+    EVENTS_PER_SCALE,
+    REPO_ROOT,
+    Settings,
+    sources_config,
+)
+from benchmarks.workspace import Workspace
+
+__all__ = ["Bench", "Settings"]
 
 log = logging.getLogger("benchmarks")
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-EVENTS_PER_SCALE = 10_000
-DEFAULT_SOURCES = ("crm", "fx", "shop", "events")
-SHOP_TABLES = ("products", "orders", "order_items")
-CRM_PATHS = ("/crm/v1/customers", "/crm/v1/campaigns")
-METHOD_NOTES = [
-    "Every step is its own process, timed wall-clock from start to exit, so the project's steps "
-    "include Python start-up and imports (the no-op run shows that floor).",
-    "DuckDB's own read: `create table as select * from read_parquet/read_json/read_csv(...)` of "
-    "every event file into an empty DuckDB file (columns as stored; malformed lines skipped).",
-    "PostgreSQL COPY: `psql \\copy` of the same rows from one typed CSV (written beforehand from "
-    "DuckDB, not timed) into an empty unindexed table.",
-    "Bare HTTP loop: `requests` over every page of CRM customers and campaigns, same page size "
-    "as the loader, JSON parsed and discarded. Bare SELECT: `select *` of the shop's products, "
-    "orders and order_items through the loader's driver, rows discarded. The shop and CRM "
-    "ratios compare them with the loader of the whole source (all its tables).",
-    "PostgreSQL is a throwaway server on 127.0.0.1 started by the harness (demo/pg_server.py: "
-    "fsync off, shared_buffers 256MB); its memory is not in the peak RSS column.",
-    "2× volume: after `demo advance`, both days are loaded into a second, empty warehouse, one "
-    "process per source; 1× is the largest of the day-1, no-op and day-2 ingestion processes.",
-    "Absolute targets (seconds) are set for scale 1000; at other scales read them as indicative.",
-]
-RSS_METHOD = (
-    "ru_maxrss from os.wait4() on each step's process (what GNU time -v reports): the largest "
-    "resident set of that process or any descendant it waited for. PostgreSQL server memory "
-    "is not included (client processes only)."
-)
-
-
-@dataclass
-class Settings:
-    """What to run and where (see ``benchmarks.cli`` for the flags)."""
-
-    scale: float = 1000.0
-    warehouses: list[str] = field(default_factory=lambda: ["duckdb", "postgres"])
-    skip_naive: bool = False
-    skip_2x: bool = False
-    skip_dbt: bool = False
-    skip_next_day: bool = False
-    demo_from: Path | None = None
-    rebuild_report: Path | None = None
-    sources: list[str] | None = None
-    naive_rows: int = 1_000_000
-    work_dir: Path = REPO_ROOT / "benchmarks" / "work"
-    results_dir: Path = REPO_ROOT / "benchmarks" / "results"
-    name: str = "latest"
-    seed: int = 42
-    step_timeout_s: float = 1800.0
-
-
-def _sources_config() -> dict[str, Any]:
-    path = Path(os.environ.get("INGESTION_SOURCES") or REPO_ROOT / "ingestion" / "sources.yml")
-    if not path.exists():
-        return {}
-    return yaml.safe_load(path.read_text()) or {}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _git_commit() -> str:
-    out = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True
-    )
-    dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    return (out.stdout.strip() or "unknown") + ("+dirty" if dirty else "")
-
-
-def _machine() -> str:
-    mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
-    return (
-        f"{os.cpu_count()} cores, {mem_gib:.0f} GiB RAM, {platform.system()} {platform.release()}"
-    )
 
 
 class Bench:
@@ -115,23 +35,18 @@ class Bench:
 
     def __init__(self, settings: Settings) -> None:
         self.s = settings
-        self.work = settings.work_dir.resolve()
-        self.demo_dir = self.work / "demo"
-        self.logs = self.work / "logs"
-        self.python = sys.executable
+        self.ws = Workspace(settings)
         self.steps: dict[str, StepResult] = {}
-        self.notes: list[str] = list(METHOD_NOTES)
+        self.notes: list[str] = list(run_info.METHOD_NOTES)
         self.aborted: str | None = None
         self.started = datetime.now(UTC)
-        self.commit = _git_commit()
-        self.sources_cfg = _sources_config()
+        self.commit = run_info.git_commit()
+        self.sources_cfg = sources_config()
         self.sources = [
             name for name, body in self.sources_cfg.items() if (body or {}).get("enabled", True)
         ] or list(DEFAULT_SOURCES)
         if settings.sources:
             self.sources = list(settings.sources)
-        self.api_url = ""
-        self.pg: Any = None
         self.events_per_day = int(settings.scale * EVENTS_PER_SCALE)
 
     @property
@@ -143,50 +58,6 @@ class Bench:
     def which(self) -> str:
         """'all sources', or the names the run is restricted to."""
         return "all sources" if not self.s.sources else "sources " + ", ".join(self.s.sources)
-
-    # -- environment ------------------------------------------------------------------------
-    def base_env(self) -> dict[str, str]:
-        """The environment every step gets: demo dir, API, isolated dbt profile."""
-        env = dict(os.environ)
-        env.update(
-            PYTHONUNBUFFERED="1",
-            DEMO_DIR=str(self.demo_dir),
-            DEMO_API_URL=self.api_url,
-            DBT_PROFILES_DIR=str(self.work),
-            DBT_SEND_ANONYMOUS_USAGE_STATS="false",
-            DO_NOT_TRACK="1",
-            RUNTIME__LOG_LEVEL=env.get("RUNTIME__LOG_LEVEL", "WARNING"),
-        )
-        for key in (
-            "WAREHOUSE",
-            "DUCKDB_PATH",
-            "PGHOST",
-            "PGPORT",
-            "PGUSER",
-            "PGPASSWORD",
-            "PGDATABASE",
-        ):
-            env.pop(key, None)
-        return env
-
-    def wh_env(self, wh: str, instance: str = "") -> dict[str, str]:
-        """The environment of a step against warehouse ``wh`` (own dlt and dbt state).
-
-        ``instance`` names a second, separate warehouse of the same kind (e.g. ``2x``).
-        """
-        env = self.base_env()
-        home = self.work / f"{wh}{instance}"
-        env.update(
-            WAREHOUSE=wh,
-            DLT_DATA_DIR=str(home / "dlt"),
-            DBT_TARGET_PATH=str(home / "dbt_target"),
-            DBT_LOG_PATH=str(home / "dbt_logs"),
-        )
-        if wh == "duckdb":
-            env["DUCKDB_PATH"] = str(home / "analytics.duckdb")
-        else:
-            env.update(self.pg.env(f"bench{instance}"))
-        return env
 
     # -- running steps ----------------------------------------------------------------------
     def run_step(
@@ -206,7 +77,7 @@ class Bench:
             cmd,
             env=env,
             cwd=REPO_ROOT,
-            log_path=self.logs / f"{step_id}.log",
+            log_path=self.ws.logs / f"{step_id}.log",
             timeout_s=self.s.step_timeout_s,
         )
         result_rows = m.result.get("rows")
@@ -254,91 +125,7 @@ class Bench:
             note="sum of " + ", ".join(parts),
         )
 
-    def ingest(
-        self, step_id: str, label: str, wh: str, sources: list[str] | None, instance: str = ""
-    ) -> StepResult:
-        """``python -m ingestion [--source X]`` with the rows it wrote counted in the warehouse."""
-        env = self.wh_env(wh, instance)
-        before = warehouse_rows.snapshot(env)
-        cmd = [self.python, "-m", "ingestion"]
-        for name in sources or []:
-            cmd += ["--source", name]
-        step = self.run_step(step_id, label, "project", cmd, env, warehouse=wh)
-        try:
-            loaded, rejected, per_table = warehouse_rows.written(
-                before, warehouse_rows.snapshot(env)
-            )
-            step.rows = loaded
-            step.details.update(rejected=rejected, per_table=per_table)
-            log.info("  %s rows written (%s rejected)", f"{loaded:,}", f"{rejected:,}")
-        except Exception as exc:  # counting is best effort; the timing stands
-            step.note = f"rows not counted: {exc}"
-        return step
-
-    def dbt_build(self, step_id: str, label: str, wh: str, rows: int | None) -> StepResult:
-        """``dbt build`` from the repo root against ``wh``."""
-        dbt = str(Path(self.python).parent / "dbt")
-        env = self.wh_env(wh)
-        step = self.run_step(step_id, label, "project", [dbt, "build"], env, wh, rows)
-        step.note = "rows = raw rows loaded for the day"
-        run_results = Path(env["DBT_TARGET_PATH"]) / "run_results.json"
-        step.details["slowest_nodes"] = measure.slowest_dbt_nodes(run_results)
-        return step
-
-    # -- services ---------------------------------------------------------------------------
-    @contextmanager
-    def demo_api(self) -> Iterator[str]:
-        """``python -m demo serve`` on a free loopback port for the duration of the block."""
-        port = _free_port()
-        out = (self.logs / "demo-serve.log").open("a")
-        proc = subprocess.Popen(
-            [self.python, "-m", "demo", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=REPO_ROOT,
-            env=self.base_env(),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.time() + 60
-            while True:
-                with suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-                    break
-                if proc.poll() is not None or time.time() > deadline:
-                    raise RuntimeError(f"demo API did not start; see {self.logs}/demo-serve.log")
-                time.sleep(0.2)
-            self.api_url = f"http://127.0.0.1:{port}"
-            yield self.api_url
-        finally:
-            proc.terminate()
-            with suppress(subprocess.TimeoutExpired):
-                proc.wait(10)
-            if proc.poll() is None:
-                proc.kill()
-            out.close()
-            self.api_url = ""
-
-    def start_postgres(self) -> None:
-        """A throwaway PostgreSQL on loopback (demo/pg_server.py) with a ``bench`` database."""
-        from demo import pg_server
-
-        self.pg = pg_server.start()
-        pg_server.create_database(self.pg, "bench")
-        log.info("PostgreSQL on 127.0.0.1:%s (data dir %s)", self.pg.port, self.pg.datadir)
-
-    def psql(self, sql: str) -> None:
-        """Run SQL on the bench database (setup only, not measured)."""
-        import psycopg2
-
-        env = self.pg.env("bench")
-        conn = psycopg2.connect(
-            host=env["PGHOST"], port=env["PGPORT"], user=env["PGUSER"], dbname=env["PGDATABASE"]
-        )
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(sql)
-        conn.close()
-
-    # -- the phases -------------------------------------------------------------------------
+    # -- the demo day -----------------------------------------------------------------------
     def generate(self) -> bool:
         """Generate one demo day at the chosen scale into the work dir (or copy a saved one)."""
         if self.s.demo_from is not None:
@@ -348,7 +135,7 @@ class Bench:
             f"demo generate 1 day at scale {self.s.scale:g}",
             "demo",
             [
-                self.python,
+                self.ws.python,
                 "-m",
                 "demo",
                 "generate",
@@ -359,9 +146,9 @@ class Bench:
                 "--seed",
                 str(self.s.seed),
             ],
-            self.base_env(),
+            self.ws.base_env(),
         )
-        step.rows = self._manifest_events() or step.rows
+        step.rows = self.ws.manifest_events() or step.rows
         if step.rows:
             self.events_per_day = step.rows
         return step.ok
@@ -380,8 +167,8 @@ class Bench:
                 f"{self.s.scale:g}, seed {self.s.seed}"
             )
         started = time.perf_counter()
-        shutil.copytree(source, self.demo_dir)
-        rows = self._manifest_events()
+        shutil.copytree(source, self.ws.demo_dir)
+        rows = self.ws.manifest_events()
         self.steps["demo.generate"] = StepResult(
             id="demo.generate",
             label=f"demo day at scale {self.s.scale:g} (copied)",
@@ -394,208 +181,24 @@ class Bench:
             self.events_per_day = rows
         return True
 
-    def _manifest_events(self) -> int | None:
-        path = self.demo_dir / "manifest.json"
-        if not path.exists():
-            return None
-        data = json.loads(path.read_text())
-        files = data.get("files", data) if isinstance(data, dict) else data
-        entries = files.values() if isinstance(files, dict) else files
-        total = 0
-        for entry in entries:
-            if isinstance(entry, dict):
-                total += int(entry.get("rows", entry.get("rows_written", 0)) or 0)
-        return total or None
-
-    def limits(self) -> None:
-        """The bare operations on the same day's data."""
-        events_dir = self.demo_dir / "landing" / "events"
-        lim = self.work / "limits"
-        lim.mkdir(parents=True, exist_ok=True)
-        mod = [self.python, "-m", "benchmarks.limits"]
-        env = self.base_env()
-        db = lim / "duckdb_read.duckdb"
-        self.run_step(
-            "limit.duckdb_read",
-            "DuckDB's own read of the event files",
-            "limit",
-            [*mod, "duckdb-read", "--events-dir", str(events_dir), "--db", str(db)],
-            env,
-            "duckdb",
-        )
-        if "postgres" in self.s.warehouses and self.steps["limit.duckdb_read"].ok:
-            csv_path = lim / "events.csv"
-            self.run_step(
-                "prep.csv_export",
-                "export the event rows as one CSV (prep for COPY)",
-                "prep",
-                [*mod, "export-csv", "--db", str(db), "--out", str(csv_path)],
-                env,
-            )
-            self.psql(
-                "drop schema if exists bench_limits cascade; create schema bench_limits; "
-                f"create table bench_limits.events ({EVENT_COLUMNS_PG})"
-            )
-            psql_bin = (
-                str(self.pg._bindir / "psql")
-                if (self.pg._bindir / "psql").exists()
-                else (shutil.which("psql") or "psql")
-            )
-            copy = f"\\copy bench_limits.events from '{csv_path}' with (format csv, header)"
-            step = self.run_step(
-                "limit.pg_copy",
-                "PostgreSQL COPY of the same event rows",
-                "limit",
-                [psql_bin, "-X", "-v", "ON_ERROR_STOP=1", "-c", copy],
-                self.wh_env("postgres"),
-                "postgres",
-            )
-            step.rows = self._copy_rows(step) or self.steps["prep.csv_export"].rows
-            self.psql("drop schema bench_limits cascade")
-            csv_path.unlink(missing_ok=True)
-        db.unlink(missing_ok=True)
-        crm = self.sources_cfg.get("crm") or {}
-        params = ((crm.get("resource_defaults") or {}).get("endpoint") or {}).get("params") or {}
-        page_size = int(params.get("limit", 1000))
-        http = [
-            *mod,
-            "http-pages",
-            "--base-url",
-            self.api_url,
-            "--page-size",
-            str(page_size),
-            "--token-file",
-            str(self.demo_dir / "api_token"),
-        ]
-        for path in CRM_PATHS:
-            http += ["--path", path]
-        self.run_step(
-            "limit.http_crm",
-            f"bare HTTP loop over the CRM API (page size {page_size})",
-            "limit",
-            http,
-            env,
-        )
-        backend = str((self.sources_cfg.get("shop") or {}).get("backend", "sqlalchemy"))
-        driver = "connectorx" if backend == "connectorx" else "sqlalchemy"
-        select = [
-            *mod,
-            "db-select",
-            "--sqlite",
-            str(self.demo_dir / "shop.sqlite"),
-            "--driver",
-            driver,
-        ]
-        for table in SHOP_TABLES:
-            select += ["--table", table]
-        self.run_step(
-            "limit.db_shop", f"bare SELECT of the shop tables ({driver})", "limit", select, env
-        )
-
-    def _copy_rows(self, step: StepResult) -> int | None:
-        """The row count psql printed (``COPY <n>``)."""
-        path = self.logs / f"{step.id}.log"
-        found = re.findall(r"^COPY (\d+)$", path.read_text(errors="replace"), re.MULTILINE)
-        return int(found[-1]) if found else None
-
-    def first_day(self, wh: str) -> None:
-        """Each source on its own into a fresh warehouse, then ``dbt build``."""
-        parts = []
-        for name in self.sources:
-            step_id = f"{wh}.ingest.{name}"
-            self.ingest(step_id, f"ingest {name} (day 1)", wh, [name])
-            parts.append(step_id)
-        self.derived(f"{wh}.ingest.total", "ingest, all sources (day 1)", parts, wh)
-        if self.s.skip_dbt:
-            return
-        rows = self.steps[f"{wh}.ingest.total"].rows
-        self.dbt_build(f"{wh}.dbt.day1", "dbt build (day 1, full)", wh, rows)
-        self.derived(
-            f"{wh}.e2e.day1", "whole day end to end (day 1)", [*parts, f"{wh}.dbt.day1"], wh
-        )
-
-    def next_day(self, wh: str) -> None:
-        """One run of every source after ``demo advance``, then the incremental ``dbt build``."""
-        step = self.ingest(
-            f"{wh}.ingest.day2", f"ingest, {self.which} (day 2, incremental)", wh, self.only
-        )
-        if self.s.skip_dbt:
-            return
-        self.dbt_build(f"{wh}.dbt.day2", "dbt build (day 2, incremental)", wh, step.rows)
-        self.derived(
-            f"{wh}.e2e.day2",
-            "whole day end to end (day 2)",
-            [f"{wh}.ingest.day2", f"{wh}.dbt.day2"],
-            wh,
-        )
-
-    def double_volume(self, wh: str) -> None:
-        """Both days at once into a second, empty warehouse: 2× the day's volume per source.
-
-        No more data is generated for this: after ``advance`` the demo holds two days, and a
-        fresh warehouse has to load all of it.
-        """
-        if wh == "postgres":
-            from demo import pg_server
-
-            pg_server.create_database(self.pg, "bench2x")
-        for name in self.sources:
-            self.ingest(
-                f"{wh}.ingest2x.{name}",
-                f"ingest {name} (both days into an empty warehouse: 2×)",
-                wh,
-                [name],
-                instance="2x",
-            )
-
-    def naive(self) -> None:
-        """pandas ``to_sql`` in chunks on a slice of the events, extrapolated to the day."""
-        rows = min(self.s.naive_rows, self.events_per_day)
+    def advance(self) -> None:
+        """``python -m demo advance`` by one day; its rows are the events it added."""
+        before = self.ws.manifest_events() or 0
         step = self.run_step(
-            "naive.to_sql",
-            f"naive pandas to_sql, {rows:,}-row slice",
-            "naive",
-            [
-                self.python,
-                "-m",
-                "benchmarks.limits",
-                "naive-to-sql",
-                "--events-dir",
-                str(self.demo_dir / "landing" / "events"),
-                "--rows",
-                str(rows),
-            ],
-            self.wh_env("postgres"),
-            "postgres",
+            "demo.advance_1",
+            "demo advance 1 day",
+            "demo",
+            [self.ws.python, "-m", "demo", "advance", "--days", "1"],
+            self.ws.base_env(),
         )
-        if step.rows:
-            step.label = f"naive pandas to_sql, {step.rows:,}-row slice"
-            rows = step.rows
-        if step.ok and step.details.get("to_sql_s"):
-            step.wall_s = round(float(step.details["to_sql_s"]), 3)
-            step.note = "wall = the to_sql call only (reading the slice excluded)"
-            per_s = step.rows_per_s
-            if per_s:
-                self.steps["naive.extrapolated"] = StepResult(
-                    id="naive.extrapolated",
-                    label="naive pandas to_sql, whole day",
-                    group="naive",
-                    warehouse="postgres",
-                    rows=self.events_per_day,
-                    wall_s=round(self.events_per_day / per_s, 1),
-                    extrapolated=True,
-                    note=f"from the {rows:,}-row slice at {per_s:,.0f} rows/s",
-                )
+        step.rows = (self.ws.manifest_events() or 0) - before or None
 
     # -- the whole run ----------------------------------------------------------------------
     def run(self) -> tuple[Path, Path]:
         """Every phase in order; always writes the report, even after a failure."""
         self.started = datetime.now(UTC)
-        self.commit = _git_commit()
-        if self.work.exists():
-            shutil.rmtree(self.work)
-        self.logs.mkdir(parents=True)
-        shutil.copy(REPO_ROOT / "profiles.example.yml", self.work / "profiles.yml")
+        self.commit = run_info.git_commit()
+        self.ws.reset()
         try:
             self._phases()
         except KeyboardInterrupt:
@@ -608,8 +211,7 @@ class Bench:
             self.aborted = f"Run aborted: {type(exc).__name__}: {exc}"
             self.notes.insert(0, self.aborted)
         finally:
-            if self.pg is not None:
-                self.pg.stop()
+            self.ws.stop_postgres()
         return self.write_report(complete=True)
 
     def write_report(self, complete: bool = False) -> tuple[Path, Path]:
@@ -624,14 +226,10 @@ class Bench:
             "events_per_day": self.events_per_day,
             "warehouses": self.s.warehouses,
             "complete": complete,
-            "started_at": self.started.isoformat(timespec="seconds"),
-            "finished_at": now.isoformat(timespec="seconds"),
-            "duration_s": round((now - self.started).total_seconds(), 1),
-            "machine": _machine(),
-            "load_average_at_end": [round(x, 1) for x in os.getloadavg()],
-            "python": platform.python_version(),
+            **run_info.times(self.started, now),
+            **run_info.host(),
             "git_commit": self.commit,
-            "rss_method": RSS_METHOD,
+            "rss_method": run_info.RSS_METHOD,
             "sources": self.sources,
             "notes": notes,
         }
@@ -643,31 +241,21 @@ class Bench:
         if not self.generate():
             raise RuntimeError("demo generate failed; nothing to measure")
         if "postgres" in self.s.warehouses or not self.s.skip_naive:
-            self.start_postgres()
-        with self.demo_api():
-            self.limits()
+            self.ws.start_postgres()
+        with self.ws.demo_api():
+            baselines.limits(self)
             for wh in self.s.warehouses:
-                self.first_day(wh)
+                project.first_day(self, wh)
             for wh in self.s.warehouses:
-                self.ingest(
-                    f"{wh}.ingest.noop", f"ingest, {self.which}, nothing new (no-op)", wh, self.only
-                )
+                project.no_op(self, wh)
         if not self.s.skip_naive:
-            self.naive()
+            baselines.naive(self)
         if self.s.skip_next_day:
             return
-        before = self._manifest_events() or 0
-        step = self.run_step(
-            "demo.advance_1",
-            "demo advance 1 day",
-            "demo",
-            [self.python, "-m", "demo", "advance", "--days", "1"],
-            self.base_env(),
-        )
-        step.rows = (self._manifest_events() or 0) - before or None
-        with self.demo_api():
+        self.advance()
+        with self.ws.demo_api():
             for wh in self.s.warehouses:
-                self.next_day(wh)
+                project.next_day(self, wh)
             if not self.s.skip_2x:
                 for wh in self.s.warehouses:
-                    self.double_volume(wh)
+                    project.double_volume(self, wh)

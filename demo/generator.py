@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from demo import crm, events, fx, settings, shop
+from demo import crm, customers, events, fx, lifecycle, orders, settings, shop
 from demo.faults import FileFaults
 from demo.state import (
     API_DB,
@@ -198,12 +198,12 @@ def _fill_sales_channel(
 
 
 def _write_events(
-    ctx: events.EventContext, state: DemoState, day: date, orders: shop.DayOrders
+    ctx: events.EventContext, state: DemoState, day: date, placed: orders.DayOrders
 ) -> tuple[list[dict], int]:
     """Write the day's event files and the late files for the two days before."""
     scale = state.scale
     entries, seq = events.write_day(
-        ctx, day, _daily(settings.EVENTS_PER_SCALE, scale, day), orders, state.next_event_seq
+        ctx, day, _daily(settings.EVENTS_PER_SCALE, scale, day), placed, state.next_event_seq
     )
     first = date.fromisoformat(state.first_day)
     late_plan = ((1, 0.02, "parquet", 0.002), (2, 0.005, "jsonl.gz", 0.0))
@@ -232,19 +232,19 @@ def _simulate_day(
         fx.publish(api, seed, day)
         crm.simulate_campaigns(api, seed, day, opening)
         last_old = crm.max_customer_id(api)
-        crm.update_customers(
+        customers.update_customers(
             api, seed, day, round(settings.UPDATED_CUSTOMERS_PER_SCALE * scale), last_old
         )
         new_count = _daily(settings.NEW_CUSTOMERS_PER_SCALE, scale, day)
-        crm.insert_customers(api, crm.new_customers(seed, day, last_old + 1, new_count))
+        crm.insert_customers(api, customers.new_customers(seed, day, last_old + 1, new_count))
         last_customer = last_old + new_count
         if opening:
-            shop.create_products(db, seed, day, scale)
+            lifecycle.create_products(db, seed, day, scale)
         else:
-            shop.update_products(db, day)
-            changes = shop.advance_orders(db, day)
+            lifecycle.update_products(db, day)
+            changes = lifecycle.advance_orders(db, day)
             log.debug("order changes on %s: %s", day, changes)
-        plan = shop.plan_orders(
+        plan = orders.plan_orders(
             db,
             seed,
             day,
@@ -275,7 +275,7 @@ def _simulate_day(
         # days (SQLite's executemany holds the GIL while it binds rows), else in a thread.
         with _event_writer(_daily(settings.EVENTS_PER_SCALE, scale, day)) as pool:
             written = pool.submit(_write_events, ctx, state, day, plan.orders)
-            shop.insert_orders(db, plan)
+            orders.insert_orders(db, plan)
             if "added" in state.drift_kinds():
                 _fill_sales_channel(db, seed, day, plan.orders.order_id)
             entries, state.next_event_seq = written.result()
