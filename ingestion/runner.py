@@ -11,7 +11,6 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -21,39 +20,29 @@ from typing import Any
 import dlt
 from dlt.common import json as dlt_json
 from dlt.common.exceptions import DltException
+from dlt.common.destination import TLoaderFileFormat
 from dlt.common.runtime import run_context
 from dlt.load.exceptions import LoadClientJobFailed
 
 from ingestion import config as config_mod
-from ingestion import demo_mode, package_repair, rejects, rest, warehouse
+from ingestion import demo_mode, package_repair, rejects, warehouse
 from ingestion.locking import dataset_lock, lock_datasets
+from ingestion.rest_api.settings import MATERIALIZED_SUFFIX
 from ingestion.summary import RunSummary
 
 logger = logging.getLogger(__name__)
 
 OPS_DATASET = "raw_ops"
 OPS_TABLE = "load_traces"
-LOADER_FILE_FORMAT = "parquet"
+LOADER_FILE_FORMAT: TLoaderFileFormat = "parquet"
 MAX_TRACE_CHARS = 1_000_000
 OPS_LOCK_WAIT_S = 60.0
 # Resources that set their own file format (insert_values: few rows, and possibly empty):
 # rejected_records, the shop's deleted_records, tables materialised before their first row.
-OWN_FILE_FORMAT = (f"_{rejects.TABLE}", "_deleted_records", rest.MATERIALIZED_SUFFIX)
+OWN_FILE_FORMAT = (f"_{rejects.TABLE}", "_deleted_records", MATERIALIZED_SUFFIX)
 
 # Arrow items get _dlt_load_id only with this switch (see FIELD-NOTES).
 os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
-
-
-def _builder(kind: str) -> Callable[..., Any]:
-    if kind == "rest_api":
-        return rest.source
-    if kind == "sql_database":
-        from ingestion import shop
-
-        return shop.source
-    from ingestion import events
-
-    return events.source
 
 
 def pipelines_dir(wh: warehouse.Warehouse) -> Path:
@@ -197,7 +186,7 @@ def run_source(
         info = pipeline.load()
         _add_counts(result, pipeline, info)
     counter = rejects.RejectCounter()
-    source = _builder(cfg.type)(cfg, counter, start=start, end=end)
+    source = config_mod.build_source(cfg, counter, start=start, end=end)
     for resource in source.resources.values():
         # Parquet (ADBC into PostgreSQL) for the data tables; the small bookkeeping tables
         # keep their own format. A run-wide loader_file_format would override every hint.

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
-from ingestion.shop.deletes import as_keys, deleted_records_resource, reconcile, unchanged
+from ingestion.sql_database.deletes import as_keys, deleted_records_resource, reconcile, unchanged
 
 
 def _keys(*values: int) -> pa.Array:
