@@ -271,9 +271,14 @@ def _entry(path: Path, name: Any, body: Any, problems_found: list[str]) -> Sourc
         problems_found.append(f"{name}.type: {given}; use one of {', '.join(SOURCE_TYPES)}")
         return None
     dataset = common.get("dataset", f"raw_{name}")
-    problems_found.extend(problems(Declaration, common, str(name)))
-    problems_found.extend(problems(TYPE_SETTINGS[kind], body, str(name)))
-    problems_found.extend(identifier_errors(name, kind, dataset, body))
+    invalid = problems(Declaration, common, str(name))
+    invalid += problems(TYPE_SETTINGS[kind], body, str(name), also=COMMON_KEYS)
+    mistyped = {problem.split(": ", 1)[0] for problem in invalid}
+    unsafe = identifier_errors(name, kind, dataset, body)
+    problems_found.extend(invalid)
+    problems_found.extend(  # a value of the wrong type is named once
+        u for u in unsafe if not (u.split(" = ", 1)[0] in mistyped and "must be a string" in u)
+    )
     return SourceConfig(
         name=str(name),
         type=kind,

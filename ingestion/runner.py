@@ -19,8 +19,8 @@ from typing import Any
 
 import dlt
 from dlt.common import json as dlt_json
-from dlt.common.exceptions import DltException
 from dlt.common.destination import TLoaderFileFormat
+from dlt.common.exceptions import DltException
 from dlt.common.runtime import run_context
 from dlt.load.exceptions import LoadClientJobFailed
 

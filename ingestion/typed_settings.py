@@ -56,13 +56,13 @@ def key_path(parts: tuple[int | str, ...]) -> str:
     return text
 
 
-def _message(error: ErrorDetails, model: type[BaseModel]) -> str:
+def _message(error: ErrorDetails, model: type[BaseModel], also: tuple[str, ...]) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
         if len(error["loc"]) > 1:
             return "unknown key"
-        keys = sorted(field.alias or name for name, field in model.model_fields.items())
-        return f"unknown key; use one of {', '.join(keys)}"
+        keys = [field.alias or name for name, field in model.model_fields.items()]
+        return f"unknown key; use one of {', '.join(sorted([*also, *keys]))}"
     if kind == "missing":
         return "required key is missing"
     if kind in ("model_type", "dict_type"):
@@ -71,19 +71,30 @@ def _message(error: ErrorDetails, model: type[BaseModel]) -> str:
     return message[:1].lower() + message[1:]
 
 
-def _described(exc: ValidationError, model: type[BaseModel], prefix: str) -> list[str]:
+def _described(
+    exc: ValidationError, model: type[BaseModel], prefix: str, also: tuple[str, ...] = ()
+) -> list[str]:
     return [
-        f"{key_path((prefix, *e['loc']))}: {_message(e, model)}"
+        f"{key_path((prefix, *e['loc']))}: {_message(e, model, also)}"
         for e in exc.errors(include_url=False, include_input=False)
     ]
 
 
-def problems(model: type[BaseModel], data: object, prefix: str) -> list[str]:
-    """Each way ``data`` breaks ``model``, as ``<prefix>.<key path>: <message>`` (no values)."""
+def problems(
+    model: type[BaseModel], data: object, prefix: str, also: tuple[str, ...] = ()
+) -> list[str]:
+    """Each way ``data`` breaks ``model``, as ``<prefix>.<key path>: <message>`` (no values).
+
+    Args:
+        model: the settings model.
+        data: the settings as given.
+        prefix: the source's name, the first part of every key path.
+        also: keys allowed beside the model's (named when an unknown key is found).
+    """
     try:
         model.model_validate(data)
     except ValidationError as exc:
-        return _described(exc, model, prefix)
+        return _described(exc, model, prefix, also)
     return []
 
 

@@ -14,10 +14,11 @@ from typing import Any
 
 import dlt
 from dlt.common.schema.typing import TTableSchemaColumns, TWriteDispositionConfig
+from dlt.common.validation import DictValidationException, validate_dict
 from dlt.extract import DltResource
 from dlt.sources.rest_api.typing import RESTAPIConfig
 
-from ingestion.config import SourceConfigError, resolve_secrets
+from ingestion.config import SourceConfigError, resolve_secret, resolve_secrets
 from ingestion.rest_api.hooks import copy_body_fields_hook, validate_json_body
 from ingestion.rest_api.settings import (
     AUTH_SECRETS,
@@ -34,17 +35,18 @@ def _iso(day: date, cursor_sample: object) -> str:
 
 
 def _endpoint(
-    resource: DeclaredResource, where: str, start: date | None, end: date | None
+    resource: DeclaredResource, where: str, start: date | None, end: date | None, live: bool
 ) -> dict[str, Any]:
     declared = resource.endpoint
     endpoint = declared.model_dump(exclude_unset=True) if declared else {"path": resource.name}
-    endpoint = resolve_secrets(endpoint, where)
+    endpoint = resolve_secrets(endpoint, where) if live else _masked(endpoint)
     endpoint.pop("copy_body_fields", None)
     end_param = endpoint.pop("end_param", None)
-    hooks: list[Any] = [validate_json_body]
-    if declared and declared.copy_body_fields:
-        hooks.append(copy_body_fields_hook(list(declared.copy_body_fields)))
-    endpoint["response_actions"] = hooks + list(endpoint.get("response_actions") or [])
+    if live:
+        hooks: list[Any] = [validate_json_body]
+        if declared and declared.copy_body_fields:
+            hooks.append(copy_body_fields_hook(list(declared.copy_body_fields)))
+        endpoint["response_actions"] = hooks + list(endpoint.get("response_actions") or [])
     incremental = endpoint.get("incremental")
     if isinstance(incremental, dict) and (start or end):
         sample = incremental.get("initial_value")
@@ -57,6 +59,18 @@ def _endpoint(
     return endpoint
 
 
+def _masked(value: Any) -> Any:
+    """A copy with every auth field but its type hidden (dlt's messages print what they check)."""
+    if isinstance(value, list):
+        return [_masked(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    masked = {k: _masked(v) for k, v in value.items()}
+    if isinstance(masked.get("auth"), dict):
+        masked["auth"] = {k: v if k == "type" else "<hidden>" for k, v in masked["auth"].items()}
+    return masked
+
+
 def _client(name: str, settings: RestApiSettings) -> dict[str, Any]:
     """The client with its auth secrets: an injected secret wins over the declared value."""
     client = copy.deepcopy(settings.client)
@@ -66,7 +80,7 @@ def _client(name: str, settings: RestApiSettings) -> dict[str, Any]:
         for secret, auth_type in AUTH_SECRETS.items():
             value = getattr(settings, secret)
             if value is not None and kind == auth_type:
-                auth[secret] = value
+                auth[secret] = resolve_secret(value, where=f"{name}.{secret}")
     client = resolve_secrets(client, f"{name}.client")
     auth = client.get("auth")
     if isinstance(auth, dict) and auth.get("type", "bearer") == "bearer" and not auth.get("token"):
@@ -78,24 +92,60 @@ def _client(name: str, settings: RestApiSettings) -> dict[str, Any]:
 
 
 def rest_api_config(
-    name: str, settings: RestApiSettings, start: date | None = None, end: date | None = None
+    name: str,
+    settings: RestApiSettings,
+    start: date | None = None,
+    end: date | None = None,
+    live: bool = True,
 ) -> RESTAPIConfig:
-    """dlt's ``RESTAPIConfig`` of one declared system, hooks, secrets and window added."""
-    defaults = resolve_secrets(copy.deepcopy(settings.resource_defaults), f"{name}.defaults")
+    """dlt's ``RESTAPIConfig`` of one declared system, with secrets, hooks and window.
+
+    Args:
+        name: the system's name.
+        settings: its typed settings.
+        start: with ``end``, a backfill window on every incremental cursor (stateless in dlt).
+        end: the window's last day (inclusive).
+        live: False builds the declaration's shape only (no secret read, auth hidden, no
+            hooks), for dlt's validator, whose messages print the values they check.
+    """
+    defaults = copy.deepcopy(settings.resource_defaults)
+    defaults = resolve_secrets(defaults, f"{name}.defaults") if live else _masked(defaults)
     if isinstance(defaults.get("endpoint"), dict):
         defaults["endpoint"].pop("copy_body_fields", None)
     resources: list[Any] = []
     for resource in settings.resources:
         declared = resource.model_dump(exclude_unset=True, exclude={"materialize", "endpoint"})
         where = f"{name}.resources.{resource.name}"
-        declared = resolve_secrets(declared, where)
-        declared["endpoint"] = _endpoint(resource, f"{where}.endpoint", start, end)
+        declared = resolve_secrets(declared, where) if live else _masked(declared)
+        declared["endpoint"] = _endpoint(resource, f"{where}.endpoint", start, end, live)
         resources.append(declared)
+    client = _client(name, settings) if live else _masked(copy.deepcopy(settings.client))
     return {
-        "client": _client(name, settings),  # type: ignore[typeddict-item]
+        "client": client,  # type: ignore[typeddict-item]
         "resource_defaults": defaults,
         "resources": resources,
     }
+
+
+def check_declaration(name: str, settings: RestApiSettings) -> None:
+    """Check the declaration with dlt's own validator of ``RESTAPIConfig``.
+
+    Raises:
+        SourceConfigError: dlt's message on the declaration (auth hidden, no secret read).
+    """
+    try:
+        validate_dict(RESTAPIConfig, rest_api_config(name, settings, live=False), path=".")
+    except DictValidationException as exc:
+        leaf = _deepest(exc)
+        where = leaf.path.removeprefix(".").removeprefix("/").replace("/", ".")
+        where = f"{name}.{where}" if where else name
+        raise SourceConfigError(f"invalid REST settings: {where}: {leaf.msg}") from None
+
+
+def _deepest(exc: DictValidationException) -> DictValidationException:
+    """The most specific of dlt's nested validation errors (a union tries each type)."""
+    found = [_deepest(nested) for nested in exc.nested_exceptions or []]
+    return max([exc, *found], key=lambda e: len(e.path))
 
 
 def _materializer(

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import dlt
 from dlt.common.typing import TSecretStrValue
-from dlt.common.validation import DictValidationException
 from dlt.extract import DltResource
 from dlt.sources.rest_api import rest_api_resources
 from dlt.sources.rest_api.typing import ClientConfig, EndpointResource, EndpointResourceBase
 
 from ingestion import rejects
-from ingestion.config import SourceConfigError
-from ingestion.rest_api.helpers import materializers, rest_api_config
+from ingestion.rest_api.helpers import check_declaration, materializers, rest_api_config
 from ingestion.rest_api.settings import RestApiSettings
 from ingestion.run_options import RunOptions
 from ingestion.typed_settings import validated
@@ -60,9 +58,6 @@ def rest_api_source(
         "password": password,
     }
     settings = validated(RestApiSettings, name, {k: v for k, v in given.items() if v is not None})
-    config = rest_api_config(name, settings, options.start, options.end)
-    try:
-        endpoints = rest_api_resources(config)
-    except DictValidationException as exc:  # dlt's check of its own pieces (secrets masked)
-        raise SourceConfigError(f"source {name!r}: invalid REST settings: {exc}") from None
+    check_declaration(name, settings)  # before any secret is read into the config
+    endpoints = rest_api_resources(rest_api_config(name, settings, options.start, options.end))
     return [rejects.rejected_records_resource(name), *materializers(name, settings), *endpoints]
