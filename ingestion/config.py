@@ -3,18 +3,18 @@
 Each entry names its source type (``type:``), which picks a package: ``rest_api``,
 ``sql_database`` or ``filesystem``. Reading the file expands ``${VAR:-default}`` and checks every
 entry against its type's typed settings and every warehouse name in it, without importing dlt
-(the run lock is taken before dlt's ~1 s import, see ``locking.py``). ``build_source`` then
-clones the type's ``@dlt.source`` function under the system's name and serves the entry to dlt
-as a config provider, below environment variables and ``.dlt/*.toml``: ``SOURCES__SHOP__CHUNK_SIZE``
-or ``SOURCES__CRM__TOKEN`` override the file the dlt way. A string ``secret:<key>`` reads a dlt
-secret and ``file:<path>`` a file's stripped content (e.g. a mounted Kubernetes secret).
+(the run lock is taken before dlt's import, see ``locking.py``). ``build_source`` then clones
+the type's ``@dlt.source`` function under the system's name and serves the entry to dlt as
+``sources.<system>.<key>`` (``config_provider.py``): a key set under the system's section in
+the environment or ``.dlt/*.toml`` wins (``SOURCES__SHOP__CHUNK_SIZE``,
+``SOURCES__CRM__TOKEN``). A string ``secret:<key>`` reads a dlt secret and ``file:<path>`` a
+file's stripped content (e.g. a mounted Kubernetes secret).
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -24,7 +24,7 @@ import yaml
 from pydantic import BaseModel
 
 from ingestion.filesystem.settings import FilesystemSettings
-from ingestion.identifiers import identifier_problem
+from ingestion.identifiers import identifier_errors
 from ingestion.rest_api.settings import RestApiSettings
 from ingestion.sql_database.settings import SqlDatabaseSettings
 from ingestion.typed_settings import Settings, SourceConfigError, problems
@@ -35,7 +35,14 @@ if TYPE_CHECKING:
 
     from ingestion.rejects import RejectCounter
 
-__all__ = ["SourceConfig", "SourceConfigError", "build_source", "load", "select"]
+__all__ = [
+    "SourceConfig",
+    "SourceConfigError",
+    "build_source",
+    "identifier_errors",
+    "load",
+    "select",
+]
 
 DEFAULT_SOURCES_FILE = Path(__file__).with_name("sources.yml")
 SourceType = Literal["rest_api", "sql_database", "filesystem"]
@@ -153,91 +160,6 @@ def resolve_secrets(value: Any, where: str = "") -> Any:
     if isinstance(value, list):
         return [resolve_secrets(v, f"{where}[{i}]") for i, v in enumerate(value)]
     return resolve_secret(value, where=where)
-
-
-# ---------------------------------------------------------------- names that reach SQL
-
-
-def _names(value: Any) -> list[Any]:
-    """A key setting as a list of names (``id`` or ``[date, currency]``)."""
-    return list(value) if isinstance(value, list) else [value]
-
-
-def _column_names(columns: Any) -> list[Any]:
-    if isinstance(columns, dict):
-        return list(columns)
-    if isinstance(columns, list):  # dlt also accepts a list of column schemas
-        return [c.get("name") if isinstance(c, dict) else c for c in columns]
-    return []
-
-
-def _mapping(value: Any) -> dict[Any, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _rest_identifiers(settings: dict[str, Any]) -> Iterator[tuple[str, Any]]:
-    defaults = _mapping(settings.get("resource_defaults"))
-    for key in ("primary_key", "merge_key"):
-        if key in defaults:
-            yield from ((f"resource_defaults.{key}", n) for n in _names(defaults[key]))
-    for column in _column_names(defaults.get("columns")):
-        yield "resource_defaults.columns", column
-    resources = settings.get("resources")
-    for index, resource in enumerate(resources if isinstance(resources, list) else []):
-        where = f"resources[{index}]"
-        if not isinstance(resource, dict):
-            yield where, resource
-            continue
-        yield f"{where}.name", resource.get("name")
-        if "table_name" in resource:
-            yield f"{where}.table_name", resource["table_name"]
-        for key in ("primary_key", "merge_key"):
-            if key in resource:
-                yield from ((f"{where}.{key}", n) for n in _names(resource[key]))
-        for column in _column_names(resource.get("columns")):
-            yield f"{where}.columns", column
-        copied = _mapping(resource.get("endpoint")).get("copy_body_fields")
-        for field_name in copied if isinstance(copied, list) else []:
-            yield f"{where}.endpoint.copy_body_fields", field_name
-
-
-def _sql_identifiers(settings: dict[str, Any]) -> Iterator[tuple[str, Any]]:
-    for table, spec in _mapping(settings.get("tables")).items():
-        yield "tables", table
-        spec = _mapping(spec)
-        for key in ("primary_key", "cursor", "schema", "resource_name"):
-            if spec.get(key) is not None:
-                yield from ((f"tables.{table}.{key}", n) for n in _names(spec[key]))
-
-
-def _file_identifiers(settings: dict[str, Any]) -> Iterator[tuple[str, Any]]:
-    for key in ("table", "primary_key", "required"):
-        if settings.get(key) is not None:
-            yield from ((key, n) for n in _names(settings[key]))
-    for column in _column_names(settings.get("columns")):
-        yield "columns", column
-
-
-def identifier_errors(name: Any, kind: str, dataset: Any, settings: dict[str, Any]) -> list[str]:
-    """Every name in one source definition that cannot be a warehouse identifier.
-
-    Pure: reads only its arguments. Names that reach SQL as schema, table or column names are
-    checked (the source name, ``dataset``, tables/resources, keys, cursors, declared columns);
-    paths, URLs and JSON paths are not identifiers and are left alone.
-
-    Returns:
-        One ``<source>.<key> = <value>: <problem>`` line per bad name.
-    """
-    found: list[tuple[str, Any]] = [("", name), ("dataset", dataset)]
-    walkers = {"rest_api": _rest_identifiers, "sql_database": _sql_identifiers}
-    found.extend(walkers.get(kind, _file_identifiers)(settings))
-    errors = []
-    for key, value in found:
-        problem = identifier_problem(value)
-        if problem:
-            where = f"{name}.{key}" if key else f"source name {name!r}"
-            errors.append(f"{where} = {value!r} {problem}")
-    return errors
 
 
 # ---------------------------------------------------------------- the file
