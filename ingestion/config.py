@@ -1,49 +1,106 @@
-"""Read the declarative source definitions (``ingestion/sources.yml``).
+"""The systems to load: ``ingestion/sources.yml`` read, checked and built into dlt sources.
 
-The file lists one entry per source system. ``${VAR:-default}`` expands environment variables
-and a string ``secret:<key>`` is resolved through dlt's secrets providers, so credentials stay
-in ``.dlt/secrets.toml`` or the environment, never in the file.
+Each entry names its source type (``type:``), which picks a package: ``rest_api``,
+``sql_database`` or ``filesystem``. Reading the file expands ``${VAR:-default}`` and checks every
+entry against its type's typed settings and every warehouse name in it, without importing dlt
+(the run lock is taken before dlt's import, see ``locking.py``). ``build_source`` then clones
+the type's ``@dlt.source`` function under the system's name and serves the entry to dlt as
+``sources.<system>.<key>`` (``config_provider.py``): a key set under the system's section in
+the environment or ``.dlt/*.toml`` wins (``SOURCES__SHOP__CHUNK_SIZE``,
+``SOURCES__CRM__TOKEN``). A string ``secret:<key>`` reads a dlt secret and ``file:<path>`` a
+file's stripped content (e.g. a mounted Kubernetes secret).
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
+from pydantic import BaseModel
 
-from ingestion.identifiers import identifier_problem
+from ingestion.filesystem.settings import FilesystemSettings
+from ingestion.identifiers import identifier_errors
+from ingestion.rest_api.settings import RestApiSettings
+from ingestion.sql_database.settings import SqlDatabaseSettings
+from ingestion.typed_settings import Settings, SourceConfigError, problems
+
+if TYPE_CHECKING:
+    from dlt.extract import DltSource
+    from dlt.extract.decorators import SourceFactory
+
+    from ingestion.rejects import RejectCounter
+
+__all__ = [
+    "SourceConfig",
+    "SourceConfigError",
+    "build_source",
+    "identifier_errors",
+    "load",
+    "select",
+]
 
 DEFAULT_SOURCES_FILE = Path(__file__).with_name("sources.yml")
-SOURCE_TYPES = ("rest_api", "sql_database", "filesystem")
+SourceType = Literal["rest_api", "sql_database", "filesystem"]
+SOURCE_TYPES: tuple[SourceType, ...] = ("rest_api", "sql_database", "filesystem")
+TYPE_SETTINGS: dict[str, type[BaseModel]] = {
+    "rest_api": RestApiSettings,
+    "sql_database": SqlDatabaseSettings,
+    "filesystem": FilesystemSettings,
+}
 _ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 SECRET_PREFIX = "secret:"
+FILE_PREFIX = "file:"
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # safe; libyaml when present
 
 
-class SourceConfigError(ValueError):
-    """A source definition is missing, unknown or invalid."""
+class Declaration(Settings):
+    """The keys every entry has, whatever its type."""
+
+    type: SourceType
+    enabled: bool = True
+    # served by the bundled demo shop (`python -m demo`)
+    demo: bool = False
+    dataset: str | None = None
+
+
+COMMON_KEYS = tuple(Declaration.model_fields)
 
 
 @dataclass
 class SourceConfig:
-    """One source system as declared in the sources file."""
+    """One source system as declared in the sources file.
+
+    ``settings`` is the entry's type-specific part, environment variables expanded: what the
+    config provider serves to dlt as ``sources.<name>.<key>``.
+    """
 
     name: str
-    type: str
+    type: SourceType
     dataset: str
     demo: bool
     enabled: bool
     settings: dict[str, Any] = field(default_factory=dict)
+    path: Path = DEFAULT_SOURCES_FILE
 
 
 def sources_file() -> Path:
     """The sources file in use: ``$INGESTION_SOURCES`` or the bundled ``sources.yml``."""
     return Path(os.environ.get("INGESTION_SOURCES") or DEFAULT_SOURCES_FILE)
+
+
+def shown(path: Path) -> str:
+    """A path as error messages show it: relative to the working directory when inside it."""
+    if not path.is_absolute():
+        return str(path)
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def expand_env(value: Any) -> Any:
@@ -57,144 +114,126 @@ def expand_env(value: Any) -> Any:
     return value
 
 
-def resolve_secret(value: Any, default: Any = None) -> Any:
-    """Return ``value``, or the dlt secret it names when it is ``secret:<key>``.
+# ---------------------------------------------------------------- secret references
+
+
+def resolve_secret(value: Any, default: Any = None, where: str = "") -> Any:
+    """Return ``value``, or what it refers to when it is ``secret:<key>`` or ``file:<path>``.
 
     Args:
         value: a configuration value.
-        default: returned when the named secret is not set.
-    """
-    if isinstance(value, str) and value.startswith(SECRET_PREFIX):
-        import dlt  # here: reading the sources file must not pay dlt's import (see locking.py)
+        default: returned when the named dlt secret is not set.
+        where: the setting's name, for the error message.
 
-        key = value[len(SECRET_PREFIX) :]
-        found: Any = dlt.secrets.get(key)
+    Raises:
+        SourceConfigError: a ``file:`` reference cannot be read (names the file, not its content).
+    """
+    if not isinstance(value, str):
+        return value
+    if value.startswith(FILE_PREFIX):
+        path = Path(value[len(FILE_PREFIX) :]).expanduser()
+        try:
+            return path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or type(exc).__name__
+            raise SourceConfigError(
+                f"{where or 'secret'}: cannot read {value!r} ({reason})"
+            ) from None
+    if value.startswith(SECRET_PREFIX):
+        # here: reading the sources file must not pay dlt's import (see locking.py)
+        import dlt
+
+        from ingestion.config_provider import sources_file_hidden
+
+        with sources_file_hidden():  # `secret:` names dlt's secrets, not this file's values
+            found: Any = dlt.secrets.get(value[len(SECRET_PREFIX) :])
         return found if found is not None else default
     return value
 
 
-def _names(value: Any) -> list[Any]:
-    """A key setting as a list of names (``id`` or ``[date, currency]``)."""
-    return list(value) if isinstance(value, list) else [value]
+def resolve_secrets(value: Any, where: str = "") -> Any:
+    """``resolve_secret`` on every string of a nested structure (a copy)."""
+    if isinstance(value, dict):
+        return {
+            k: resolve_secrets(v, f"{where}.{k}" if where else str(k)) for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [resolve_secrets(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    return resolve_secret(value, where=where)
 
 
-def _column_names(columns: Any) -> list[Any]:
-    if isinstance(columns, dict):
-        return list(columns)
-    if isinstance(columns, list):  # dlt also accepts a list of column schemas
-        return [c.get("name") if isinstance(c, dict) else c for c in columns]
-    return []
+# ---------------------------------------------------------------- the file
 
 
-def _rest_identifiers(settings: dict[str, Any]) -> Iterator[tuple[str, Any]]:
-    defaults = settings.get("resource_defaults") or {}
-    for key in ("primary_key", "merge_key"):
-        if key in defaults:
-            yield from ((f"resource_defaults.{key}", n) for n in _names(defaults[key]))
-    for column in _column_names(defaults.get("columns")):
-        yield "resource_defaults.columns", column
-    for index, resource in enumerate(settings.get("resources") or []):
-        where = f"resources[{index}]"
-        if not isinstance(resource, dict):
-            yield where, resource
-            continue
-        yield f"{where}.name", resource.get("name")
-        if "table_name" in resource:
-            yield f"{where}.table_name", resource["table_name"]
-        for key in ("primary_key", "merge_key"):
-            if key in resource:
-                yield from ((f"{where}.{key}", n) for n in _names(resource[key]))
-        for column in _column_names(resource.get("columns")):
-            yield f"{where}.columns", column
-        endpoint = resource.get("endpoint")
-        if isinstance(endpoint, dict):
-            for field_name in endpoint.get("copy_body_fields") or []:
-                yield f"{where}.endpoint.copy_body_fields", field_name
+def _read(path: Path) -> dict[Any, Any]:
+    if not path.exists():
+        raise SourceConfigError(f"sources file {path} does not exist")
+    try:
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER) or {}
+    except yaml.YAMLError as exc:  # the problem and its place; the line itself may hold a secret
+        mark = getattr(exc, "problem_mark", None)
+        place = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise SourceConfigError(f"{shown(path)}: not valid YAML: {problem}{place}") from None
+    if not isinstance(raw, dict):
+        raise SourceConfigError(f"{shown(path)}: expected a mapping of source name -> definition")
+    return raw
 
 
-def _sql_identifiers(settings: dict[str, Any]) -> Iterator[tuple[str, Any]]:
-    tables = settings.get("tables")
-    if not isinstance(tables, dict):
-        return
-    for table, spec in tables.items():
-        yield "tables", table
-        spec = spec or {}
-        for key in ("primary_key", "cursor", "schema", "resource_name"):
-            if spec.get(key) is not None:
-                yield from ((f"tables.{table}.{key}", n) for n in _names(spec[key]))
-
-
-def _file_identifiers(settings: dict[str, Any]) -> Iterator[tuple[str, Any]]:
-    for key in ("table", "primary_key", "required"):
-        if settings.get(key) is not None:
-            yield from ((key, n) for n in _names(settings[key]))
-    for column in _column_names(settings.get("columns")):
-        yield "columns", column
-
-
-def identifier_errors(name: Any, kind: str, dataset: Any, settings: dict[str, Any]) -> list[str]:
-    """Every name in one source definition that cannot be a warehouse identifier.
-
-    Pure: reads only its arguments. Names that reach SQL as schema, table or column names are
-    checked (the source name, ``dataset``, tables/resources, keys, cursors, declared columns);
-    paths, URLs and JSON paths are not identifiers and are left alone.
-
-    Returns:
-        One ``<source>.<key> = <value>: <problem>`` line per bad name.
-    """
-    found: list[tuple[str, Any]] = [("", name), ("dataset", dataset)]
-    walkers = {"rest_api": _rest_identifiers, "sql_database": _sql_identifiers}
-    found.extend(walkers.get(kind, _file_identifiers)(settings))
-    errors = []
-    for key, value in found:
-        problem = identifier_problem(value)
-        if problem:
-            where = f"{name}.{key}" if key else f"source name {name!r}"
-            errors.append(f"{where} = {value!r} {problem}")
-    return errors
+def _entry(path: Path, name: Any, body: Any, problems_found: list[str]) -> SourceConfig | None:
+    """One entry checked; its problems are appended to ``problems_found``."""
+    if not isinstance(body, dict):
+        problems_found.append(f"{name}: must be a mapping of settings")
+        return None
+    body = expand_env(body)
+    common = {key: body.pop(key) for key in COMMON_KEYS if key in body}
+    kind = common.get("type")
+    if kind not in SOURCE_TYPES:
+        given = "required key is missing" if kind is None else f"{kind!r} is not a source type"
+        problems_found.append(f"{name}.type: {given}; use one of {', '.join(SOURCE_TYPES)}")
+        return None
+    dataset = common.get("dataset", f"raw_{name}")
+    invalid = problems(Declaration, common, str(name))
+    invalid += problems(TYPE_SETTINGS[kind], body, str(name), also=COMMON_KEYS)
+    mistyped = {problem.split(": ", 1)[0] for problem in invalid}
+    unsafe = identifier_errors(name, kind, dataset, body)
+    problems_found.extend(invalid)
+    problems_found.extend(  # a value of the wrong type is named once
+        u for u in unsafe if not (u.split(" = ", 1)[0] in mistyped and "must be a string" in u)
+    )
+    return SourceConfig(
+        name=str(name),
+        type=kind,
+        dataset=str(dataset),
+        demo=common.get("demo") is True,
+        enabled=common.get("enabled", True) is not False,
+        settings=body,
+        path=path,
+    )
 
 
 def load(path: Path | None = None) -> dict[str, SourceConfig]:
-    """Load and validate every source definition.
+    """Load and check every source definition; nothing connects anywhere before this passes.
 
-    Every name that becomes a schema, table or column is checked (``identifier_errors``)
-    before anything connects to the warehouse.
+    Each entry is checked against its type's typed settings (unknown keys are errors, except
+    inside dlt's own REST pieces, which dlt checks when the source is built) and every name that
+    becomes a schema, table or column is checked (``identifier_errors``).
 
     Raises:
-        SourceConfigError: the file is missing or a definition is invalid (names the file,
-            the source and the key).
+        SourceConfigError: the file is missing or a definition is invalid (names the file, the
+            source and the key; never a value that could be a secret).
     """
     path = path or sources_file()
-    if not path.exists():
-        raise SourceConfigError(f"sources file {path} does not exist")
-    raw = yaml.load(path.read_text(), Loader=_YAML_LOADER) or {}
-    if not isinstance(raw, dict):
-        raise SourceConfigError(f"{path}: expected a mapping of source name -> definition")
+    raw = _read(path)
     configs: dict[str, SourceConfig] = {}
-    unsafe: list[str] = []
+    found: list[str] = []
     for name, body in raw.items():
-        if not isinstance(body, dict):
-            raise SourceConfigError(f"{path}: source {name!r} must be a mapping")
-        body = expand_env(body)
-        kind = body.pop("type", None)
-        if kind not in SOURCE_TYPES:
-            raise SourceConfigError(
-                f"{path}: source {name!r} has type {kind!r}; use one of {SOURCE_TYPES}"
-            )
-        dataset = body.pop("dataset", f"raw_{name}")
-        unsafe.extend(identifier_errors(name, kind, dataset, body))
-        configs[name] = SourceConfig(
-            name=name,
-            type=kind,
-            dataset=str(dataset),
-            demo=bool(body.pop("demo", False)),
-            enabled=bool(body.pop("enabled", True)),
-            settings=body,
-        )
-    if unsafe:
-        raise SourceConfigError(
-            f"{path}: unsafe identifier(s), nothing was run: " + "; ".join(unsafe)
-        )
+        config = _entry(path, name, body, found)
+        if config is not None:
+            configs[config.name] = config
+    if found:
+        head = f"{shown(path)}: " if len(found) == 1 else f"{shown(path)}: {len(found)} problems: "
+        raise SourceConfigError(head + "; ".join(found))
     return configs
 
 
@@ -210,3 +249,52 @@ def select(configs: dict[str, SourceConfig], names: list[str] | None) -> list[So
     if unknown:
         raise SourceConfigError(f"unknown source(s) {unknown}; defined: {sorted(configs)}")
     return [configs[n] for n in names]
+
+
+# ---------------------------------------------------------------- dlt sources
+
+
+def source_factory(kind: SourceType) -> SourceFactory[Any, DltSource]:
+    """The ``@dlt.source`` function of a source type."""
+    if kind == "rest_api":
+        from ingestion.rest_api.source import rest_api_source
+
+        return rest_api_source
+    if kind == "sql_database":
+        from ingestion.sql_database.source import sql_database_source
+
+        return sql_database_source
+    from ingestion.filesystem.source import filesystem_source
+
+    return filesystem_source
+
+
+def system_factory(spec: SourceConfig) -> SourceFactory[Any, DltSource]:
+    """The type's source function cloned for one system: its name, its config section, its
+    entry of the sources file served to dlt (``sources.<name>.<key>``)."""
+    from ingestion.config_provider import serve
+
+    serve(spec)
+    return source_factory(spec.type).clone(name=spec.name, section=spec.name)
+
+
+def build_source(
+    spec: SourceConfig,
+    counter: RejectCounter,
+    start: date | None = None,
+    end: date | None = None,
+) -> DltSource:
+    """The dlt source of one declared system, its settings injected by dlt.
+
+    Args:
+        spec: the system's entry of the sources file.
+        counter: counts this run's rejected records per resource.
+        start: with ``end``, a backfill window (inclusive days); no cursor is touched.
+        end: last day of the backfill window.
+
+    Raises:
+        SourceConfigError: a setting is invalid once injected (an override, a secret reference).
+    """
+    from ingestion.run_options import RunOptions
+
+    return system_factory(spec)(run=RunOptions(counter, start, end))

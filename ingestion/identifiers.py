@@ -12,6 +12,7 @@ would make the configuration and the warehouse disagree.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
@@ -75,3 +76,88 @@ def identifier_problem(name: object) -> str | None:
     if normalised != name:
         return f"is not in dlt's normalised form (dlt would store it as {normalised!r})"
     return None
+
+
+# ---------------------------------------------------------------- names in a source definition
+
+
+def _names(value: Any) -> list[Any]:
+    """A key setting as a list of names (``id`` or ``[date, currency]``)."""
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _column_names(columns: Any) -> list[Any]:
+    if isinstance(columns, dict):
+        return list(columns)
+    if isinstance(columns, list):  # dlt also accepts a list of column schemas
+        return [c.get("name") if isinstance(c, dict) else c for c in columns]
+    return []
+
+
+def _mapping(value: Any) -> dict[Any, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _rest_identifiers(settings: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    defaults = _mapping(settings.get("resource_defaults"))
+    for key in ("primary_key", "merge_key"):
+        if key in defaults:
+            yield from ((f"resource_defaults.{key}", n) for n in _names(defaults[key]))
+    for column in _column_names(defaults.get("columns")):
+        yield "resource_defaults.columns", column
+    resources = settings.get("resources")
+    for index, resource in enumerate(resources if isinstance(resources, list) else []):
+        where = f"resources[{index}]"
+        if not isinstance(resource, dict):
+            yield where, resource
+            continue
+        yield f"{where}.name", resource.get("name")
+        if "table_name" in resource:
+            yield f"{where}.table_name", resource["table_name"]
+        for key in ("primary_key", "merge_key"):
+            if key in resource:
+                yield from ((f"{where}.{key}", n) for n in _names(resource[key]))
+        for column in _column_names(resource.get("columns")):
+            yield f"{where}.columns", column
+        copied = _mapping(resource.get("endpoint")).get("copy_body_fields")
+        for field_name in copied if isinstance(copied, list) else []:
+            yield f"{where}.endpoint.copy_body_fields", field_name
+
+
+def _sql_identifiers(settings: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    for table, spec in _mapping(settings.get("tables")).items():
+        yield "tables", table
+        spec = _mapping(spec)
+        for key in ("primary_key", "cursor", "schema", "resource_name"):
+            if spec.get(key) is not None:
+                yield from ((f"tables.{table}.{key}", n) for n in _names(spec[key]))
+
+
+def _file_identifiers(settings: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    for key in ("table", "primary_key", "required"):
+        if settings.get(key) is not None:
+            yield from ((key, n) for n in _names(settings[key]))
+    for column in _column_names(settings.get("columns")):
+        yield "columns", column
+
+
+def identifier_errors(name: Any, kind: str, dataset: Any, settings: dict[str, Any]) -> list[str]:
+    """Every name in one source definition that cannot be a warehouse identifier.
+
+    Pure: reads only its arguments. Names that reach SQL as schema, table or column names are
+    checked (the source name, ``dataset``, tables/resources, keys, cursors, declared columns);
+    paths, URLs and JSON paths are not identifiers and are left alone.
+
+    Returns:
+        One ``<source>.<key> = <value>: <problem>`` line per bad name.
+    """
+    found: list[tuple[str, Any]] = [("", name), ("dataset", dataset)]
+    walkers = {"rest_api": _rest_identifiers, "sql_database": _sql_identifiers}
+    found.extend(walkers.get(kind, _file_identifiers)(settings))
+    errors = []
+    for key, value in found:
+        problem = identifier_problem(value)
+        if problem:
+            where = f"{name}.{key}" if key else f"source name {name!r}"
+            errors.append(f"{where} = {value!r} {problem}")
+    return errors

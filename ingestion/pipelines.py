@@ -12,45 +12,32 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import dlt
 from dlt.common import json as dlt_json
+from dlt.common.destination import TLoaderFileFormat
 from dlt.common.runtime import run_context
 
 from ingestion import config as config_mod
 from ingestion import package_repair, rejects, warehouse
 from ingestion.errors import describe_error
+from ingestion.rest_api.settings import MATERIALIZED_SUFFIX
 from ingestion.results import LoadReport, SourceLoad
 from ingestion.window import as_day, check_window
 
 logger = logging.getLogger(__name__)
 
-LOADER_FILE_FORMAT = "parquet"
+LOADER_FILE_FORMAT: TLoaderFileFormat = "parquet"
 MAX_TRACE_CHARS = 1_000_000
 # Resources that keep their own file format (few rows, possibly empty): rejected and deleted
 # records, and tables materialised before their first row.
-OWN_FILE_FORMAT = (f"_{rejects.TABLE}", "_deleted_records", "_materialized")
+OWN_FILE_FORMAT = (f"_{rejects.TABLE}", "_deleted_records", MATERIALIZED_SUFFIX)
 
 # Arrow items get _dlt_load_id only with this switch (see docs/loaders.md).
 os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
-
-
-def _builder(kind: str) -> Callable[..., Any]:
-    if kind == "rest_api":
-        from ingestion import rest
-
-        return rest.source
-    if kind == "sql_database":
-        from ingestion import shop
-
-        return shop.source
-    from ingestion import events
-
-    return events.source
 
 
 def pipelines_dir(wh: warehouse.Warehouse) -> Path:
@@ -154,7 +141,7 @@ def load_source(
         pipeline.normalize()
         _add_counts(result, pipeline, pipeline.load())
     counter = rejects.RejectCounter()
-    source = _builder(cfg.type)(cfg, counter, start=start, end=end)
+    source = config_mod.build_source(cfg, counter, start=start, end=end)
     for resource in source.resources.values():
         # a run-wide loader_file_format would override the bookkeeping tables' own format
         if not resource.name.endswith(OWN_FILE_FORMAT):

@@ -25,17 +25,12 @@ import pyarrow as pa
 from ingestion import config as config_mod
 from ingestion import rejects, warehouse
 from ingestion.errors import describe_error
-from ingestion.events import absolute_url, contract_from
-from ingestion.events.helpers import (
-    FILE_LINE_COLUMN,
-    Chunk,
-    FileContract,
-    conform,
-    csv_line_chunks,
-    file_format,
-    jsonl_line_chunks,
-    read_file,
-)
+from ingestion.filesystem.contract import FILE_LINE_COLUMN, Chunk, FileContract, conform
+from ingestion.filesystem.csv_reader import csv_line_chunks
+from ingestion.filesystem.helpers import absolute_url
+from ingestion.filesystem.jsonl_reader import jsonl_line_chunks
+from ingestion.filesystem.readers import file_format, read_file
+from ingestion.filesystem.source import contract_of, resolved_settings
 from ingestion.pipelines import make_pipeline, table_counts
 from ingestion.results import LoadReport, SourceLoad
 
@@ -96,8 +91,9 @@ def replay_source(
         )
     except Exception:  # nothing was ever loaded: nothing to replay
         return
-    contract = contract_from(cfg)
-    bucket_url = absolute_url(str(cfg.settings["bucket_url"]))
+    settings = resolved_settings(cfg)  # as the loader sees them: the file under dlt's overrides
+    contract = contract_of(cfg.name, settings)
+    bucket_url = absolute_url(settings.bucket_url)
     by_location: dict[str, list[tuple[int, str]]] = defaultdict(list)
     for location, position, raw_text in rejected:
         by_location[location].append((int(position), raw_text or ""))
@@ -115,7 +111,7 @@ def replay_source(
     if not admitted:
         return
     data = pa.concat_tables(admitted, promote_options="permissive")
-    primary_key = cfg.settings.get("primary_key", "event_id")
+    primary_key = settings.primary_key
 
     @dlt.source(name=cfg.name, max_table_nesting=0)
     def replay_source_() -> Any:

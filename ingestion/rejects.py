@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import dlt
 from dlt.common.schema.typing import TTableSchemaColumns
+from dlt.extract import DltResource
 from dlt.extract.items import DataItemWithMeta
 
 TABLE = "rejected_records"
@@ -84,7 +85,7 @@ def mark(rows: list[dict[str, Any]]) -> DataItemWithMeta:
     return dlt.mark.with_hints(rows, hints(), create_table_variant=True)
 
 
-def rejected_records_resource(source_name: str) -> Any:
+def rejected_records_resource(source_name: str) -> DltResource:
     """A resource that makes sure ``rejected_records`` exists even when nothing is rejected."""
 
     @dlt.resource(

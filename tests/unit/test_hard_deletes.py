@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from ingestion.shop.deletes import as_keys, deleted_records_resource, reconcile
+from ingestion.sql_database.deletes import as_keys, deleted_records_resource, reconcile
 
 
 def _keys(*values: int) -> pa.Array:

@@ -10,11 +10,14 @@ import pyarrow as pa
 import pytest
 import requests
 
-from ingestion import config, rest
-from ingestion.events import glob_slug, partition_date
-from ingestion.events.helpers import FileContract, cast_column, read_file
-from ingestion.events.repeats import RunKeys
-from ingestion.shop.helpers import engine_url
+from ingestion import config
+from ingestion.filesystem.columns import cast_column
+from ingestion.filesystem.contract import FileContract
+from ingestion.filesystem.helpers import glob_slug, partition_date
+from ingestion.filesystem.readers import read_file
+from ingestion.filesystem.repeats import RunKeys
+from ingestion.rest_api import hooks as rest
+from ingestion.sql_database.helpers import engine_url
 
 CONTRACT = FileContract(
     columns={

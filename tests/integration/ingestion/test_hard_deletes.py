@@ -9,7 +9,7 @@ import duckdb
 import pytest
 import sqlalchemy as sa
 
-from ingestion.shop.deletes import unchanged
+from ingestion.sql_database.deletes import unchanged
 
 
 def _worlds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, landed: list[Any]) -> sa.Engine:

@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
 from dlt.common.schema.typing import TTableSchemaColumns
+from dlt.extract import DltResource
 
 from ingestion import warehouse
 
@@ -179,13 +180,13 @@ def unchanged(
 
 
 def deleted_records_resource(
-    source_name: str, dataset: str, credentials: str, tables: dict[str, dict[str, Any]]
-) -> Any:
+    source_name: str, dataset: str | None, credentials: str, tables: dict[str, dict[str, Any]]
+) -> DltResource:
     """A resource recording the hard deletes of the tables flagged ``detect_hard_deletes``.
 
     Args:
         source_name: the source's name (the resource is ``<source>_deleted_records``).
-        dataset: the raw dataset the tables land in.
+        dataset: the raw dataset the tables land in; None: the running pipeline's dataset.
         credentials: SQLAlchemy URL of the source database.
         tables: the ``tables`` entry of the sources file.
     """
@@ -209,16 +210,17 @@ def deleted_records_resource(
         yield dlt.mark.materialize_table_schema()
         if not watched:
             return
+        landed_in = dataset or dlt.current.pipeline().dataset_name
         engine = sa.create_engine(credentials)
         now = datetime.now(UTC)
         rows = []
         try:
             for table, spec in watched.items():
                 key = spec["primary_key"]
-                flagged = flagged_keys(dataset, table)
-                if unchanged(engine, dataset, table, spec, flagged):
+                flagged = flagged_keys(landed_in, table)
+                if unchanged(engine, landed_in, table, spec, flagged):
                     continue
-                landed = landed_keys(dataset, table, key)
+                landed = landed_keys(landed_in, table, key)
                 if landed is None:
                     continue
                 present = source_keys(engine, table, key, spec.get("schema"))

@@ -1,0 +1,110 @@
+"""The ``@dlt.source`` of the database type: tables read with dlt's ``sql_table``.
+
+Each configured table is one ``sql_table`` resource read through an Arrow backend, incremental
+on its cursor column with an overlap window (``lag``) so rows committed late with an older
+timestamp are re-read, and merged on its primary key. Soft-deleted rows are ordinary updates
+that carry ``deleted_at``, so they arrive like any other change. Rows removed from the source
+(hard deletes) are found by a key-only reconciliation (``deletes.py``) for tables declared with
+``detect_hard_deletes: true`` and recorded in ``deleted_records``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+import dlt
+from dlt.common.typing import TSecretStrValue
+from dlt.extract import DltResource
+from dlt.extract.incremental import Incremental
+from dlt.sources.sql_database import TableBackend, sql_table
+
+from ingestion import rejects
+from ingestion.config import resolve_secret
+from ingestion.run_options import RunOptions
+from ingestion.sql_database.deletes import deleted_records_resource
+from ingestion.sql_database.helpers import engine_url
+from ingestion.sql_database.settings import SqlDatabaseSettings, TableSettings
+from ingestion.typed_settings import validated
+
+
+def _incremental(
+    spec: TableSettings, default_lag: float, start: date | None, end: date | None
+) -> Incremental[Any] | None:
+    """The table's cursor: a bounded window for a backfill (stateless), else an overlap ``lag``."""
+    if not spec.cursor:
+        return None
+    if start or end:
+        return dlt.sources.incremental(
+            spec.cursor,
+            initial_value=datetime.combine(start or date(1970, 1, 1), time.min),
+            end_value=datetime.combine((end or date.today()) + timedelta(days=1), time.min),
+            range_end="open",
+        )
+    lag = spec.lag_seconds if spec.lag_seconds is not None else default_lag
+    return dlt.sources.incremental(spec.cursor, lag=lag)
+
+
+@dlt.source(name="sql_database", section="sql_database", max_table_nesting=0)
+def sql_database_source(
+    credentials: TSecretStrValue = dlt.secrets.value,
+    tables: dict[str, Any] = dlt.config.value,
+    backend: TableBackend | None = None,
+    chunk_size: int | None = None,
+    lag_seconds: float | None = None,
+    run: RunOptions | None = None,
+) -> list[DltResource]:
+    """A database system: one resource per declared table, plus ``rejected_records`` and
+    ``deleted_records``.
+
+    Clone it per system (``sql_database_source.clone(name="shop", section="shop")``): dlt then
+    injects ``sources.shop.<argument>`` from the environment, ``.dlt/*.toml`` or the sources
+    file.
+
+    Args:
+        credentials: SQLAlchemy URL (or a ``secret:``/``file:`` reference to one);
+            ``postgresql://`` is read as ``postgresql+psycopg2://``.
+        tables: ``{table: {primary_key, cursor, lag_seconds, detect_hard_deletes, schema,
+            resource_name}}``; a table without ``primary_key`` is appended, without ``cursor``
+            read in full each run.
+        backend: dlt's table backend (``pyarrow``, ``connectorx``, ``sqlalchemy``, ``pandas``).
+        chunk_size: rows per read (bounds the loader's memory).
+        lag_seconds: how far before the last cursor value each run re-reads.
+        run: this run's reject counter and backfill window (not configuration). The database
+            types every value, so nothing is rejected; the table exists for a uniform raw layer.
+
+    Raises:
+        SourceConfigError: a setting is invalid (names the source and the key, never a secret).
+    """
+    name = dlt.current.source_schema().name
+    options = run or RunOptions()
+    given = {
+        "tables": tables,
+        "backend": backend,
+        "chunk_size": chunk_size,
+        "lag_seconds": lag_seconds,
+    }
+    settings = validated(
+        SqlDatabaseSettings, name, {k: v for k, v in given.items() if v is not None}
+    )
+    url = engine_url(resolve_secret(credentials, where=f"{name}.credentials"), name)
+    declared = {t: s.model_dump(by_alias=True) for t, s in settings.tables.items()}
+    resources = [
+        rejects.rejected_records_resource(name),
+        deleted_records_resource(name, None, url, declared),  # the running pipeline's dataset
+    ]
+    for table, spec in settings.tables.items():
+        resources.append(
+            sql_table(
+                credentials=url,
+                table=table,
+                schema=spec.schema_,
+                incremental=_incremental(spec, settings.lag_seconds, options.start, options.end),
+                chunk_size=settings.chunk_size,
+                backend=settings.backend,
+                reflection_level="full_with_precision",
+                write_disposition="merge" if spec.primary_key else "append",
+                primary_key=spec.primary_key or [],
+            ).with_name(spec.resource_name or table)
+        )
+    return resources
