@@ -20,7 +20,7 @@ MAX_BYTES = 63  # PostgreSQL truncates longer names (NAMEDATALEN - 1)
 _SAFE = re.compile(r"[a-z_][a-z0-9_]*")
 # Words of letters and digits joined by single `_`, parts joined by dlt's path separator `__`:
 # dlt's snake_case leaves such a name as it is, so it needs no dlt import (which costs ~1 s and
-# would delay the run lock, see locking.py).
+# would delay the run lock, see orchestration/lock.py).
 _PART = r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*"
 _PLAIN = re.compile(rf"{_PART}(?:__{_PART})*")
 
