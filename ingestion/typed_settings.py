@@ -1,8 +1,8 @@
 """Typed settings shared by the source types: strict pydantic models and readable errors.
 
 Reading ``sources.yml`` must not import dlt (the run lock is taken first, see
-``orchestration/lock.py``), so each type's settings are plain pydantic models. Errors name the key path, never the value: a
-value may be a secret.
+``orchestration/lock.py``), so each type's settings are plain pydantic models. Errors name the
+key path, never the value: a value may be a secret.
 """
 
 from __future__ import annotations
