@@ -60,6 +60,21 @@
     date_diff('second', {{ start_ts }}, {{ end_ts }})
 {%- endmacro %}
 
+{#- CTE keyword: inline into each reader (false) or compute once (true), where the engine can. -#}
+{% macro cte_materialized(materialized) -%}
+    {{ return(adapter.dispatch('cte_materialized', 'customer_analytics')(materialized)) }}
+{%- endmacro %}
+
+{% macro default__cte_materialized(materialized) -%}{%- endmacro %}
+
+{% macro postgres__cte_materialized(materialized) -%}
+    {{ '' if materialized else 'not ' }}materialized
+{%- endmacro %}
+
+{% macro duckdb__cte_materialized(materialized) -%}
+    {{ postgres__cte_materialized(materialized) }}
+{%- endmacro %}
+
 {#- A stable, non-reversible key for PII (md5 of the normalised value). -#}
 {% macro pii_hash(expression) -%}
     md5(lower(trim({{ expression }})))
@@ -78,8 +93,7 @@
     (({{ numerator }}) // ({{ denominator }}))
 {%- endmacro %}
 
-{#- Quintile score 1-5 of `order_by` (5 = last in that order); ties share a score:
-    ceil(5 * rows up to and including the peers / all rows), in integers. -#}
+{#- Score 1-5 of `order_by` (5 = last): ceil(5 * cume_dist) in integers; ties share a score. -#}
 {% macro quintile_score(order_by) -%}
     cast({{ integer_divide(
         '5 * count(*) over (order by ' ~ order_by ~ ') + count(*) over () - 1',

@@ -1,9 +1,4 @@
-{#-
-    Convert a 2-decimal `amount` with FX rates quoted against one currency (6 decimals, units
-    per 1 USD): amount / from_rate * to_rate, rounded half up to the cent. Computed in integers
-    (cents * micro-units) so both engines round exactly like Python's Decimal; DuckDB would
-    otherwise divide decimals as doubles.
--#}
+{#- amount / from_rate * to_rate, half up to the cent, in integers so both engines round alike. -#}
 {% macro fx_convert(amount, from_rate, to_rate) -%}
     {%- set scaled -%}
         (cast(round(({{ amount }}) * 100, 0) as bigint)

@@ -1,6 +1,4 @@
-{#- The run ledger table `ops.<table_name>`, or an empty relation with the same columns until
-    the run script has created it, so a plain `dbt build` works on a fresh warehouse.
-    `columns` maps each column to a dbt type name: string, bigint, int, float or timestamp. -#}
+{#- The ledger table `ops.<table_name>`, or an empty relation with its columns until it exists. -#}
 {% macro ledger_relation(table_name, columns) %}
     {%- set src = source('ops', table_name) -%}
     {%- set ledger = (

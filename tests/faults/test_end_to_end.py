@@ -10,7 +10,7 @@ it on DuckDB with one advance and one `dbt build` at the end; `make faults` on D
 PostgreSQL with three advances and `dbt build` in every step.
 
 Breaking drift (a renamed or retyped column) is meant to stop the build: the schema-drift
-guards (dbt_project/data-tests/schema_drift) fail naming table and column, and the marts built
+guards (test `schema_drift` on each source table) fail naming table and column, and the marts built
 from the drifted source keep their last good state. Under `make faults` the sequence ends with
 a rename and checks exactly that.
 """

@@ -7,10 +7,10 @@ and the shop database altered the way a DBA would), loads again, and checks:
 - raw: an added column appears; a removed column stays and is null for the new rows; a retyped
   API value lands in dlt's variant column (`<col>__v_text`); a retyped event column is cast by
   the loader's declared types; a retyped database column fails the shop load naming the column;
-- dbt: the schema-drift guards (`data-tests/schema_drift/`) fail naming the table and the
-  column for every drift that would change a mart, and pass for the rest; under `make faults`
-  a whole `dbt build` then skips every mart downstream (no mart changes), and a cycle with only
-  added columns builds and still matches the ground truth to the cent.
+- dbt: the schema-drift guards (test `schema_drift` on each source table) fail naming the
+  table and the column for every drift that would change a mart, and pass for the rest; under
+  `make faults` a whole `dbt build` then skips every mart downstream (no mart changes), and a
+  cycle with only added columns builds and still matches the ground truth to the cent.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from tests.support.warehouse import fresh_env, query
 AREA = "schema drift"
 END_DATE = date(2026, 11, 18)  # a Wednesday: the drifted next day publishes FX rates
 DRIFT_DAY = "2026-11-19"
-GUARDS = "path:dbt_project/data-tests/schema_drift"
+GUARDS = "test_name:schema_drift"
 
 
 @dataclass(frozen=True)
@@ -160,7 +160,7 @@ def _guard_messages(run: DbtRun) -> dict[str, str]:
     """Guard test name -> its status and message."""
     out = {}
     for result in run.results:
-        name = result["unique_id"].rsplit(".", 1)[-1]
+        name = result["unique_id"].split(".")[2]  # test.<project>.<name>.<hash>
         if name.endswith("_schema_drift"):
             out[name] = f"{result['status']}: {result.get('message') or ''}"
     return out
@@ -186,7 +186,7 @@ def _downstream_of_failing_guards(world: World, run: DbtRun) -> set[str]:
     failing = {
         source
         for r in run.results
-        if r["unique_id"].endswith("_schema_drift") and r["status"] != "pass"
+        if r["unique_id"].split(".")[2].endswith("_schema_drift") and r["status"] != "pass"
         for source in parents[r["unique_id"]]
     }
 

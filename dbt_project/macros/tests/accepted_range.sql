@@ -1,5 +1,4 @@
-{#- Fails on rows whose `column_name` is outside [min_value, max_value] (nulls pass).
-    A missing bound compares with null, which is never true, so it excludes nothing. -#}
+{#- Fails on rows outside [min_value, max_value]; nulls and a missing bound exclude nothing. -#}
 {% test accepted_range(model, column_name, min_value=none, max_value=none, inclusive=true) %}
 select *
 from {{ model }}

@@ -1,9 +1,4 @@
-{#-
-    Guards how much of a table staging refuses. `model` holds every raw row with its
-    `column_name` (the quarantine reason, null when accepted). One scan, one row per threshold
-    the quarantined share exceeds: `warn_share` (default var quarantine_warn_share, 1 %) and
-    `error_share` (quarantine_error_share, 5 %). One row warns, two fail the build.
--#}
+{#- One scan, a row per threshold the refused share exceeds: one row warns, two fail the build. -#}
 {% test quarantine_share(model, column_name, warn_share=none, error_share=none) %}
     {{ config(warn_if='>=1', error_if='>=2') }}
     {%- set warn_share = var('quarantine_warn_share', 0.01) if warn_share is none

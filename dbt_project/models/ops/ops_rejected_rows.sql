@@ -1,5 +1,3 @@
-{{ config(materialized='view', schema='ops') }}
-
 with
 
 quarantine as (

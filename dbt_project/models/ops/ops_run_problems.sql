@@ -1,5 +1,3 @@
-{{ config(materialized='view', schema='ops') }}
-
 with
 
 runs as (
@@ -16,13 +14,7 @@ dbt_results as (
 
 {# a source counts once per run: its last attempt #}
 last_source_attempts as (
-    select
-        run_sources.*,
-        row_number() over (
-            partition by run_sources.run_id, run_sources.step, run_sources.source_name
-            order by run_sources.attempt desc
-        ) as attempt_rank
-    from run_sources
+    {{ latest_version_per_key('run_sources', ['run_id', 'step', 'source_name'], 'attempt desc') }}
 ),
 
 problems as (
@@ -42,7 +34,7 @@ problems as (
         load_status as problem_status,
         error as message
     from last_source_attempts
-    where attempt_rank = 1 and load_status = 'failed'
+    where load_status = 'failed'
     union all
     select
         run_id,

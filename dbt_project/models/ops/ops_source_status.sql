@@ -1,5 +1,3 @@
-{{ config(materialized='view', schema='ops') }}
-
 with
 
 run_sources as (
@@ -16,13 +14,7 @@ runs as (
 
 {# the source's latest attempt, whatever it did #}
 latest_attempt as (
-    select
-        run_sources.*,
-        row_number() over (
-            partition by run_sources.source_dataset
-            order by run_sources.started_at desc, run_sources.attempt desc
-        ) as recency_rank
-    from run_sources
+    {{ latest_version_per_key('run_sources', 'source_dataset', 'started_at desc, attempt desc') }}
 ),
 
 {# freshness counts only loads that landed rows in a data table #}
@@ -41,12 +33,7 @@ data_loads as (
 ),
 
 latest_data_load as (
-    select
-        data_loads.*,
-        row_number() over (
-            partition by data_loads.source_dataset order by data_loads.recorded_at desc
-        ) as recency_rank
-    from data_loads
+    {{ latest_version_per_key('data_loads', 'source_dataset', 'recorded_at desc') }}
 ),
 
 final as (
@@ -65,10 +52,7 @@ final as (
     left join runs
         on latest_attempt.run_id = runs.run_id
     left join latest_data_load
-        on
-            latest_attempt.source_dataset = latest_data_load.source_dataset
-            and latest_data_load.recency_rank = 1
-    where latest_attempt.recency_rank = 1
+        on latest_attempt.source_dataset = latest_data_load.source_dataset
 )
 
 select * from final

@@ -1,5 +1,3 @@
-{{ config(materialized='view', schema='ops') }}
-
 with
 
 run_tables as (

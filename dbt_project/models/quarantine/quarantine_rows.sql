@@ -1,8 +1,4 @@
-{#-
-    Everything the pipeline refused, with the reason: rows staging rejected (layer "staging"),
-    orders refused by cross-table checks (int_orders_validated), order items whose order was
-    rejected, and the loaders' own rejected records (layer "load").
--#}
+{#- Everything refused, with the reason: by staging and cross-table checks, and by the loaders. -#}
 {%- set staged = [
     ('raw_crm.customers', 'base_crm__customers', 'customer_id'),
     ('raw_crm.campaigns', 'base_crm__campaigns', 'campaign_id'),
@@ -23,7 +19,7 @@ with
 {% endfor -%}
 
 loader_rejections as (
-    select * from {{ ref('stg_loader__rejected_records') }}
+    select * from {{ ref('int_rejected_records_unioned') }}
 ),
 
 quarantined_orders as (

@@ -1,8 +1,4 @@
-{#-
-    RFM: recency = days from the last revenue order to the as-of date, frequency = revenue
-    orders, monetary = lifetime revenue. Each is scored 1-5 as ceil(5 * cumulative distribution) among
-    customers with revenue orders (ties share a score; 5 is best), then mapped to a segment.
--#}
+{#- RFM: recency, frequency and monetary value each scored 1-5 (5 best), then a segment. -#}
 with
 
 aggregated as (

@@ -9,8 +9,7 @@ published_rates as (
     select * from {{ ref('stg_fx__rates') }}
 ),
 
-{#- A published rate is valid from its date until the next published date (exclusive), so a
-    day without a rate (weekend, holiday) uses the latest earlier one. #}
+{#- a rate holds until the next published one, so days without a rate use the latest earlier. #}
 
 rates as (
     select

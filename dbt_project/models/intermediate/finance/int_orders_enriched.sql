@@ -5,7 +5,7 @@ orders as (
 ),
 
 order_items as (
-    select * from {{ ref('stg_shop__order_items') }}
+    select * from {{ ref('int_order_items_deletes_removed') }}
 ),
 
 items_per_order as (

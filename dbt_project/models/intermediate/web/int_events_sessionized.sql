@@ -6,16 +6,7 @@
         on_schema_change='fail'
     )
 }}
-{#-
-    A visitor's (anonymous_id) session ends after `session_timeout_minutes` without an event;
-    the next event starts a new session. session_id = md5(anonymous_id || '-' || number).
-    Incremental: only the tail of each visitor with new events is sessionised again. The tail
-    starts at the last kept session that began at or before the visitor's earliest change (a
-    new event, or the old place of an event delivered again): sessions before it end more than
-    the timeout before that point, so nothing new can join them. Numbering goes on from that
-    session's number; the tail's rows replace the kept ones (delete+insert on event_id), so the
-    cost follows the new events, not the visitors' histories.
--#}
+{#- Incremental: only the tail of each visitor with new events is sessionised again. -#}
 with
 
 {% if is_incremental() %}
@@ -29,6 +20,7 @@ with
         where _dlt_load_id > {{ newest_kept_load() }}
     ),
 
+    {# each visitor with new events, from the earliest time that changed #}
     changed_visitors as (
         select
             anonymous_id,
@@ -49,6 +41,7 @@ with
         group by anonymous_id
     ),
 
+    {# restart at the last kept session begun by then; earlier sessions cannot change #}
     restart_points as (
         select
             changed_visitors.anonymous_id,
@@ -63,6 +56,7 @@ with
         group by changed_visitors.anonymous_id
     ),
 
+    {# the visitor's tail, numbered on from the restart session #}
     events as (
         select
             stg_events.*,
@@ -86,9 +80,7 @@ with
     ),
 {% endif %}
 
-{# Every window shares one ordering (visitor, time): the position within the session is the
-    position in the visitor's history minus that of the session's first event (a running
-    maximum), so the events are not sorted a third time by session. -#}
+{# one ordering (visitor, time) for all windows; the place in a session is a running max away #}
 gaps as (
     select
         *,

@@ -1,7 +1,7 @@
 with
 
 customers as (
-    select * from {{ ref('stg_crm__customers') }}
+    select * from {{ ref('int_customers_deletes_flagged') }}
 ),
 
 tags as (

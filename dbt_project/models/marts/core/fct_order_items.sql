@@ -1,7 +1,7 @@
 with
 
 order_items as (
-    select * from {{ ref('stg_shop__order_items') }}
+    select * from {{ ref('int_order_items_deletes_removed') }}
 ),
 
 orders as (

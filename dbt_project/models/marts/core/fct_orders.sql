@@ -9,17 +9,10 @@
         ]
     )
 }}
-{#-
-    Incremental: re-reads orders updated within `orders_lookback_days` of the latest loaded
-    `updated_at`, plus every order of a customer whose orders changed (so order numbers and
-    is_first_order stay right), and with the `start_date`/`end_date` vars (set by
-    `python -m orchestration backfill`) every order placed in that window, and every customer
-    with a loaded order since removed from the source (a hard delete bumps no updated_at). The
-    post-hook removes orders that were soft- or hard-deleted or refused since they were loaded;
-    it is a correlated NOT EXISTS (an anti-join), never NOT IN over a subquery, which
-    PostgreSQL runs as a nested scan once the subquery outgrows work_mem.
--#}
+{#- Incremental: all orders of each customer with a change, so order numbers stay right. -#}
+{#- The post-hook drops orders refused or deleted since: NOT EXISTS (anti-join), not NOT IN. -#}
 -- depends_on: {{ ref('base_shop__orders') }}
+-- depends_on: {{ ref('stg_shop__deleted_records') }}
 -- depends_on: {{ ref('int_orders_converted') }}
 with
 
@@ -32,6 +25,13 @@ orders as (
         select * from {{ ref('base_shop__orders') }}
     ),
 
+    deleted_orders as (
+        select record_key
+        from {{ ref('stg_shop__deleted_records') }}
+        where table_name = 'orders' and is_deleted
+    ),
+
+    {# orders updated within orders_lookback_days of the newest kept #}
     cutoff as (
         select
         {{ dbt.dateadd(
@@ -61,9 +61,8 @@ orders as (
         {# customers whose loaded orders were since removed from the source (hard deletes) #}
         select loaded.customer_id
         from {{ this }} as loaded
-        inner join changed_orders
-            on loaded.order_id = changed_orders.order_id
-        where changed_orders.hard_deleted_at is not null
+        inner join deleted_orders
+            on cast(loaded.order_id as {{ dbt.type_string() }}) = deleted_orders.record_key
     ),
 {% endif %}
 

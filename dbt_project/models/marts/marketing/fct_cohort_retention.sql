@@ -1,7 +1,4 @@
-{#-
-    Monthly cohorts by the month of a customer's first revenue order; a customer is active in
-    a month when they place a revenue order in it.
--#}
+{#- Cohort = month of the first revenue order; active = a revenue order in the month. -#}
 with
 
 orders as (

@@ -1,7 +1,4 @@
-{#-
-    Sessions (by the UTC date they started) that reached each funnel step. A session reaches a
-    step when it has at least one event of that type; steps are not required to happen in order.
--#}
+{#- Sessions per start date reaching each step: one event of its type, in any order. -#}
 with
 
 sessions as (

@@ -1,20 +1,31 @@
+{#- Incremental: the pre-hook deletes the sessions sessionised again; the run appends them anew. -#}
 {{
     config(
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='fail',
-        pre_hook=["{{ delete_resessionized_sessions() }}"]
+        pre_hook="
+            {% if is_incremental() %}
+                delete from {{ this }}
+                where session_id in (
+                    select kept.session_id
+                    from {{ this }} as kept
+                    inner join (
+                        select
+                            anonymous_id,
+                            min(session_number) as first_resessionized
+                        from {{ ref('int_events_sessionized') }}
+                        where _sessionized_load_id > {{ newest_kept_load('_sessionized_load_id') }}
+                        group by anonymous_id
+                    ) as resessionized
+                        on
+                            kept.anonymous_id = resessionized.anonymous_id
+                            and kept.session_number >= resessionized.first_resessionized
+                )
+            {% endif %}
+        "
     )
 }}
-{#-
-    Incremental: int_events_sessionized stamps every event it sessionises again with
-    `_sessionized_load_id`; the sessions of events stamped newer than any here are aggregated
-    again and replace the kept ones. Those events always cover whole sessions, from a session
-    to the visitor's last, so the pre-hook first deletes each such visitor's kept sessions from
-    that number on (a late event can merge two sessions, leaving a number that no longer exists).
-    Every session aggregated again is then absent, so the run appends (a delete by session_id
-    would find nothing; the unique test on session_id guards the rule).
--#}
 with
 
 events as (

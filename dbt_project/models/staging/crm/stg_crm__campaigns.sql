@@ -4,17 +4,11 @@ campaigns as (
     select * from {{ ref('base_crm__campaigns') }}
 ),
 
-versioned as (
-    select
-        *,
-        row_number() over (
-            partition by campaign_id
-            order by updated_at desc, _dlt_load_id desc
-        ) as version_rank
-    from campaigns
+latest as (
+    {{ latest_version_per_key('campaigns', 'campaign_id', 'updated_at desc, _dlt_load_id desc') }}
 ),
 
-cleaned as (
+accepted as (
     select
         campaign_id,
         campaign_name,
@@ -25,8 +19,8 @@ cleaned as (
         ended_at,
         updated_at,
         _dlt_load_id
-    from versioned
-    where version_rank = 1 and quarantine_reason is null
+    from latest
+    where quarantine_reason is null
 )
 
-select * from cleaned
+select * from accepted

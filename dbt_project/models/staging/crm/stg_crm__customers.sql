@@ -4,21 +4,11 @@ customers as (
     select * from {{ ref('base_crm__customers') }}
 ),
 
-hard_deleted as (
-    select * from {{ ref('base_crm__deleted_customers') }}
+latest as (
+    {{ latest_version_per_key('customers', 'customer_id', 'updated_at desc, _dlt_load_id desc') }}
 ),
 
-versioned as (
-    select
-        *,
-        row_number() over (
-            partition by customer_id
-            order by updated_at desc, _dlt_load_id desc
-        ) as version_rank
-    from customers
-),
-
-cleaned as (
+accepted as (
     select
         customer_id,
         email,
@@ -45,19 +35,8 @@ cleaned as (
         deleted_at as soft_deleted_at,
         customer_dlt_id,
         _dlt_load_id
-    from versioned
-    where version_rank = 1 and quarantine_reason is null
-),
-
-{# Deleted customers stay, flagged: their orders still reference them. #}
-flagged as (
-    select
-        cleaned.*,
-        coalesce(cleaned.soft_deleted_at, hard_deleted.deleted_at) as deleted_at,
-        coalesce(cleaned.soft_deleted_at, hard_deleted.deleted_at) is not null as is_deleted
-    from cleaned
-    left join hard_deleted
-        on cleaned.customer_id = hard_deleted.customer_id
+    from latest
+    where quarantine_reason is null
 )
 
-select * from flagged
+select * from accepted

@@ -6,71 +6,73 @@
         on_schema_change='fail'
     )
 }}
-{#-
-    Incremental: events are immutable and keyed by event_id, so a run reads only the loads newer
-    than the newest already kept and replaces any event they deliver again (the newest valid
-    version wins, as in a full refresh). Assumption: a re-delivered copy of a kept event is not
-    refused where the kept one was accepted (a full refresh would then drop the event).
--#}
-{#- The new loads, written out where they are read: a CTE read three times is materialised by
-    PostgreSQL (10M wide rows written to temp files and read back, ~15 s). -#}
-{%- set new_events -%}
-    (select * from {{ ref('base_events__events') }}
-    {%- if is_incremental() %} where _dlt_load_id > (select load_id from watermark){% endif %})
-{%- endset -%}
-
+{#- Incremental: only loads newer than the newest kept; an event delivered again replaces it. -#}
 with
 
 {% if is_incremental() %}
-    watermark as (
+    watermark as {{ cte_materialized(true) }} (
         select {{ newest_kept_load() }} as load_id
     ),
 {% endif %}
 
-{# The loader merges raw events on event_id, so raw ids are unique and two rows can share an id
-    here only if trimming made them equal: only padded ids are counted (a full count groups
-    every id: 24 s of 137 s at 10M events on PostgreSQL). If raw ever held a repeated id, the
-    unique test on event_id fails. Repeated ids are ranked, newest load first. -#}
+{# inlined where read: each reader filters the new loads, none writes them to disk #}
+new_events as {{ cte_materialized(false) }} (
+    select * from {{ ref('base_events__events') }}
+    {% if is_incremental() %}
+        where _dlt_load_id > (select watermark.load_id from watermark)
+    {% endif %}
+),
+
+{# raw ids are unique (the loader merges on them): only ids equal once trimmed are ranked #}
 padded_ids as (
     select event_id
-    from {{ new_events }} as events
+    from new_events
     where is_event_id_padded
 ),
 
 repeated_ids as (
     select event_id
-    from {{ new_events }} as events
+    from new_events
     where event_id in (select padded_ids.event_id from padded_ids)
     group by event_id
     having count(*) > 1
 ),
 
-versioned as (
+unrepeated_events as (
     select
         *,
         1 as version_rank
-    from {{ new_events }} as events
+    from new_events
     where not exists (
             select 1
             from repeated_ids
-            where repeated_ids.event_id = events.event_id
-        )
-    union all
-    select
-        *,
-        row_number() over (
-            partition by event_id
-            order by _dlt_load_id desc, file_name desc, file_line desc
-        ) as version_rank
-    from {{ new_events }} as events
-    where exists (
-            select 1
-            from repeated_ids
-            where repeated_ids.event_id = events.event_id
+            where repeated_ids.event_id = new_events.event_id
         )
 ),
 
-cleaned as (
+repeated_events as (
+    select *
+    from new_events
+    where exists (
+            select 1
+            from repeated_ids
+            where repeated_ids.event_id = new_events.event_id
+        )
+),
+
+latest_repeated_events as (
+    {{ latest_version_per_key(
+        'repeated_events', 'event_id', '_dlt_load_id desc, file_name desc, file_line desc'
+    ) }}
+),
+
+latest as (
+    select * from unrepeated_events
+    union all
+    select * from latest_repeated_events
+),
+
+accepted as (
     select
         event_id,
         anonymous_id,
@@ -93,8 +95,8 @@ cleaned as (
         file_name,
         file_line,
         _dlt_load_id
-    from versioned
-    where version_rank = 1 and quarantine_reason is null
+    from latest
+    where quarantine_reason is null
 )
 
-select * from cleaned
+select * from accepted

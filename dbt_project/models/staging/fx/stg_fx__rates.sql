@@ -4,25 +4,19 @@ rates as (
     select * from {{ ref('base_fx__rates') }}
 ),
 
-versioned as (
-    select
-        *,
-        row_number() over (
-            partition by rate_date, currency
-            order by _dlt_load_id desc
-        ) as version_rank
-    from rates
+latest as (
+    {{ latest_version_per_key('rates', ['rate_date', 'currency'], '_dlt_load_id desc') }}
 ),
 
-cleaned as (
+accepted as (
     select
         rate_date,
         currency,
         rate,
         quoted_against,
         _dlt_load_id
-    from versioned
-    where version_rank = 1 and quarantine_reason is null
+    from latest
+    where quarantine_reason is null
 )
 
-select * from cleaned
+select * from accepted

@@ -4,17 +4,13 @@ order_items as (
     select * from {{ ref('base_shop__order_items') }}
 ),
 
-versioned as (
-    select
-        *,
-        row_number() over (
-            partition by order_item_id
-            order by updated_at desc, _dlt_load_id desc
-        ) as version_rank
-    from order_items
+latest as (
+    {{ latest_version_per_key(
+        'order_items', 'order_item_id', 'updated_at desc, _dlt_load_id desc'
+    ) }}
 ),
 
-cleaned as (
+accepted as (
     select
         order_item_id,
         order_id,
@@ -25,8 +21,8 @@ cleaned as (
         created_at,
         updated_at,
         _dlt_load_id
-    from versioned
-    where version_rank = 1 and quarantine_reason is null and hard_deleted_at is null
+    from latest
+    where quarantine_reason is null
 )
 
-select * from cleaned
+select * from accepted

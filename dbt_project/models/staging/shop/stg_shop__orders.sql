@@ -4,17 +4,11 @@ orders as (
     select * from {{ ref('base_shop__orders') }}
 ),
 
-versioned as (
-    select
-        *,
-        row_number() over (
-            partition by order_id
-            order by updated_at desc, _dlt_load_id desc
-        ) as version_rank
-    from orders
+latest as (
+    {{ latest_version_per_key('orders', 'order_id', 'updated_at desc, _dlt_load_id desc') }}
 ),
 
-cleaned as (
+accepted as (
     select
         order_id,
         customer_id,
@@ -29,12 +23,8 @@ cleaned as (
         updated_at,
         _dlt_load_id,
         status in ('paid', 'shipped', 'delivered') as is_revenue
-    from versioned
-    where
-        version_rank = 1
-        and quarantine_reason is null
-        and deleted_at is null
-        and hard_deleted_at is null
+    from latest
+    where quarantine_reason is null and deleted_at is null
 )
 
-select * from cleaned
+select * from accepted

@@ -4,17 +4,11 @@ products as (
     select * from {{ ref('base_shop__products') }}
 ),
 
-versioned as (
-    select
-        *,
-        row_number() over (
-            partition by product_id
-            order by updated_at desc, _dlt_load_id desc
-        ) as version_rank
-    from products
+latest as (
+    {{ latest_version_per_key('products', 'product_id', 'updated_at desc, _dlt_load_id desc') }}
 ),
 
-cleaned as (
+accepted as (
     select
         product_id,
         sku,
@@ -26,8 +20,8 @@ cleaned as (
         updated_at,
         _dlt_load_id,
         coalesce(category, 'uncategorised') as category
-    from versioned
-    where version_rank = 1 and quarantine_reason is null
+    from latest
+    where quarantine_reason is null
 )
 
-select * from cleaned
+select * from accepted

@@ -1,9 +1,5 @@
-{#-
-    A view, not a table: its only readers (stg_events__events, which reads just the new loads
-    when incremental, and quarantine_rows, which keeps the refused rows) scan it once each, so
-    writing 10M renamed rows to disk every run bought nothing.
--#}
 {{ config(materialized='view') }}
+{#- A view: its two readers (stg_events__events, quarantine_rows) scan it once each. -#}
 with
 
 source as (

@@ -4,14 +4,6 @@ source as (
     select * from {{ source('shop', 'order_items') }}
 ),
 
-hard_deleted as (
-    select
-        record_key,
-        detected_at
-    from {{ ref('base_shop__deleted_records') }}
-    where table_name = 'order_items' and is_deleted
-),
-
 renamed as (
     select
         cast(order_item_id as bigint) as order_item_id,
@@ -36,15 +28,6 @@ validated as (
             when unit_price is null or unit_price < 0 then 'negative unit_price'
         end as quarantine_reason
     from renamed
-),
-
-flagged as (
-    select
-        validated.*,
-        hard_deleted.detected_at as hard_deleted_at
-    from validated
-    left join hard_deleted
-        on cast(validated.order_item_id as {{ dbt.type_string() }}) = hard_deleted.record_key
 )
 
-select * from flagged
+select * from validated

@@ -4,14 +4,6 @@ source as (
     select * from {{ source('shop', 'orders') }}
 ),
 
-hard_deleted as (
-    select
-        record_key,
-        detected_at
-    from {{ ref('base_shop__deleted_records') }}
-    where table_name = 'orders' and is_deleted
-),
-
 renamed as (
     select
         cast(order_id as bigint) as order_id,
@@ -48,15 +40,6 @@ validated as (
                 then 'negative amount'
         end as quarantine_reason
     from renamed
-),
-
-flagged as (
-    select
-        validated.*,
-        hard_deleted.detected_at as hard_deleted_at
-    from validated
-    left join hard_deleted
-        on cast(validated.order_id as {{ dbt.type_string() }}) = hard_deleted.record_key
 )
 
-select * from flagged
+select * from validated

@@ -1,7 +1,3 @@
-{#-
-    Hard deletes found by the loader's key reconciliation: one row per table and key, the
-    latest verdict (`is_deleted` false when the key came back in the source).
--#}
 with
 
 source as (

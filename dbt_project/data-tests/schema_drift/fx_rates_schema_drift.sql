@@ -1,8 +1,0 @@
-{{ raw_schema_drift(
-    source('fx', 'rates'),
-    populated=[
-        'date',
-        'currency',
-        'rate'
-    ]
-) }}

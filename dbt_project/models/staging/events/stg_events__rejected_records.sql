@@ -1,0 +1,20 @@
+with
+
+source as (
+    select * from {{ source('events', 'rejected_records') }}
+),
+
+renamed as (
+    select
+        cast(source_name as {{ dbt.type_string() }}) as source_name,
+        cast(resource_name as {{ dbt.type_string() }}) as resource_name,
+        cast(location as {{ dbt.type_string() }}) as location,  -- noqa: RF04
+        cast(position as bigint) as record_position,
+        cast(raw_text as {{ dbt.type_string() }}) as raw_text,
+        cast(reason as {{ dbt.type_string() }}) as reason,
+        {{ to_utc_timestamp('rejected_at') }} as rejected_at,
+        _dlt_load_id
+    from source
+)
+
+select * from renamed
