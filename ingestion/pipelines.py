@@ -198,13 +198,16 @@ def load(
 
     Raises:
         ValueError: the window cannot be run.
-        SourceConfigError: the sources file is invalid or names an unknown source.
+        SourceConfigError: the sources file is invalid, names an unknown source, or a source's
+            settings fail dlt's own checks (nothing has run then).
     """
     t0 = time.monotonic()
     start_day, end_day = as_day(start), as_day(end)
     check_window(start_day, end_day, full_refresh)
     wh = warehouse.current(warehouse.LOADER)
     selected = config_mod.select(config_mod.load(), sources)
+    for cfg in selected:  # a setting only dlt can check fails here, before any source runs
+        config_mod.build_source(cfg, rejects.RejectCounter(), start=start_day, end=end_day)
     report = LoadReport()
     with warehouse.held_open(wh):
         for cfg in selected:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ingestion import warehouse as wh
+from ingestion.typed_settings import SourceConfigError
 from orchestration import dbt_step, settings
 from orchestration.ledger import Ledger
 from orchestration.redact import redact
@@ -66,6 +67,8 @@ def _ingestion_attempt(request: RunRequest, replay: bool) -> Attempt[Any]:
                 end=request.end,
                 progress=request.progress,
             )
+    except SourceConfigError as exc:  # a setting: a retry would fail the same way
+        return Attempt(None, f"configuration error: {exc}", retryable=False, config_error=True)
     except Exception as exc:
         log.exception("ingestion raised")
         return Attempt(None, error=f"{type(exc).__name__}: {exc}")
@@ -98,6 +101,7 @@ class Job:
         )
         self.attempts: dict[str, int] = {}
         self.source_errors: list[str] = []
+        self.config_error = False
 
     def _record_attempt(self, step: str, started: list[Any]) -> Any:
         def on_attempt(number: int, outcome: Attempt[Any]) -> None:
@@ -139,6 +143,7 @@ class Job:
             return outcome
 
         outcome = self._step(step, attempt)
+        self.config_error = outcome.config_error
         report = outcome.value
         if report is not None:
             self.source_errors = report.errors

@@ -20,6 +20,7 @@ class Attempt(Generic[T]):
     value: T | None
     error: str | None = None
     retryable: bool = True
+    config_error: bool = False  # a setting is wrong: exit 2, never retried
 
     @property
     def ok(self) -> bool:

@@ -119,7 +119,7 @@ def execute(request: RunRequest) -> RunResult:
             f"FAILED at step {run.failed_step} after {attempts} attempt(s): "
             f"{_first_line(run.error or '')}"
         )
-        code = EXIT_STEP_FAILED
+        code = EXIT_CONFIG if job.config_error else EXIT_STEP_FAILED
     return RunResult(code, run, message, location, acquired, job.attempts, job.source_errors)
 
 

@@ -166,6 +166,6 @@ def test_a_wrong_database_url_secret_fails_the_run_without_showing_it(tmp_path: 
         timeout=120,
     )
 
-    assert proc.returncode == 1, proc.stderr
+    assert proc.returncode == 2, proc.stderr  # a setting dlt checks: refused before any source ran
     assert "shop.credentials: not a SQLAlchemy database URL" in proc.stderr
     assert secret not in proc.stdout + proc.stderr

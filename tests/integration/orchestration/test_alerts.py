@@ -70,9 +70,9 @@ def test_failed_ingest_alerts_an_unreachable_webhook_without_logging_its_url(
         "run", ORCHESTRATION__ALERT_WEBHOOK_URL=url, DEMO_DIR=str(tmp_path / "no_demo_here")
     )
 
-    assert result.returncode == 1
+    assert result.returncode == 2  # the CRM token file is missing: a setting, not retried
     (failed_line,) = [line for line in result.stderr.splitlines() if line.startswith("FAILED")]
-    assert failed_line.startswith("FAILED at step ingest after 1 attempt(s): ")
+    assert failed_line.startswith("FAILED at step ingest after 1 attempt(s): configuration error")
     assert "no_demo_here" in failed_line  # the loaders name the missing demo folder
     assert "alert webhook could not be reached" in result.stderr
     assert SECRET_PATH not in result.stderr + result.stdout
