@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 DEFAULT_DUCKDB_PATH = "warehouse/analytics.duckdb"
+DUCKDB_OPEN_WAIT_S = 10.0  # how long a writer waits for a reader (status, report) to let go
 SUPPORTED = ("duckdb", "postgres")
 LOADER = "loader"
 TRANSFORMER = "transformer"
@@ -41,6 +43,7 @@ class Warehouse:
     kind: str
     duckdb_path: Path | None = None
     pg: dict[str, str] | None = None
+    read_only: bool = False  # DuckDB: a reader (status, report) never blocks a writer for long
 
     def describe(self) -> str:
         """A human-readable location without secrets."""
@@ -133,11 +136,7 @@ def connect(warehouse: Warehouse | None = None) -> Any:
     """Open a DB-API connection to the warehouse (DuckDB or psycopg2)."""
     wh = warehouse or current()
     if wh.kind == "duckdb":
-        import duckdb
-
-        assert wh.duckdb_path is not None
-        wh.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
-        return duckdb.connect(str(wh.duckdb_path))
+        return _connect_duckdb(wh)
     import psycopg2
 
     assert wh.pg is not None
@@ -148,6 +147,24 @@ def connect(warehouse: Warehouse | None = None) -> Any:
         password=wh.pg["password"],
         dbname=wh.pg["database"],
     )
+
+
+def _connect_duckdb(wh: Warehouse) -> Any:
+    """Open the DuckDB file; a writer waits a moment while a reader holds it."""
+    import duckdb
+
+    assert wh.duckdb_path is not None
+    if wh.read_only:
+        return duckdb.connect(str(wh.duckdb_path), read_only=True)
+    wh.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + DUCKDB_OPEN_WAIT_S
+    while True:
+        try:
+            return duckdb.connect(str(wh.duckdb_path))
+        except duckdb.IOException as exc:
+            if "Could not set lock" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def placeholders(wh: Warehouse, sql: str) -> str:

@@ -265,11 +265,19 @@ for (const svg of document.querySelectorAll("svg.chart")) {{
 
 
 def main(out: Path, days: int = 30) -> int:
-    """Write the report; returns 0, or 2 when the warehouse cannot be read."""
+    """Write the report; returns 0, 2 when the warehouse cannot be read, 3 when a load holds it."""
     try:
-        warehouse = wh.current(wh.TRANSFORMER)
+        warehouse = status.reader()
+        busy = status.running_on_duckdb(warehouse)
+        if busy is not None:
+            log.error("%s; the report was not written (try again when it is done)", busy)
+            return 3
         page = render(warehouse, redact(warehouse.describe()), days)
     except Exception as exc:
+        busy = status.warehouse_busy(exc)
+        if busy is not None:  # a load holds the DuckDB file: try again when it is done
+            log.error("%s; the report was not written", busy)
+            return 3
         log.error("cannot build the report: %s", redact(str(exc)))
         return 2
     out.parent.mkdir(parents=True, exist_ok=True)

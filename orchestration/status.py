@@ -7,6 +7,7 @@ shows the state saved at the end of the last finished run (``status.json`` besid
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from dataclasses import asdict, dataclass
@@ -76,6 +77,10 @@ def snapshot(warehouse: wh.Warehouse, limit: int = 10) -> Snapshot:
     Raises:
         OpsModelsMissing: the ops models have not been built on this warehouse yet.
     """
+    if warehouse.duckdb_path is not None and not warehouse.duckdb_path.exists():
+        raise OpsModelsMissing(
+            f"no warehouse at {warehouse.duckdb_path} yet: `make run` builds one"
+        )
     missing = missing_models(warehouse)
     if missing:
         raise OpsModelsMissing(
@@ -191,9 +196,11 @@ def main(limit: int = 10, console: Console | None = None) -> int:
     """Print the status; returns 0, or 2 when the warehouse cannot be read."""
     console = console or Console(width=200)
     try:
-        warehouse = wh.current(wh.TRANSFORMER)
+        warehouse = reader()
         location = redact(warehouse.describe())
-        snap = snapshot(warehouse, limit)
+        busy = running_on_duckdb(warehouse)
+        if busy is None:
+            snap = snapshot(warehouse, limit)
     except OpsModelsMissing as exc:
         console.print(f"[yellow]{escape(str(exc))}[/yellow]")
         return 0
@@ -202,6 +209,7 @@ def main(limit: int = 10, console: Console | None = None) -> int:
         if busy is None:
             console.print(f"[red]cannot read the warehouse:[/red] {escape(redact(str(exc)))}")
             return 2
+    if busy is not None:
         console.print(f"[yellow]{escape(busy)}[/yellow]")
         saved = saved_snapshot(warehouse)
         if saved is None:
@@ -212,10 +220,22 @@ def main(limit: int = 10, console: Console | None = None) -> int:
     return 0
 
 
+def reader() -> wh.Warehouse:
+    """The warehouse as ``status`` and ``report`` read it: dbt's login, DuckDB read-only."""
+    return dataclasses.replace(wh.current(wh.TRANSFORMER), read_only=True)
+
+
+def running_on_duckdb(warehouse: wh.Warehouse) -> str | None:
+    """'busy: <run>' when a run holds the DuckDB warehouse (its file is not opened then)."""
+    if warehouse.kind != "duckdb":
+        return None
+    holder = describe_holder(settings.lock_path(warehouse.duckdb_path))
+    return f"the warehouse is busy: {holder}" if holder else None
+
+
 def warehouse_busy(exc: Exception) -> str | None:
-    """The run holding the DuckDB file, when ``exc`` says another process has it open."""
+    """'busy: ...' when ``exc`` says another process has the DuckDB file open."""
     if "Could not set lock" not in str(exc) and "Conflicting lock" not in str(exc):
         return None
-    warehouse = wh.current(wh.TRANSFORMER)
-    holder = describe_holder(settings.lock_path(warehouse.duckdb_path))
-    return f"the warehouse is busy: {holder or 'another process has the DuckDB file open'}"
+    holder = running_on_duckdb(reader())
+    return holder or "the warehouse is busy: another process has the DuckDB file open"
