@@ -63,7 +63,7 @@ class Declaration(Settings):
 
     type: SourceType
     enabled: bool = True
-    # served by the bundled demo shop (`python -m demo`)
+    # the bundled demo shop serves it: an unreachable source's error says how to start it
     demo: bool = False
     dataset: str | None = None
 

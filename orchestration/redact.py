@@ -1,8 +1,9 @@
 """Keep secrets out of logs, the ledger and alerts.
 
-Known secret values (the webhook URL, the PostgreSQL password, the demo API token and anything
-under ``*_TOKEN``/``*_PASSWORD``/``*_SECRET``/``*_KEY``/``*_WEBHOOK_URL`` in the environment)
-are replaced by ``***``, and so are credentials embedded in URLs and bearer tokens.
+Known secret values (the webhook URL, and environment values whose name ends in ``PASSWORD``,
+``TOKEN``, ``SECRET``, ``API_KEY``, ``WEBHOOK_URL`` or ``CREDENTIALS`` or starts with
+``DBT_ENV_SECRET_``) are replaced by ``***``, and so are credentials embedded in URLs, bearer
+tokens and ``password=``/``token=``/``secret=`` settings.
 """
 
 from __future__ import annotations

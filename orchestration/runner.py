@@ -67,8 +67,7 @@ def execute(request: RunRequest) -> RunResult:
         return RunResult(EXIT_CONFIG, None, f"configuration error: {exc}", "?")
     location = redact(warehouse.describe())
     if not request.skip_ingest:
-        # sources.yml and the window are checked before the lock or the ledger touch the
-        # warehouse; neither needs dlt, so the lock is still taken at once.
+        # checked without dlt, before the lock or the ledger touch the warehouse
         from ingestion import config as sources
         from ingestion.window import as_day, check_window
 
@@ -80,8 +79,7 @@ def execute(request: RunRequest) -> RunResult:
     lock_file = settings.lock_path(warehouse.duckdb_path)
     run_id = new_run_id()
     with contextlib.ExitStack() as stack:
-        # The lock comes first, before the slow set-up (dlt's import): of two runs started
-        # together, the second is refused at once.
+        # the lock before dlt's slow import, so a second run started together is refused at once
         acquired: Acquired | None = None
         lock_error: Exception | None = None
         try:

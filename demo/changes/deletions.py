@@ -57,8 +57,7 @@ def hard_delete(demo_dir: Path, share: float, seed: int = 1) -> dict[str, list]:
             db.execute("delete from order_items where order_id = ?", (order_id,))
             db.execute("delete from orders where order_id = ?", (order_id,))
         db.execute("commit")
-        # Customers who never ordered (test or spam sign-ups): a full refresh of the CRM forgets
-        # hard-deleted customers (the API no longer serves them), see ingestion/README.md.
+        # customers who never ordered: test or spam sign-ups (limits: docs/loaders.md)
         buyers = {r[0] for r in db.execute("select distinct customer_id from orders")}
         every = [r[0] for r in api.execute("select id from customers order by id")]
         customers = common.pick(
