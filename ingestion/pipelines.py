@@ -207,7 +207,12 @@ def load(
     wh = warehouse.current(warehouse.LOADER)
     selected = config_mod.select(config_mod.load(), sources)
     for cfg in selected:  # a setting only dlt can check fails here, before any source runs
-        config_mod.build_source(cfg, rejects.RejectCounter(), start=start_day, end=end_day)
+        try:
+            config_mod.build_source(cfg, rejects.RejectCounter(), start=start_day, end=end_day)
+        except config_mod.SourceConfigError:
+            raise
+        except Exception:  # e.g. a database that is down: that source fails on its own below
+            logger.debug("%s: building the source failed; it is reported when it runs", cfg.name)
     report = LoadReport()
     with warehouse.held_open(wh):
         for cfg in selected:

@@ -187,6 +187,7 @@ class Job:
     def execute(self) -> None:
         """Run the steps in order; stops at the first failed step."""
         self.ledger.ensure()
+        self.ledger.abandon_unfinished("its process ended before the run finished")
         self.ledger.save_run(self.run)
         replay = self.request.command == "replay"
         ok = True

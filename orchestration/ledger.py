@@ -249,6 +249,14 @@ class Ledger:
             ],
         )
 
+    def abandon_unfinished(self, reason: str) -> None:
+        """Close every run still ``running``: called under the run lock, none of them can be."""
+        self.execute(
+            f"update {SCHEMA}.runs set status = 'abandoned', ended_at = %s, error = %s "
+            "where status = 'running'",
+            (utcnow(), reason),
+        )
+
     def mark_abandoned(self, run_id: str, reason: str) -> None:
         """Close a run left ``running`` by a process that died."""
         self.execute(
