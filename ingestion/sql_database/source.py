@@ -52,6 +52,7 @@ def sql_database_source(
     backend: TableBackend | None = None,
     chunk_size: int | None = None,
     lag_seconds: float | None = None,
+    max_delete_share: float | None = None,
     run: RunOptions | None = None,
 ) -> list[DltResource]:
     """A database system: one resource per declared table, plus ``rejected_records`` and
@@ -64,12 +65,15 @@ def sql_database_source(
     Args:
         credentials: SQLAlchemy URL (or a ``secret:``/``file:`` reference to one);
             ``postgresql://`` is read as ``postgresql+psycopg2://``.
-        tables: ``{table: {primary_key, cursor, lag_seconds, detect_hard_deletes, schema,
-            resource_name}}``; a table without ``primary_key`` is appended, without ``cursor``
-            read in full each run.
+        tables: ``{table: {primary_key, cursor, lag_seconds, detect_hard_deletes,
+            max_delete_share, schema, resource_name}}``; a table without ``primary_key`` is
+            appended, without ``cursor`` read in full each run.
         backend: dlt's table backend (``pyarrow``, ``connectorx``, ``sqlalchemy``, ``pandas``).
         chunk_size: rows per read (bounds the loader's memory).
         lag_seconds: how far before the last cursor value each run re-reads.
+        max_delete_share: the largest share of a table's landed keys one run may record as
+            hard-deleted (a table's own ``max_delete_share`` wins); beyond it, or for an empty
+            table, the load stops instead (``evidence.py``).
         run: this run's reject counter and backfill window (not configuration). The database
             types every value, so nothing is rejected; the table exists for a uniform raw layer.
 
@@ -83,6 +87,7 @@ def sql_database_source(
         "backend": backend,
         "chunk_size": chunk_size,
         "lag_seconds": lag_seconds,
+        "max_delete_share": max_delete_share,
     }
     settings = validated(
         SqlDatabaseSettings, name, {k: v for k, v in given.items() if v is not None}
@@ -91,7 +96,8 @@ def sql_database_source(
     declared = {t: s.model_dump(by_alias=True) for t, s in settings.tables.items()}
     resources = [
         rejects.rejected_records_resource(name),
-        deleted_records_resource(name, None, url, declared),  # the running pipeline's dataset
+        # None: the running pipeline's dataset
+        deleted_records_resource(name, None, url, declared, settings.max_delete_share),
     ]
     for table, spec in settings.tables.items():
         resources.append(
