@@ -18,12 +18,13 @@ from dlt.common.typing import TSecretStrValue
 from dlt.extract import DltResource
 from dlt.extract.incremental import Incremental
 from dlt.sources.sql_database import TableBackend, sql_table
+from sqlalchemy.exc import NoSuchTableError
 
 from ingestion import rejects
 from ingestion.config import resolve_secret
 from ingestion.run_options import RunOptions
 from ingestion.sql_database.deletes import deleted_records_resource
-from ingestion.sql_database.helpers import engine_url
+from ingestion.sql_database.helpers import TableMissing, engine_url
 from ingestion.sql_database.settings import SqlDatabaseSettings, TableSettings
 from ingestion.typed_settings import validated
 
@@ -79,6 +80,8 @@ def sql_database_source(
 
     Raises:
         SourceConfigError: a setting is invalid (names the source and the key, never a secret).
+        DatabaseFileMissing: a SQLite file does not exist (never created: opened read-only).
+        TableMissing: a declared table does not exist in the source database.
     """
     name = dlt.current.source_schema().name
     options = run or RunOptions()
@@ -100,17 +103,33 @@ def sql_database_source(
         deleted_records_resource(name, None, url, declared, settings.max_delete_share),
     ]
     for table, spec in settings.tables.items():
-        resources.append(
-            sql_table(
-                credentials=url,
-                table=table,
-                schema=spec.schema_,
-                incremental=_incremental(spec, settings.lag_seconds, options.start, options.end),
-                chunk_size=settings.chunk_size,
-                backend=settings.backend,
-                reflection_level="full_with_precision",
-                write_disposition="merge" if spec.primary_key else "append",
-                primary_key=spec.primary_key or [],
-            ).with_name(spec.resource_name or table)
-        )
+        resources.append(_table(url, table, spec, settings, options))
     return resources
+
+
+def _table(
+    url: str, table: str, spec: TableSettings, settings: SqlDatabaseSettings, options: RunOptions
+) -> DltResource:
+    """One table's ``sql_table`` resource (reflected now, so a missing table fails here).
+
+    Raises:
+        TableMissing: the table does not exist in the source database (the table is named).
+    """
+    try:
+        resource = sql_table(
+            credentials=url,
+            table=table,
+            schema=spec.schema_,
+            incremental=_incremental(spec, settings.lag_seconds, options.start, options.end),
+            chunk_size=settings.chunk_size,
+            backend=settings.backend,
+            reflection_level="full_with_precision",
+            write_disposition="merge" if spec.primary_key else "append",
+            primary_key=spec.primary_key or [],
+        )
+    except NoSuchTableError:
+        where = f"schema {spec.schema_!r}" if spec.schema_ else "its default schema"
+        raise TableMissing(
+            f"table {table!r} does not exist in the source database ({where})"
+        ) from None
+    return resource.with_name(spec.resource_name or table)
