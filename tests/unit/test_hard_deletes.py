@@ -77,7 +77,7 @@ def test_the_refusal_names_source_table_counts_and_the_setting() -> None:
     message = str(DeletesRefused("shop", [check], "ingestion/sources.yml"))
 
     assert "orders: 0 keys in the source, 103 of 103 landed gone (100% > 0.1)" in message
-    assert "shop.tables.orders.max_delete_share in ingestion/sources.yml" in message
+    assert "shop.tables.orders.max_delete_share (1 = no limit) in ingestion/sources.yml" in message
 
 
 def test_live_keys_leave_out_the_ones_already_recorded_deleted() -> None:

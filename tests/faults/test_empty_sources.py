@@ -1,0 +1,354 @@
+"""Sources that look empty: destructive changes need evidence, and a missing source is an error.
+
+A database table that briefly returns nothing (a restore in progress, a replica fail-over, the
+wrong schema) looks exactly like a table whose every row was deleted. Generated faults (random
+tables thinned by random shares around the threshold, tables emptied, the database swapped for
+an empty one mid-history, under random thresholds set per source or per table) are applied to
+the demo shop between two loads; every load must either record exactly the keys removed (at
+most `max_delete_share` of a table's keys) or record none and fail naming source, table, keys
+landed vs present and the setting. Raw never loses a row, and the load after the source is back
+loads normally. Through the run script, the run exits 1 with the error and an alert, and the
+marts keep their revenue, equal to `demo.truth` before the fault, even when `dbt build` runs on.
+
+A missing SQLite file (an unmounted share) or a table missing in a PostgreSQL source fails
+naming the path or the table, and creates nothing at the source.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+import ingestion
+from demo import pg_server
+from tests.faults.empty_support import (
+    KEYS,
+    WATCHED,
+    ShopSource,
+    flagged_deleted,
+    raw_counts,
+    revenue,
+    truth_revenue,
+)
+from tests.support.battery import full_battery, size
+from tests.support.cli import real_project_cli
+from tests.support.demo import make_demo
+from tests.support.env import environment
+from tests.support.paths import SOURCES_FILE
+from tests.support.warehouse import fresh_env, new_database
+from tests.support.webhook import receiver
+
+AREA = "sources that look empty"
+DEFAULT_SHARE = 0.1  # shop.max_delete_share in ingestion/sources.yml (checked below)
+WAREHOUSES = [
+    pytest.param("duckdb", marks=pytest.mark.xdist_group("empty_duckdb")),
+    pytest.param("postgres", marks=[pytest.mark.postgres, pytest.mark.xdist_group("empty_pg")]),
+]
+# the run script's test: DuckDB in the fast slice, both warehouses in the full battery
+RUN_WAREHOUSES = WAREHOUSES if full_battery() else WAREHOUSES[:1]
+MARTS = "+fct_orders +fct_order_items +dim_customers +fct_daily_revenue"
+SOURCES = ("--source", "crm", "--source", "fx", "--source", "shop")
+
+
+@pytest.fixture(scope="session")
+def empty_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small demo shop (~200 orders, ~500 items), generated once."""
+    return make_demo(tmp_path_factory.mktemp("empty_template") / "demo", days=2, scale=0.1)
+
+
+@dataclass
+class World:
+    """A private demo shop, its warehouse, and what the generated examples found."""
+
+    demo_dir: Path
+    shop: ShopSource
+    env: dict[str, str]
+    sizes: dict[str, int] = field(default_factory=dict)
+    tried: int = 0
+    refused: int = 0
+    named: int = 0
+    recorded_above: int = 0  # keys recorded as deleted by a load that had to refuse
+    accepted: int = 0
+    recorded_exactly: int = 0  # loads under the threshold that recorded exactly the keys removed
+    raw_lost: int = 0
+    failed_after_back: int = 0
+
+    def load(self, **extra: str) -> ingestion.LoadReport:
+        with environment({**self.env, **extra}):
+            return ingestion.load(sources=["shop"])
+
+
+def _world(kind: str, template: Path, tmp: Path, server: Any) -> World:
+    demo_dir = tmp / "demo"
+    shutil.copytree(template, demo_dir)
+    env = {"DLT_DATA_DIR": str(tmp / "dlt"), "DEMO_DIR": str(demo_dir),
+           "RUNTIME__LOG_LEVEL": "WARNING", **fresh_env(kind, tmp, server)}  # fmt: skip
+    world = World(demo_dir, ShopSource.of(demo_dir), env)
+    world.sizes = {table: len(world.shop.keys(table)) for table in KEYS}
+    assert world.load().ok
+    return world
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One generated fault and the thresholds it meets."""
+
+    swap: bool  # the whole database swapped for an empty one (else `shares` removed)
+    shares: tuple[tuple[str, float], ...]
+    seed: int
+    source_share: float | None  # SOURCES__SHOP__MAX_DELETE_SHARE; None: the file's value
+    orders_share: float | None  # shop.tables.orders.max_delete_share in a copy of the file
+
+    def share_of(self, table: str) -> float:
+        if table == "orders" and self.orders_share is not None:
+            return self.orders_share
+        return DEFAULT_SHARE if self.source_share is None else self.source_share
+
+
+SHARE = st.one_of(st.just(1.0), st.integers(0, 400).map(lambda n: n / 1000))
+FAULTS = st.builds(
+    Fault,
+    swap=st.sampled_from([False, False, False, True]),
+    shares=st.dictionaries(st.sampled_from(list(KEYS)), SHARE, min_size=1).map(
+        lambda d: tuple(sorted(d.items()))
+    ),
+    seed=st.integers(0, 10**6),
+    source_share=st.sampled_from([None, None, 0.05, 0.25]),
+    orders_share=st.sampled_from([None, None, 0.2, 1.0]),
+)
+
+
+def _settings_env(world: World, fault: Fault, tmp: Path) -> dict[str, str]:
+    extra = {}
+    if fault.source_share is not None:
+        extra["SOURCES__SHOP__MAX_DELETE_SHARE"] = str(fault.source_share)
+    if fault.orders_share is not None:
+        doc = yaml.safe_load(SOURCES_FILE.read_text())
+        doc["shop"]["tables"]["orders"]["max_delete_share"] = fault.orders_share
+        path = tmp / "sources.yml"
+        path.write_text(yaml.safe_dump(doc))
+        extra["INGESTION_SOURCES"] = str(path)
+    return extra
+
+
+def _refusals(world: World, fault: Fault, removed: Mapping[str, list[int]]) -> dict[str, str]:
+    """Watched table -> the counts its refusal must name (computed here, not by the loader)."""
+    out = {}
+    for table in WATCHED:
+        live, gone = world.sizes[table], len(removed.get(table, []))
+        present, share = live - gone, fault.share_of(table)
+        if gone and share < 1 and (present == 0 or gone > share * live):
+            out[table] = (
+                f"{table}: {present:,} keys in the source, {gone:,} of {live:,} landed gone"
+            )
+    return out
+
+
+def _check_one(world: World, fault: Fault, tmp: Path) -> None:
+    """Apply one fault, load, check; put the source back, load, check."""
+    before_flagged, before_raw = flagged_deleted(world.env), raw_counts(world.env)
+    removed = (
+        world.shop.swap_for_empty()
+        if fault.swap
+        else world.shop.remove(dict(fault.shares), fault.seed)
+    )
+    report = world.load(**_settings_env(world, fault, tmp))
+    new = flagged_deleted(world.env) - before_flagged
+    refusals = _refusals(world, fault, removed)
+    world.tried += 1
+    world.raw_lost += sum(before_raw[t] - n for t, n in raw_counts(world.env).items())
+    if refusals:
+        world.refused += 1
+        world.recorded_above += len(new)
+        error = " ".join(report.errors)
+        parts = ["source 'shop'", "max_delete_share", *refusals.values()]
+        world.named += all(part in error for part in parts)
+        assert not report.ok and not new, (fault, report.errors, len(new))
+        assert all(part in error for part in parts), (refusals, error)
+    else:
+        expected = {(t, str(k)) for t in WATCHED for k in removed.get(t, [])}
+        world.accepted += 1
+        world.recorded_exactly += report.ok and new == expected
+        assert report.ok and new == expected, (fault, report.errors, len(new), len(expected))
+    world.shop.restore()
+    back = world.load()
+    world.failed_after_back += not back.ok or bool(flagged_deleted(world.env))
+    assert back.ok and not flagged_deleted(world.env), (fault, back.errors)
+
+
+@pytest.mark.parametrize("kind", WAREHOUSES)
+def test_a_table_that_looks_empty_is_never_turned_into_mass_deletes(
+    kind: str,
+    empty_template: Path,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    figure: Callable[..., Any],
+) -> None:
+    server = request.getfixturevalue("postgres") if kind == "postgres" else None
+    world = _world(kind, empty_template, tmp_path, server)
+
+    @settings(max_examples=size(4, 25), deadline=None, database=None, phases=[Phase.generate],
+              suppress_health_check=list(HealthCheck))  # fmt: skip
+    @given(fault=FAULTS)
+    def examples(fault: Fault) -> None:
+        _check_one(world, fault, tmp_path)
+
+    try:
+        examples()
+    finally:
+        detail = f"{world.tried} generated faults, {world.refused} refused; sizes {world.sizes}"
+        figure(AREA, "keys recorded as hard-deleted by loads above the threshold",
+               world.recorded_above, "= 0", world.recorded_above == 0, kind, detail)  # fmt: skip
+        figure(AREA, "refusals naming source, table, keys landed vs present and the setting",
+               f"{world.named}/{world.refused}", "all", world.named == world.refused,
+               kind)  # fmt: skip
+        figure(AREA, "loads under the threshold recording exactly the keys removed",
+               f"{world.recorded_exactly}/{world.accepted}", "all",
+               world.recorded_exactly == world.accepted, kind)  # fmt: skip
+        figure(AREA, "raw rows lost to a source that looked empty", world.raw_lost, "= 0",
+               world.raw_lost == 0, kind)  # fmt: skip
+        figure(AREA, "loads failing after the source is back", world.failed_after_back, "= 0",
+               world.failed_after_back == 0, kind)  # fmt: skip
+    assert world.tried >= size(4, 25) and world.refused > 0
+
+
+def _orders_emptied(shop: ShopSource) -> str:
+    shop.remove({"orders": 1.0}, seed=1)
+    return "orders: 0 keys in the source"
+
+
+def _database_swapped(shop: ShopSource) -> str:
+    shop.swap_for_empty()
+    return "order_items: 0 keys in the source"
+
+
+def _items_thinned(shop: ShopSource) -> str:
+    shop.remove({"order_items": 0.3}, seed=2)
+    return "order_items: "
+
+
+def _file_unmounted(shop: ShopSource) -> str:
+    shop.unmount()
+    return f"{shop.path} does not exist"
+
+
+RUN_FAULTS = {"orders emptied": _orders_emptied, "database swapped for an empty one":
+              _database_swapped, "items thinned by 30 %": _items_thinned,
+              "database file unmounted": _file_unmounted}  # fmt: skip
+FAST_RUN_FAULTS = ("orders emptied",)
+
+
+@pytest.mark.parametrize("kind", RUN_WAREHOUSES)
+def test_a_source_that_looks_empty_stops_the_run_and_the_marts_keep_their_revenue(
+    kind: str,
+    empty_template: Path,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    figure: Callable[..., Any],
+) -> None:
+    from demo.server import running_server
+
+    demo_dir = tmp_path / "demo"
+    shutil.copytree(empty_template, demo_dir)
+    shop = ShopSource.of(demo_dir)
+    server = request.getfixturevalue("postgres") if kind == "postgres" else None
+    cli = real_project_cli(tmp_path, demo_dir, kind, server)
+    run = ("run", *SOURCES, "--select", MARTS)
+    names = RUN_FAULTS if full_battery() else FAST_RUN_FAULTS
+    with running_server(demo_dir, port=0) as url, receiver() as hook:
+        cli.env.update(DEMO_API_URL=url, ORCHESTRATION__ALERT_WEBHOOK_URL=hook.url)
+        first = cli(*run, timeout=600)
+        assert first.returncode == 0, first.stderr[-3000:]
+        before = truth_revenue(demo_dir)
+        assert revenue(cli.env) == before and before
+        for name in names:
+            expected_text = RUN_FAULTS[name](shop)
+            failed = cli(*run, timeout=600)
+            output = failed.stdout + failed.stderr
+            alerted = any(expected_text in str(body) for body in hook.bodies[-1:])
+            # a dbt build that runs on anyway (another scheduler's task) finds raw unchanged
+            build = cli("build", "--select", MARTS, timeout=600)
+            kept = revenue(cli.env) == before
+            shop.restore()
+            again = cli(*run[:-2], "--skip-dbt", timeout=600)
+            ok = (failed.returncode, expected_text in output, alerted, kept, again.returncode)
+            figure(AREA, f"{name}: exit code, error named, alert sent, revenue kept, next run",
+                   str(ok), str((1, True, True, True, 0)), ok == (1, True, True, True, 0), kind,
+                   "revenue equal to demo.truth before the fault after a dbt build on the same "
+                   "raw")  # fmt: skip
+            assert build.returncode == 0, build.stderr[-3000:]
+            assert ok == (1, True, True, True, 0), (name, output[-3000:], again.stderr[-2000:])
+            assert not flagged_deleted(cli.env)
+
+
+@pytest.mark.parametrize("kind", WAREHOUSES)
+def test_a_missing_database_file_or_table_fails_naming_it_and_creates_nothing(
+    kind: str,
+    empty_template: Path,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    figure: Callable[..., Any],
+) -> None:
+    server: pg_server.PostgresServer = request.getfixturevalue("postgres")
+    world = _world(kind, empty_template, tmp_path, server if kind == "postgres" else None)
+    unmounted = tmp_path / "share" / "shop.sqlite"  # the mount point is there, its file not
+    unmounted.parent.mkdir()
+    missing = world.load(SOURCES__SHOP__CREDENTIALS=f"sqlite:///{unmounted}")
+    created = unmounted.exists()
+    named = f"the SQLite database file {unmounted} does not exist" in " ".join(missing.errors)
+    figure(AREA, "missing SQLite file: error naming the path, file created", f"{named}, {created}",
+           "True, False", named and not created, kind)  # fmt: skip
+    assert not missing.ok and named and not created, missing.errors
+
+    # the shop in PostgreSQL, one of its tables missing (a half-restored schema)
+    pg = new_database(server, prefix="shop")
+    url = (f"postgresql+psycopg2://{pg['PGUSER']}:{pg.get('PGPASSWORD', '')}@{pg['PGHOST']}:"
+           f"{pg['PGPORT']}/{pg['PGDATABASE']}")  # fmt: skip
+    from demo.shop import copy_to_postgres
+
+    copy_to_postgres(world.demo_dir, url)
+    fresh = tmp_path / "pg_source"
+    world.env.update(fresh_env(kind, fresh, server if kind == "postgres" else None))
+    world.env["DLT_DATA_DIR"] = str(fresh / "dlt")
+    _psql(pg, "alter table order_items rename to order_items_restoring")
+    no_table = world.load(SOURCES__SHOP__CREDENTIALS=url)
+    table_named = "table 'order_items' does not exist in the source database" in " ".join(
+        no_table.errors
+    )
+    _psql(pg, "alter table order_items_restoring rename to order_items")
+    back = world.load(SOURCES__SHOP__CREDENTIALS=url)
+    figure(AREA, "PostgreSQL source without a declared table: error naming it, then loads",
+           f"{table_named}, {back.ok}", "True, True", table_named and back.ok, kind)  # fmt: skip
+    assert not no_table.ok and table_named, no_table.errors
+    assert back.ok, back.errors
+
+
+def _psql(env: Mapping[str, str], sql: str) -> None:
+    import psycopg2
+
+    conn = psycopg2.connect(
+        host=env["PGHOST"],
+        port=env["PGPORT"],
+        user=env["PGUSER"],
+        password=env.get("PGPASSWORD", ""),
+        dbname=env["PGDATABASE"],
+    )
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(sql)
+    finally:
+        conn.close()
+
+
+def test_the_share_the_tests_rely_on_is_the_configured_default() -> None:
+    from ingestion import config
+
+    assert config.load(SOURCES_FILE)["shop"].settings["max_delete_share"] == DEFAULT_SHARE
