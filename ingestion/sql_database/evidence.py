@@ -52,7 +52,6 @@ class DeletesRefused(RuntimeError):
         tables = "; ".join(check.describe() for check in checks)
         table = checks[0].table if len(checks) == 1 else "<table>"
         super().__init__(
-            f"hard deletes refused (nothing of this source loaded, raw keeps every row): {tables}."
-            f" If they were really deleted, raise {source}.tables.{table}.max_delete_share in"
-            f" {sources_file} (1 = no limit)"
+            f"hard deletes refused, nothing loaded: {tables}. If they were really deleted, raise "
+            f"{source}.tables.{table}.max_delete_share (1 = no limit) in {sources_file}"
         )
