@@ -10,14 +10,20 @@ through SQLite's backup API, so the demo's WAL journal never leaves a half-copie
 from __future__ import annotations
 
 import random
+import shutil
 import sqlite3
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tests.support.warehouse import query
+import pytest
+
+import ingestion
+from tests.support.demo import make_demo
+from tests.support.env import environment
+from tests.support.warehouse import fresh_env, query
 
 KEYS = {"orders": "order_id", "order_items": "order_item_id", "products": "product_id"}
 WATCHED = ("orders", "order_items")  # detect_hard_deletes in ingestion/sources.yml
@@ -125,3 +131,43 @@ def truth_revenue(demo_dir: Path) -> dict[tuple[str, str], tuple[int, str]]:
         (r["order_date"], r["country_code"]): (int(r["orders"]), _cents(r["revenue"]))
         for r in facts["revenue_by_day_country"]
     }
+
+
+def template(factory: pytest.TempPathFactory) -> Path:
+    """A small demo shop (~200 orders, ~500 items, 2 days)."""
+    return make_demo(factory.mktemp("empty_template") / "demo", days=2, scale=0.1)
+
+
+@dataclass
+class World:
+    """A private demo shop, its warehouse, and what the generated examples found."""
+
+    demo_dir: Path
+    shop: ShopSource
+    env: dict[str, str]
+    sizes: dict[str, int] = field(default_factory=dict)
+    tried: int = 0
+    refused: int = 0
+    named: int = 0
+    recorded_above: int = 0  # keys recorded as deleted by a load that had to refuse
+    accepted: int = 0
+    recorded_exactly: int = 0  # loads under the threshold that recorded exactly the keys removed
+    raw_lost: int = 0
+    failed_after_back: int = 0
+
+    def load(self, **extra: str) -> ingestion.LoadReport:
+        """Load the shop (``extra``: environment variables for this load only)."""
+        with environment({**self.env, **extra}):
+            return ingestion.load(sources=["shop"])
+
+
+def shop_world(kind: str, demo_template: Path, tmp: Path, server: Any) -> World:
+    """A copy of ``demo_template`` loaded once into a fresh warehouse of ``kind``."""
+    demo_dir = tmp / "demo"
+    shutil.copytree(demo_template, demo_dir)
+    env = {"DLT_DATA_DIR": str(tmp / "dlt"), "DEMO_DIR": str(demo_dir),
+           "RUNTIME__LOG_LEVEL": "WARNING", **fresh_env(kind, tmp, server)}  # fmt: skip
+    world = World(demo_dir, ShopSource.of(demo_dir), env)
+    world.sizes = {table: len(world.shop.keys(table)) for table in KEYS}
+    assert world.load().ok
+    return world

@@ -10,15 +10,14 @@ landed vs present and the setting. Raw never loses a row, and the load after the
 loads normally. Through the run script, the run exits 1 with the error and an alert, and the
 marts keep their revenue, equal to `demo.truth` before the fault, even when `dbt build` runs on.
 
-A missing SQLite file (an unmounted share) or a table missing in a PostgreSQL source fails
-naming the path or the table, and creates nothing at the source.
+A missing database file or table: `test_missing_sources.py`.
 """
 
 from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,23 +26,21 @@ import yaml
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-import ingestion
-from demo import pg_server
 from tests.faults.empty_support import (
     KEYS,
     WATCHED,
     ShopSource,
+    World,
     flagged_deleted,
     raw_counts,
     revenue,
+    shop_world,
+    template,
     truth_revenue,
 )
 from tests.support.battery import full_battery, size
 from tests.support.cli import real_project_cli
-from tests.support.demo import make_demo
-from tests.support.env import environment
 from tests.support.paths import SOURCES_FILE
-from tests.support.warehouse import fresh_env, new_database
 from tests.support.webhook import receiver
 
 AREA = "sources that look empty"
@@ -61,40 +58,7 @@ SOURCES = ("--source", "crm", "--source", "fx", "--source", "shop")
 @pytest.fixture(scope="session")
 def empty_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small demo shop (~200 orders, ~500 items), generated once."""
-    return make_demo(tmp_path_factory.mktemp("empty_template") / "demo", days=2, scale=0.1)
-
-
-@dataclass
-class World:
-    """A private demo shop, its warehouse, and what the generated examples found."""
-
-    demo_dir: Path
-    shop: ShopSource
-    env: dict[str, str]
-    sizes: dict[str, int] = field(default_factory=dict)
-    tried: int = 0
-    refused: int = 0
-    named: int = 0
-    recorded_above: int = 0  # keys recorded as deleted by a load that had to refuse
-    accepted: int = 0
-    recorded_exactly: int = 0  # loads under the threshold that recorded exactly the keys removed
-    raw_lost: int = 0
-    failed_after_back: int = 0
-
-    def load(self, **extra: str) -> ingestion.LoadReport:
-        with environment({**self.env, **extra}):
-            return ingestion.load(sources=["shop"])
-
-
-def _world(kind: str, template: Path, tmp: Path, server: Any) -> World:
-    demo_dir = tmp / "demo"
-    shutil.copytree(template, demo_dir)
-    env = {"DLT_DATA_DIR": str(tmp / "dlt"), "DEMO_DIR": str(demo_dir),
-           "RUNTIME__LOG_LEVEL": "WARNING", **fresh_env(kind, tmp, server)}  # fmt: skip
-    world = World(demo_dir, ShopSource.of(demo_dir), env)
-    world.sizes = {table: len(world.shop.keys(table)) for table in KEYS}
-    assert world.load().ok
-    return world
+    return template(tmp_path_factory)
 
 
 @dataclass(frozen=True)
@@ -202,7 +166,7 @@ def test_a_table_that_looks_empty_is_never_turned_into_mass_deletes(
     figure: Callable[..., Any],
 ) -> None:
     server = request.getfixturevalue("postgres") if kind == "postgres" else None
-    world = _world(kind, empty_template, tmp_path, server)
+    world = shop_world(kind, empty_template, tmp_path, server)
 
     @settings(max_examples=size(4, 25), deadline=None, database=None, phases=[Phase.generate],
               suppress_health_check=list(HealthCheck))  # fmt: skip
@@ -296,65 +260,6 @@ def test_a_source_that_looks_empty_stops_the_run_and_the_marts_keep_their_revenu
             assert build.returncode == 0, build.stderr[-3000:]
             assert ok == (1, True, True, True, 0), (name, output[-3000:], again.stderr[-2000:])
             assert not flagged_deleted(cli.env)
-
-
-@pytest.mark.parametrize("kind", WAREHOUSES)
-def test_a_missing_database_file_or_table_fails_naming_it_and_creates_nothing(
-    kind: str,
-    empty_template: Path,
-    tmp_path: Path,
-    request: pytest.FixtureRequest,
-    figure: Callable[..., Any],
-) -> None:
-    server: pg_server.PostgresServer = request.getfixturevalue("postgres")
-    world = _world(kind, empty_template, tmp_path, server if kind == "postgres" else None)
-    unmounted = tmp_path / "share" / "shop.sqlite"  # the mount point is there, its file not
-    unmounted.parent.mkdir()
-    missing = world.load(SOURCES__SHOP__CREDENTIALS=f"sqlite:///{unmounted}")
-    created = unmounted.exists()
-    named = f"the SQLite database file {unmounted} does not exist" in " ".join(missing.errors)
-    figure(AREA, "missing SQLite file: error naming the path, file created", f"{named}, {created}",
-           "True, False", named and not created, kind)  # fmt: skip
-    assert not missing.ok and named and not created, missing.errors
-
-    # the shop in PostgreSQL, one of its tables missing (a half-restored schema)
-    pg = new_database(server, prefix="shop")
-    url = (f"postgresql+psycopg2://{pg['PGUSER']}:{pg.get('PGPASSWORD', '')}@{pg['PGHOST']}:"
-           f"{pg['PGPORT']}/{pg['PGDATABASE']}")  # fmt: skip
-    from demo.shop import copy_to_postgres
-
-    copy_to_postgres(world.demo_dir, url)
-    fresh = tmp_path / "pg_source"
-    world.env.update(fresh_env(kind, fresh, server if kind == "postgres" else None))
-    world.env["DLT_DATA_DIR"] = str(fresh / "dlt")
-    _psql(pg, "alter table order_items rename to order_items_restoring")
-    no_table = world.load(SOURCES__SHOP__CREDENTIALS=url)
-    table_named = "table 'order_items' does not exist in the source database" in " ".join(
-        no_table.errors
-    )
-    _psql(pg, "alter table order_items_restoring rename to order_items")
-    back = world.load(SOURCES__SHOP__CREDENTIALS=url)
-    figure(AREA, "PostgreSQL source without a declared table: error naming it, then loads",
-           f"{table_named}, {back.ok}", "True, True", table_named and back.ok, kind)  # fmt: skip
-    assert not no_table.ok and table_named, no_table.errors
-    assert back.ok, back.errors
-
-
-def _psql(env: Mapping[str, str], sql: str) -> None:
-    import psycopg2
-
-    conn = psycopg2.connect(
-        host=env["PGHOST"],
-        port=env["PGPORT"],
-        user=env["PGUSER"],
-        password=env.get("PGPASSWORD", ""),
-        dbname=env["PGDATABASE"],
-    )
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute(sql)
-    finally:
-        conn.close()
 
 
 def test_the_share_the_tests_rely_on_is_the_configured_default() -> None:
