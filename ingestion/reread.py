@@ -90,9 +90,8 @@ def reread(pipeline: Any, source: Any, before: dict[str, int], reload: bool = Fa
     if reload:
         pipeline.sync_destination()
     else:
-        logger.info(
-            "%s: cursors reset for %s", source.name, ", ".join(reset_cursors(pipeline, source))
-        )
+        reset = reset_cursors(pipeline, source)
+        logger.info("%s: cursors reset for %s", source.name, ", ".join(reset) or "none")
     try:
         pipeline.extract(source, refresh="drop_data" if reload else None)
     except Exception:
