@@ -32,6 +32,9 @@ class RunRequest:
     command: str = "run"
     sources: list[str] | None = None
     full_refresh: bool = False
+    # empty the raw tables first (forgets what sources no longer serve); runs only `confirmed`
+    reload: bool = False
+    confirmed: bool = False
     select: str | None = None
     start: str | None = None
     end: str | None = None
@@ -66,6 +69,7 @@ def _ingestion_attempt(request: RunRequest, replay: bool) -> Attempt[Any]:
                 start=request.start,
                 end=request.end,
                 progress=request.progress,
+                reload=request.reload,
             )
     except SourceConfigError as exc:  # a setting: a retry would fail the same way
         return Attempt(None, f"configuration error: {exc}", retryable=False, config_error=True)
@@ -160,7 +164,7 @@ class Job:
         def attempt() -> Attempt[dbt_step.DbtOutcome]:
             result = dbt_step.run_build(
                 select=self.request.select,
-                full_refresh=self.request.full_refresh,
+                full_refresh=self.request.full_refresh or self.request.reload,
                 dbt_vars=self.request.dbt_vars or None,
             )
             return Attempt(result, error=result.error, retryable=result.retryable)
