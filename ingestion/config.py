@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import yaml
 from pydantic import BaseModel
 
+from ingestion import redact
 from ingestion.filesystem.settings import FilesystemSettings
 from ingestion.identifiers import identifier_errors
 from ingestion.rest_api.settings import RestApiSettings
@@ -133,7 +134,7 @@ def resolve_secret(value: Any, default: Any = None, where: str = "") -> Any:
     if value.startswith(FILE_PREFIX):
         path = Path(value[len(FILE_PREFIX) :]).expanduser()
         try:
-            return path.read_text(encoding="utf-8").strip()
+            return _secret(path.read_text(encoding="utf-8").strip())
         except (OSError, UnicodeDecodeError) as exc:
             reason = getattr(exc, "strerror", None) or type(exc).__name__
             raise SourceConfigError(
@@ -147,7 +148,17 @@ def resolve_secret(value: Any, default: Any = None, where: str = "") -> Any:
 
         with sources_file_hidden():  # `secret:` names dlt's secrets, not this file's values
             found: Any = dlt.secrets.get(value[len(SECRET_PREFIX) :])
-        return found if found is not None else default
+        return _secret(found) if found is not None else default
+    if any(redact.is_secret_key(part) for part in where.split(".")[1:]):
+        redact.register(value)  # a literal under a secret-named key (``token``, ``password``)
+    return value
+
+
+def _secret(value: Any) -> Any:
+    """A value read through a reference: masked from now on wherever it shows."""
+    redact.register(value)
+    if isinstance(value, str):
+        redact.register_url_path(value)
     return value
 
 

@@ -18,9 +18,10 @@ from contextvars import ContextVar
 from typing import Any
 
 from dlt.common.configuration.container import Container
-from dlt.common.configuration.providers import ConfigProvider
+from dlt.common.configuration.providers import ConfigProvider, SecretsTomlProvider
 from dlt.common.configuration.specs.pluggable_run_context import PluggableRunContext
 
+from ingestion import redact
 from ingestion.config import SourceConfig, shown
 
 NAME = "ingestion sources file"
@@ -98,8 +99,11 @@ def provider() -> SourcesFileProvider:
 
 
 def serve(spec: SourceConfig) -> None:
-    """Serve one system's entry to dlt's configuration."""
+    """Serve one system's entry to dlt's configuration; mask every ``.dlt/secrets.toml`` value."""
     provider().serve(spec)
+    for other in Container()[PluggableRunContext].providers.providers:
+        if isinstance(other, SecretsTomlProvider):
+            redact.register(other._config_doc)
 
 
 @contextmanager

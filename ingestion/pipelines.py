@@ -24,6 +24,7 @@ from dlt.common.runtime import run_context
 from ingestion import config as config_mod
 from ingestion import package_repair, rejects, warehouse
 from ingestion.errors import describe_error
+from ingestion.redact import install_on_root_handlers, redact
 from ingestion.rest_api.settings import MATERIALIZED_SUFFIX
 from ingestion.results import LoadReport, SourceLoad
 from ingestion.window import as_day, check_window
@@ -107,8 +108,14 @@ def _trace_text(pipeline: Any) -> str | None:
     trace = pipeline.last_trace
     if trace is None:
         return None
-    text: str = dlt_json.dumps(trace.asdict())
+    text: str = redact(dlt_json.dumps(trace.asdict()))
     return text[:MAX_TRACE_CHARS]
+
+
+def drop_trace_file(wh: warehouse.Warehouse, name: str) -> None:
+    """Remove dlt's trace file of a pipeline: its texts may hold secrets (kept, masked, in the
+    ledger's ``run_sources.trace`` instead)."""
+    (pipelines_dir(wh) / name / "trace.pickle").unlink(missing_ok=True)
 
 
 def load_source(
@@ -205,6 +212,7 @@ def load(
     check_window(start_day, end_day, full_refresh)
     wh = warehouse.current(warehouse.LOADER)
     selected = config_mod.select(config_mod.load(), sources)
+    install_on_root_handlers()
     report = LoadReport()
     with warehouse.held_open(wh):
         for cfg in selected:
@@ -217,6 +225,8 @@ def load(
                 result.duration_s = (datetime.now(UTC) - started).total_seconds()
                 logger.error(result.error)
                 logger.debug("%s failed", cfg.name, exc_info=True)
+            finally:
+                drop_trace_file(wh, cfg.name)
             report.sources.append(result)
     report.duration_s = time.monotonic() - t0
     return report

@@ -16,8 +16,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from ingestion.redact import install_on_root_handlers, redact, wrap_standard_streams
 from orchestration import runner
-from orchestration.redact import install_on_root_handlers, redact, wrap_standard_streams
 
 log = logging.getLogger("orchestration")
 

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ingestion import warehouse as wh
+from ingestion.redact import redact
 from orchestration import dbt_step, settings
 from orchestration.ledger import Ledger
-from orchestration.redact import redact
 from orchestration.retry import Attempt, with_retries
 from orchestration.summary import RunRecord, utcnow
 
