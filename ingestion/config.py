@@ -18,16 +18,17 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ingestion import redact
 from ingestion.filesystem.settings import FilesystemSettings
 from ingestion.identifiers import identifier_errors
 from ingestion.rest_api.settings import RestApiSettings
 from ingestion.sql_database.settings import SqlDatabaseSettings
+from ingestion.time_limit import DEFAULT_TIME_LIMIT_S
 from ingestion.typed_settings import Settings, SourceConfigError, problems
 
 if TYPE_CHECKING:
@@ -67,6 +68,8 @@ class Declaration(Settings):
     # served by the bundled demo shop (`python -m demo`)
     demo: bool = False
     dataset: str | None = None
+    # seconds one run of the source may read before it fails (ingestion/time_limit.py)
+    time_limit_s: Annotated[float, Field(gt=0)] = DEFAULT_TIME_LIMIT_S
 
 
 COMMON_KEYS = tuple(Declaration.model_fields)
@@ -87,6 +90,7 @@ class SourceConfig:
     enabled: bool
     settings: dict[str, Any] = field(default_factory=dict)
     path: Path = DEFAULT_SOURCES_FILE
+    time_limit_s: float = DEFAULT_TIME_LIMIT_S
 
 
 def sources_file() -> Path:
@@ -220,6 +224,7 @@ def _entry(path: Path, name: Any, body: Any, problems_found: list[str]) -> Sourc
         enabled=common.get("enabled", True) is not False,
         settings=body,
         path=path,
+        time_limit_s=common.get("time_limit_s", DEFAULT_TIME_LIMIT_S),
     )
 
 

@@ -22,7 +22,7 @@ from dlt.common.destination import TLoaderFileFormat
 from dlt.common.runtime import run_context
 
 from ingestion import config as config_mod
-from ingestion import package_repair, rejects, warehouse
+from ingestion import package_repair, rejects, time_limit, warehouse
 from ingestion.errors import describe_error
 from ingestion.redact import install_on_root_handlers, redact
 from ingestion.rest_api.settings import MATERIALIZED_SUFFIX
@@ -58,7 +58,7 @@ def make_pipeline(name: str, dataset: str, wh: warehouse.Warehouse, progress: An
         destination=warehouse.destination(wh),
         dataset_name=dataset,
         pipelines_dir=str(pipelines_dir(wh)),
-        progress=progress,
+        progress=time_limit.progress(progress),
     )
 
 
@@ -187,6 +187,7 @@ def load(
     end: date | str | None = None,
     *,
     progress: Any = None,
+    time_limit_s: float | None = None,
 ) -> LoadReport:
     """Load every enabled source (or the named ones) into the current warehouse.
 
@@ -199,6 +200,7 @@ def load(
         start: first day of a backfill window (inclusive); the incremental cursor is untouched.
         end: last day of a backfill window (inclusive).
         progress: dlt progress display (``"log"``, ``"tqdm"``, ...), off by default.
+        time_limit_s: every source's time limit, instead of its ``time_limit_s`` setting.
 
     Returns:
         One :class:`SourceLoad` per source; a failing source does not stop the others.
@@ -218,7 +220,8 @@ def load(
         for cfg in selected:
             started = datetime.now(UTC)
             try:
-                result = load_source(cfg, wh, full_refresh, start_day, end_day, progress)
+                with time_limit.time_limit(cfg.name, time_limit_s or cfg.time_limit_s):
+                    result = load_source(cfg, wh, full_refresh, start_day, end_day, progress)
             except Exception as exc:  # one failing source must not hide the others' results
                 result = SourceLoad(cfg.name, cfg.dataset, started, full_refresh)
                 result.error = describe_error(cfg.name, exc, demo=cfg.demo)
