@@ -19,7 +19,8 @@ from dlt.extract import DltResource
 from dlt.sources.rest_api.typing import RESTAPIConfig
 
 from ingestion.config import SourceConfigError, resolve_secret, resolve_secrets
-from ingestion.rest_api.hooks import copy_body_fields_hook, validate_json_body
+from ingestion.rest_api.hooks import copy_body_fields_hook, data_field_hook, validate_json_body
+from ingestion.rest_api.paging import guarded
 from ingestion.rest_api.settings import (
     AUTH_SECRETS,
     MATERIALIZED_SUFFIX,
@@ -35,18 +36,31 @@ def _iso(day: date, cursor_sample: object) -> str:
 
 
 def _endpoint(
-    resource: DeclaredResource, where: str, start: date | None, end: date | None, live: bool
+    name: str,
+    settings: RestApiSettings,
+    resource: DeclaredResource,
+    window: tuple[date | None, date | None],
+    live: bool,
 ) -> dict[str, Any]:
     declared = resource.endpoint
     endpoint = declared.model_dump(exclude_unset=True) if declared else {"path": resource.name}
+    where = f"{name}.resources.{resource.name}.endpoint"
     endpoint = resolve_secrets(endpoint, where) if live else _masked(endpoint)
     endpoint.pop("copy_body_fields", None)
     end_param = endpoint.pop("end_param", None)
     if live:
+        defaults = settings.resource_defaults.get("endpoint")
+        defaults = defaults if isinstance(defaults, dict) else {}
+        inherited = {**settings.client, **defaults, **endpoint}  # dlt's order: the endpoint wins
+        path = str(endpoint.get("path") or resource.name)
+        endpoint["paginator"] = guarded(name, resource.name, path, inherited.get("paginator"))
         hooks: list[Any] = [validate_json_body]
+        if inherited.get("data_selector"):
+            hooks.append(data_field_hook(name, resource.name, str(inherited["data_selector"])))
         if declared and declared.copy_body_fields:
             hooks.append(copy_body_fields_hook(list(declared.copy_body_fields)))
         endpoint["response_actions"] = hooks + list(endpoint.get("response_actions") or [])
+    start, end = window
     incremental = endpoint.get("incremental")
     if isinstance(incremental, dict) and (start or end):
         sample = incremental.get("initial_value")
@@ -117,7 +131,7 @@ def rest_api_config(
         declared = resource.model_dump(exclude_unset=True, exclude={"materialize", "endpoint"})
         where = f"{name}.resources.{resource.name}"
         declared = resolve_secrets(declared, where) if live else _masked(declared)
-        declared["endpoint"] = _endpoint(resource, f"{where}.endpoint", start, end, live)
+        declared["endpoint"] = _endpoint(name, settings, resource, (start, end), live)
         resources.append(declared)
     client = _client(name, settings) if live else _masked(copy.deepcopy(settings.client))
     return {
