@@ -19,6 +19,7 @@ from dlt.extract import DltResource
 from dlt.sources.rest_api.typing import RESTAPIConfig
 
 from ingestion.config import SourceConfigError, resolve_secret, resolve_secrets
+from ingestion.redact import is_secret_key
 from ingestion.rest_api.hooks import copy_body_fields_hook, data_field_hook, validate_json_body
 from ingestion.rest_api.paging import guarded
 from ingestion.rest_api.settings import (
@@ -45,7 +46,7 @@ def _endpoint(
     declared = resource.endpoint
     endpoint = declared.model_dump(exclude_unset=True) if declared else {"path": resource.name}
     where = f"{name}.resources.{resource.name}.endpoint"
-    endpoint = resolve_secrets(endpoint, where) if live else _masked(endpoint)
+    endpoint = _placeholder_safe(endpoint, where) if live else _masked(endpoint)
     endpoint.pop("copy_body_fields", None)
     end_param = endpoint.pop("end_param", None)
     if live:
@@ -73,16 +74,26 @@ def _endpoint(
     return endpoint
 
 
+def _placeholder_safe(value: Any, where: str) -> Any:
+    """``resolve_secrets``, the braces of what a reference reads escaped: dlt formats an
+    endpoint's path, params, headers and body (``{incremental.start_value}``)."""
+    if isinstance(value, dict):
+        return {k: _placeholder_safe(v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [_placeholder_safe(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    resolved = resolve_secret(value, where=where)
+    if isinstance(resolved, str) and resolved is not value:
+        return resolved.replace("{", "{{").replace("}", "}}")
+    return resolved
+
+
 def _masked(value: Any) -> Any:
-    """A copy with every auth field but its type hidden (dlt's messages print what they check)."""
+    """A copy with every secret-named field hidden (dlt's messages print what they check)."""
     if isinstance(value, list):
         return [_masked(v) for v in value]
     if not isinstance(value, dict):
         return value
-    masked = {k: _masked(v) for k, v in value.items()}
-    if isinstance(masked.get("auth"), dict):
-        masked["auth"] = {k: v if k == "type" else "<hidden>" for k, v in masked["auth"].items()}
-    return masked
+    return {k: "<hidden>" if is_secret_key(str(k)) else _masked(v) for k, v in value.items()}
 
 
 def _client(name: str, settings: RestApiSettings) -> dict[str, Any]:
@@ -123,7 +134,7 @@ def rest_api_config(
             hooks), for dlt's validator, whose messages print the values they check.
     """
     defaults = copy.deepcopy(settings.resource_defaults)
-    defaults = resolve_secrets(defaults, f"{name}.defaults") if live else _masked(defaults)
+    defaults = _placeholder_safe(defaults, f"{name}.defaults") if live else _masked(defaults)
     if isinstance(defaults.get("endpoint"), dict):
         defaults["endpoint"].pop("copy_body_fields", None)
     resources: list[Any] = []

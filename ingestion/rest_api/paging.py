@@ -99,7 +99,8 @@ class PagingGuard(BasePaginator):
             )
 
     def _where(self) -> str:
-        return f"{self.resource!r} ({self.path})"
+        path = self.path.strip("/")
+        return repr(self.resource) if path == self.resource else f"{self.resource!r} ({path})"
 
     def _loop(self, what: str) -> PagingLoopError:
         return PagingLoopError(
