@@ -40,6 +40,7 @@ class RunRequest:
     retries: int | None = None
     backoff_s: float | None = None
     progress: str | None = None
+    time_limit_s: float | None = None  # every source's time limit (its sources.yml setting else)
 
     def as_args(self) -> dict[str, Any]:
         """The request as stored in ``ops.runs.args``."""
@@ -65,6 +66,7 @@ def _ingestion_attempt(request: RunRequest, replay: bool) -> Attempt[Any]:
                 start=request.start,
                 end=request.end,
                 progress=request.progress,
+                time_limit_s=request.time_limit_s,
             )
     except Exception as exc:
         log.exception("ingestion raised")
