@@ -153,7 +153,7 @@ def resolve_secret(value: Any, default: Any = None, where: str = "") -> Any:
         with sources_file_hidden():  # `secret:` names dlt's secrets, not this file's values
             found: Any = dlt.secrets.get(value[len(SECRET_PREFIX) :])
         return _secret(found) if found is not None else default
-    if any(redact.is_secret_key(part) for part in where.split(".")[1:]):
+    if "." in where and redact.is_secret_key(where.rsplit(".", 1)[1]):
         redact.register(value)  # a literal under a secret-named key (``token``, ``password``)
     return value
 

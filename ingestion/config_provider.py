@@ -99,11 +99,20 @@ def provider() -> SourcesFileProvider:
 
 
 def serve(spec: SourceConfig) -> None:
-    """Serve one system's entry to dlt's configuration; mask every ``.dlt/secrets.toml`` value."""
+    """Serve one system's entry to dlt's configuration; mask ``.dlt/secrets.toml``'s secrets."""
     provider().serve(spec)
     for other in Container()[PluggableRunContext].providers.providers:
         if isinstance(other, SecretsTomlProvider):
-            redact.register(other._config_doc)
+            _register_secret_keys(other._config_doc)
+
+
+def _register_secret_keys(doc: Any) -> None:
+    """Register the values under secret-named keys (not hosts or user names beside them)."""
+    for key, value in doc.items() if isinstance(doc, dict) else ():
+        if isinstance(value, dict):
+            _register_secret_keys(value)
+        elif redact.is_secret_key(str(key)):
+            redact.register(value)
 
 
 @contextmanager
