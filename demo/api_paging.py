@@ -65,7 +65,7 @@ def positional_page(
     loop = faults.loop_after
     served = index
     if loop is not None and style in POSITIONAL and index > loop:
-        served = index - faults.loop_length  # the API ignores where the walk is
+        served = loop + 1 - faults.loop_length  # the API ignores the position from now on
     where, params = "1 = 1", []
     if "updated_since" in query:
         where, params = "updated_at >= ?", [_since(query["updated_since"])]

@@ -31,9 +31,10 @@ class ApiFaults:
         seed: seed of the fault dice, so a sequential client sees the same faults every run.
         slow_seconds: delay of a slow response.
         retry_after: seconds announced in `Retry-After` of an injected 429.
-        loop_after: from this page of a CRM walk on (0-based), paging goes back `loop_length`
-            pages instead of forward: a cursor or next link points at page n + 1 - length (1:
-            the same page again); an offset or page number past it gets page n - length.
+        loop_after: from this page of a CRM walk on (0-based), paging goes back instead of
+            forward, for ever: a cursor or next link points at page n + 1 - `loop_length` (1:
+            the same page again); every offset or page number past it gets page
+            `loop_after` + 1 - `loop_length` (the API ignores the position).
         loop_length: how far back the walk goes (1 <= loop_length <= loop_after).
         missing_data_after: answer every CRM page after this many with 200 and a body without
             `data` (`missing_data_body`: `error` -> `{"error": ...}`, `empty` -> `{}`, `null`

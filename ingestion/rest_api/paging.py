@@ -4,13 +4,16 @@ dlt's client sends a request, hands the answer to the paginator (``update_state`
 point the same request object at the next page (``update_request``) and stops when it says there
 is none. A cursor that comes back, a next link equal to one already followed, or a page number or
 offset the API ignores would make that walk endless (holding the run lock). For one walk (from
-``init_request``) the guard keeps a fingerprint of every request sent and of every non-empty
-page's records: a next request equal to one already sent, or a page equal to an earlier one,
-raises :class:`PagingLoopError` naming the source and the endpoint.
+``init_request``) the guard keeps a fingerprint of every request sent, and for a page number or
+offset walk of every non-empty page's records: a next request equal to one already sent, or a
+page number or offset answered with an earlier page's records, raises :class:`PagingLoopError`
+naming the source and the endpoint.
 
 Retries of one request (429, 5xx, a cut body) happen in the client's session, below the
-paginator, so they are never seen here; a page that repeats some records of the previous one
-(a common overlap) has other records too and is not a loop.
+paginator, so they are never seen here. Records are compared only where the client computes
+the position: behind a cursor or a link an API may legitimately re-send the previous page's
+records (an overlap) while the cursor moves on. A cursor walk that moves on for ever without
+new records is left to the source's time limit.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Any
 
 from dlt.sources.helpers.rest_client.detector import PaginatorFactory
 from dlt.sources.helpers.rest_client.exceptions import PaginatorNotFound
-from dlt.sources.helpers.rest_client.paginators import BasePaginator
+from dlt.sources.helpers.rest_client.paginators import BasePaginator, RangePaginator
 from dlt.sources.rest_api.config_setup import create_paginator
 from requests import PreparedRequest, Request, Response
 
@@ -73,17 +76,17 @@ class PagingGuard(BasePaginator):
         self._page += 1
         if self._request is not None:
             self._sent.setdefault(request_fingerprint(self._request), self._page)
-        if data:
+        if self.inner is None:  # no paginator declared: dlt's detection, as dlt does it
+            self.inner, _ = PaginatorFactory().create_paginator(response)
+            if self.inner is None:
+                raise PaginatorNotFound(f"no paginator found for endpoint {self._where()}")
+        if data and isinstance(self.inner, RangePaginator):
             earlier = self._pages.setdefault(_digest(data), self._page)
             if earlier != self._page:
                 raise self._loop(
                     f"page {self._page} holds the same {len(data)} records as page {earlier}"
                     " (the API ignored the page number or offset it was asked for)"
                 )
-        if self.inner is None:  # no paginator declared: dlt's detection, as dlt does it
-            self.inner, _ = PaginatorFactory().create_paginator(response)
-            if self.inner is None:
-                raise PaginatorNotFound(f"no paginator found for endpoint {self._where()}")
         self.inner.update_state(response, data)
 
     def update_request(self, request: Request) -> None:

@@ -159,10 +159,13 @@ def test_walks_with_benign_faults_still_load_exactly_with_every_paginator(
 
     @_examples(
         kind,
-        2,
+        1,
         20,
         {"paginator": "cursor", "limit": 4, "duplicate": 1.0, "empty_last_page": True,
          "error": 0.2, "truncate": 0.2, "seed": 5},
+        # the last page's records sent again on the empty page after it: an overlap, no loop
+        {"paginator": "auto", "limit": 6, "duplicate": 0.5, "empty_last_page": True,
+         "error": 0.0, "truncate": 0.0, "seed": 671},
         {"paginator": "page_number", "limit": 5, "duplicate": 0.0, "empty_last_page": False,
          "error": 0.0, "truncate": 0.2, "seed": 6},
     )  # fmt: skip
