@@ -138,7 +138,7 @@ def resolve_secret(value: Any, default: Any = None, where: str = "") -> Any:
     if value.startswith(FILE_PREFIX):
         path = Path(value[len(FILE_PREFIX) :]).expanduser()
         try:
-            return _secret(path.read_text(encoding="utf-8").strip())
+            return redact.secret(path.read_text(encoding="utf-8").strip())
         except (OSError, UnicodeDecodeError) as exc:
             reason = getattr(exc, "strerror", None) or type(exc).__name__
             raise SourceConfigError(
@@ -152,17 +152,9 @@ def resolve_secret(value: Any, default: Any = None, where: str = "") -> Any:
 
         with sources_file_hidden():  # `secret:` names dlt's secrets, not this file's values
             found: Any = dlt.secrets.get(value[len(SECRET_PREFIX) :])
-        return _secret(found) if found is not None else default
+        return redact.secret(found) if found is not None else default
     if "." in where and redact.is_secret_key(where.rsplit(".", 1)[1]):
         redact.register(value)  # a literal under a secret-named key (``token``, ``password``)
-    return value
-
-
-def _secret(value: Any) -> Any:
-    """A value read through a reference: masked from now on wherever it shows."""
-    redact.register(value)
-    if isinstance(value, str):
-        redact.register_url_path(value)
     return value
 
 

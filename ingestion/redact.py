@@ -78,11 +78,14 @@ def register(*values: Any) -> None:
             _register_url_parts(value)
 
 
-def register_url_path(url: str) -> None:
-    """Also mask the path of an HTTP URL that is a secret as a whole (a key in the path)."""
-    parts = urlsplit(url) if "://" in url else None
+def secret(value: Any) -> Any:
+    """Register a value read through a reference (``secret:``, ``file:``) and return it; an
+    HTTP URL's path is masked too (a key in the path)."""
+    register(value)
+    parts = urlsplit(value) if isinstance(value, str) and "://" in value else None
     if parts is not None and parts.scheme in ("http", "https") and len(parts.path) > 1:
         register(parts.path.rstrip("/"))
+    return value
 
 
 def _register_url_parts(value: str) -> None:

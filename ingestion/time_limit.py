@@ -73,6 +73,7 @@ def time_limit(source: str, limit_s: float) -> Iterator[Deadline]:
     deadline = Deadline(source, limit_s)
     previous_active, _active = _active, deadline
     alarm = threading.current_thread() is threading.main_thread()
+    started = time.monotonic()
     if alarm:
         previous_handler = signal.signal(signal.SIGALRM, _handler(deadline))
         previous_timer = signal.setitimer(signal.ITIMER_REAL, limit_s, REPEAT_S)
@@ -84,7 +85,8 @@ def time_limit(source: str, limit_s: float) -> Iterator[Deadline]:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous_handler)
             if previous_timer[0]:  # someone else's alarm: give back what is left of it
-                signal.setitimer(signal.ITIMER_REAL, *previous_timer)
+                left = max(previous_timer[0] - (time.monotonic() - started), 0.001)
+                signal.setitimer(signal.ITIMER_REAL, left, previous_timer[1])
 
 
 def _handler(deadline: Deadline) -> Any:
