@@ -1,5 +1,5 @@
 """CLI: ``python -m ingestion [run|replay] [--source NAME] [--full-refresh | --reload [--yes]]
-[--start D --end D]``.
+[--start D --end D] [--time-limit S]``.
 
 A thin CLI over the run script's load step (``python -m orchestration ingest``): it takes the
 one run lock, loads (or replays rejected records), records the run in the ledger and prints the
@@ -22,6 +22,8 @@ EXIT_CODES = (
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Parse the command line."""
+    from orchestration.cli import add_time_limit
+
     parser = argparse.ArgumentParser(
         prog="python -m ingestion", description=__doc__, epilog=EXIT_CODES
     )
@@ -45,6 +47,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--start", type=date.fromisoformat, help="backfill window start (day)")
     parser.add_argument("--end", type=date.fromisoformat, help="backfill window end (day)")
     parser.add_argument("--quiet", action="store_true", help="no progress display")
+    add_time_limit(parser)
     return parser.parse_args(argv)
 
 
@@ -70,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         skip_dbt=True,
         retries=0,
         progress=None if args.quiet else "log",
+        time_limit_s=args.time_limit_s,
     )
     return run_and_report(request)
 

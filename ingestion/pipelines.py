@@ -22,8 +22,9 @@ from dlt.common.destination import TLoaderFileFormat
 from dlt.common.runtime import run_context
 
 from ingestion import config as config_mod
-from ingestion import package_repair, rejects, reread, warehouse
+from ingestion import package_repair, rejects, reread, time_limit, warehouse
 from ingestion.errors import describe_error
+from ingestion.redact import install_on_root_handlers, redact
 from ingestion.rest_api.settings import MATERIALIZED_SUFFIX
 from ingestion.results import LoadReport, SourceLoad
 from ingestion.window import as_day, check_window
@@ -57,7 +58,7 @@ def make_pipeline(name: str, dataset: str, wh: warehouse.Warehouse, progress: An
         destination=warehouse.destination(wh),
         dataset_name=dataset,
         pipelines_dir=str(pipelines_dir(wh)),
-        progress=progress,
+        progress=time_limit.progress(progress),
     )
 
 
@@ -107,8 +108,14 @@ def _trace_text(pipeline: Any) -> str | None:
     trace = pipeline.last_trace
     if trace is None:
         return None
-    text: str = dlt_json.dumps(trace.asdict())
+    text: str = redact(dlt_json.dumps(trace.asdict()))
     return text[:MAX_TRACE_CHARS]
+
+
+def drop_trace_file(wh: warehouse.Warehouse, name: str) -> None:
+    """Remove dlt's trace file of a pipeline: its texts may hold secrets (kept, masked, in the
+    ledger's ``run_sources.trace`` instead)."""
+    (pipelines_dir(wh) / name / "trace.pickle").unlink(missing_ok=True)
 
 
 def load_source(
@@ -184,6 +191,7 @@ def load(
     *,
     progress: Any = None,
     reload: bool = False,
+    time_limit_s: float | None = None,
 ) -> LoadReport:
     """Load every enabled source (or the named ones) into the current warehouse.
 
@@ -199,6 +207,7 @@ def load(
         progress: dlt progress display (``"log"``, ``"tqdm"``, ...), off by default.
         reload: empty the sources' tables and read everything again: rows a source no longer
             serves are forgotten (``ingestion.reload.plan`` says which, before).
+        time_limit_s: every source's time limit, instead of its ``time_limit_s`` setting.
 
     Returns:
         One :class:`SourceLoad` per source; a failing source does not stop the others.
@@ -213,6 +222,7 @@ def load(
     check_window(start_day, end_day, full_refresh or reload)
     wh = warehouse.current(warehouse.LOADER)
     selected = config_mod.select(config_mod.load(), sources)
+    install_on_root_handlers()
     for cfg in selected:  # a setting only dlt can check fails here, before any source runs
         try:
             config_mod.build_source(cfg, rejects.RejectCounter(), start=start_day, end=end_day)
@@ -225,13 +235,18 @@ def load(
         for cfg in selected:
             started = datetime.now(UTC)
             try:
-                result = load_source(cfg, wh, full_refresh, start_day, end_day, progress, reload)
+                with time_limit.time_limit(cfg.name, time_limit_s or cfg.time_limit_s):
+                    result = load_source(
+                        cfg, wh, full_refresh, start_day, end_day, progress, reload
+                    )
             except Exception as exc:  # one failing source must not hide the others' results
                 result = SourceLoad(cfg.name, cfg.dataset, started, full_refresh, reload=reload)
                 result.error = describe_error(cfg.name, exc, demo=cfg.demo)
                 result.duration_s = (datetime.now(UTC) - started).total_seconds()
                 logger.error(result.error)
                 logger.debug("%s failed", cfg.name, exc_info=True)
+            finally:
+                drop_trace_file(wh, cfg.name)
             report.sources.append(result)
     report.duration_s = time.monotonic() - t0
     return report

@@ -17,8 +17,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from ingestion.redact import install_on_root_handlers, redact, wrap_standard_streams
 from orchestration import runner
-from orchestration.redact import install_on_root_handlers, redact, wrap_standard_streams
 
 log = logging.getLogger("orchestration")
 
@@ -39,6 +39,27 @@ def _iso_date(value: str) -> str:
         raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from exc
 
 
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive number of seconds")
+    return seconds
+
+
+def add_time_limit(parser: argparse.ArgumentParser) -> None:
+    """``--time-limit S``: every source's wall-clock limit for this run."""
+    parser.add_argument(
+        "--time-limit",
+        type=_seconds,
+        dest="time_limit_s",
+        metavar="S",
+        help="seconds each source may read before it fails (default: its time_limit_s setting)",
+    )
+
+
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--source",
@@ -55,6 +76,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--skip-ingest", action="store_true", help="run dbt build only")
     parser.add_argument("--retries", type=int, help="retries per failed step (default 2)")
     parser.add_argument("--backoff", type=float, dest="backoff_s", help="first retry wait, s")
+    add_time_limit(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--yes", action="store_true", help="confirm --reload")
     ingest.add_argument("--retries", type=int)
     ingest.add_argument("--backoff", type=float, dest="backoff_s")
+    add_time_limit(ingest)
 
     build = sub.add_parser("build", help="the dbt build step alone (run --skip-ingest)")
     build.add_argument("--select", help="dbt selection passed to `dbt build --select`")
@@ -139,6 +162,7 @@ def request_from_args(args: argparse.Namespace) -> runner.RunRequest:
         skip_dbt=getattr(args, "skip_dbt", False) or args.command == "ingest",
         retries=args.retries,
         backoff_s=args.backoff_s,
+        time_limit_s=getattr(args, "time_limit_s", None),
     )
     if args.command == "backfill":
         if args.start > args.end:

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ingestion import warehouse as wh
+from ingestion.redact import redact
 from ingestion.typed_settings import SourceConfigError
 from orchestration import dbt_step, settings
 from orchestration.ledger import Ledger
-from orchestration.redact import redact
 from orchestration.retry import Attempt, with_retries
 from orchestration.summary import RunRecord, utcnow
 
@@ -44,6 +44,7 @@ class RunRequest:
     retries: int | None = None
     backoff_s: float | None = None
     progress: str | None = None
+    time_limit_s: float | None = None  # every source's time limit (its sources.yml setting else)
 
     def as_args(self) -> dict[str, Any]:
         """The request as stored in ``ops.runs.args``."""
@@ -70,6 +71,7 @@ def _ingestion_attempt(request: RunRequest, replay: bool) -> Attempt[Any]:
                 end=request.end,
                 progress=request.progress,
                 reload=request.reload,
+                time_limit_s=request.time_limit_s,
             )
     except SourceConfigError as exc:  # a setting: a retry would fail the same way
         return Attempt(None, f"configuration error: {exc}", retryable=False, config_error=True)

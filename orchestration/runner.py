@@ -11,11 +11,11 @@ import logging
 from dataclasses import dataclass, field
 
 from ingestion import warehouse as wh
+from ingestion.redact import redact
 from orchestration import alerts, settings, status
 from orchestration.job import STEP_LEDGER, Job, RunRequest, new_run_id
 from orchestration.ledger import Ledger
 from orchestration.lock import Acquired, LockHeld, run_lock
-from orchestration.redact import redact
 from orchestration.summary import RunRecord, utcnow
 
 __all__ = ["EXIT_CONFIG", "EXIT_LOCKED", "EXIT_OK", "EXIT_STEP_FAILED", "RunRequest", "execute"]

@@ -20,9 +20,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from ingestion import warehouse as wh
+from ingestion.redact import redact
 from orchestration import settings
 from orchestration.lock import describe_holder
-from orchestration.redact import redact
 from orchestration.summary import utcnow
 
 log = logging.getLogger(__name__)

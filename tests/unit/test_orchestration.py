@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from ingestion.redact import redact
 from ingestion.results import TableCounts
 from orchestration import alerts, settings
 from orchestration.dbt_step import DbtOutcome, build_args
 from orchestration.lock import LockHeld, file_lock
-from orchestration.redact import redact
 from orchestration.retry import Attempt, backoff_delays, with_retries
 from orchestration.summary import NodeResult, RunRecord
 

@@ -49,6 +49,7 @@ SETTINGS: list[tuple[str, tuple[Any, ...], str]] = [
     ("crm", ("enabled",), "bool"),
     ("crm", ("demo",), "bool"),
     ("crm", ("dataset",), "text"),
+    ("crm", ("time_limit_s",), "seconds"),
     ("crm", ("token",), "text"),
     ("crm", ("client",), "mapping"),
     ("crm", ("resource_defaults",), "mapping"),
