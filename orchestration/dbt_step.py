@@ -1,8 +1,9 @@
 """Run ``dbt build`` in-process through ``dbtRunner`` and summarise its node results.
 
-dbt reads ``dbt_project.yml`` from the project dir (the repo root) and ``profiles.yml`` from
-``DBT_PROFILES_DIR`` (default: the repo root, copied from ``profiles.example.yml`` when missing).
-``DBT_TARGET_PATH`` / ``DBT_LOG_PATH`` move its artifacts and logs (tests use temp dirs).
+dbt reads ``dbt_project.yml`` from the project dir (``settings.dbt_project()``: this repo unless
+configured) and ``profiles.yml`` from ``DBT_PROFILES_DIR`` (default: the project dir, where
+``profiles.example.yml`` is copied when no ``profiles.yml`` exists). ``DBT_TARGET_PATH`` /
+``DBT_LOG_PATH`` move its artifacts and logs (tests use temp dirs).
 """
 
 from __future__ import annotations
@@ -17,16 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from ingestion.redact import scrub_file
+from orchestration.dbt_failures import retry_can_help
 from orchestration.ledger import NodeResult
+from orchestration.settings import REPO_ROOT
 
 log = logging.getLogger(__name__)
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-def dbt_project_dir() -> Path:
-    """The dbt project: ``DBT_PROJECT_DIR`` (dbt's own variable) or the repo root."""
-    return Path(os.environ.get("DBT_PROJECT_DIR") or REPO_ROOT)
 
 
 TEST_PASSED = {"pass"}
@@ -43,6 +39,8 @@ class DbtOutcome:
     invocation_id: str | None
     results: list[NodeResult] = field(default_factory=list)
     error: str | None = None
+    # the exception dbt raised before or instead of running nodes (type and message)
+    exception: str | None = None
 
     def _count(self, resource_type: str, statuses: set[str]) -> int:
         return sum(
@@ -67,13 +65,12 @@ class DbtOutcome:
 
     @property
     def retryable(self) -> bool:
-        """False when the only problems are failed data tests: a retry would fail the same way."""
+        """True only when every failure is the outside world's (network, lock, a killed
+        connection): a compile error, an error in a model's SQL or a failed test is not."""
         if self.success:
             return False
-        failing = [r for r in self.results if r.status in NODE_FAILED]
-        if not failing:
-            return True  # dbt itself failed (profile, connection, parse): worth another try
-        return any(r.resource_type not in {"test", "unit_test"} for r in failing)
+        failing = [(r.status, r.message) for r in self.results if r.status in NODE_FAILED]
+        return retry_can_help(self.exception, failing)
 
 
 def profiles_dir(project_dir: Path) -> Path:
@@ -96,7 +93,7 @@ def build_args(
     project_dir: Path | None = None,
 ) -> list[str]:
     """The dbt CLI arguments of one build."""
-    project_dir = project_dir or dbt_project_dir()
+    project_dir = project_dir or REPO_ROOT
     args = [
         "build",
         "--project-dir",
@@ -158,17 +155,20 @@ def run_build(
     try:
         res = dbtRunner().invoke(args)
     except Exception as exc:  # dbt's own crash: report it as a failed step
-        return DbtOutcome(False, None, error=f"dbt crashed: {type(exc).__name__}: {exc}")
+        crash = f"{type(exc).__name__}: {exc}"
+        return DbtOutcome(False, None, error=f"dbt crashed: {crash}", exception=crash)
     invocation_id = get_invocation_id()
     scrub_file(Path(os.environ.get("DBT_LOG_PATH") or default_log_dir(args)) / "dbt.log")
     results = [_node_result(r) for r in getattr(res.result, "results", None) or []]
     if res.success:
         return DbtOutcome(True, invocation_id, results)
+    exception = None
     if res.exception is not None:
         # one line: dbt puts the reason (e.g. "password authentication failed") on the second
-        error = f"{type(res.exception).__name__}: {' '.join(str(res.exception).split())}"
+        exception = f"{type(res.exception).__name__}: {' '.join(str(res.exception).split())}"
+        error = exception
     elif results:
         error = _failure_summary(results)
     else:
         error = "dbt build failed without node results (see dbt's log)"
-    return DbtOutcome(False, invocation_id, results, error=error)
+    return DbtOutcome(False, invocation_id, results, error=error, exception=exception)
