@@ -52,18 +52,17 @@ def transient_kind(text: str | None) -> str | None:
     return None
 
 
-def retry_can_help(exception: str | None, failures: Iterable[tuple[str, str | None]]) -> bool:
-    """Whether a failed build is worth another attempt: every failure is transient.
+def retry_can_help(exceptions: Iterable[str], failures: Iterable[tuple[str, str | None]]) -> bool:
+    """Whether a failed build is worth another attempt: it failed, and every failure is
+    transient.
 
     Args:
-        exception: the text of the exception dbt raised (it ran no node then), or None.
+        exceptions: the texts of the exceptions dbt raised (it ran no node then).
         failures: ``(status, message)`` of each node that errored or failed.
     """
-    if exception is not None:
-        return transient_kind(exception) is not None
-    found = list(failures)
-    if not found:
+    raised, found = list(exceptions), list(failures)
+    if not raised and not found:
         return False
-    return all(
+    return all(transient_kind(text) is not None for text in raised) and all(
         status in NODE_ERROR and transient_kind(message) is not None for status, message in found
     )

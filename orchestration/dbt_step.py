@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ingestion.redact import scrub_file
+from orchestration import ops_models
 from orchestration.dbt_failures import retry_can_help
 from orchestration.ledger import NodeResult
 from orchestration.settings import REPO_ROOT
@@ -39,8 +40,10 @@ class DbtOutcome:
     invocation_id: str | None
     results: list[NodeResult] = field(default_factory=list)
     error: str | None = None
-    # the exception dbt raised before or instead of running nodes (type and message)
-    exception: str | None = None
+    # the exceptions dbt raised before or instead of running nodes (type and message)
+    exceptions: list[str] = field(default_factory=list)
+    # (status, message) of the ops models that failed after this build (not its results)
+    ops_failures: list[tuple[str, str | None]] = field(default_factory=list)
 
     def _count(self, resource_type: str, statuses: set[str]) -> int:
         return sum(
@@ -70,7 +73,22 @@ class DbtOutcome:
         if self.success:
             return False
         failing = [(r.status, r.message) for r in self.results if r.status in NODE_FAILED]
-        return retry_can_help(self.exception, failing)
+        return retry_can_help(self.exceptions, failing + self.ops_failures)
+
+    def then(self, ops: DbtOutcome) -> DbtOutcome:
+        """This build followed by the run of the ops models (the run script's own views: their
+        nodes are not this build's results, a failure of theirs fails the step)."""
+        if ops.success:
+            return self
+        failing = [(r.status, r.message) for r in ops.results if r.status in NODE_FAILED]
+        return DbtOutcome(
+            False,
+            self.invocation_id,
+            self.results,
+            error=self.error or f"ops models ({ops_models.OPS_PACKAGE.name}): {ops.error}",
+            exceptions=self.exceptions + ops.exceptions,
+            ops_failures=self.ops_failures + failing,
+        )
 
 
 def profiles_dir(project_dir: Path) -> Path:
@@ -127,8 +145,11 @@ def _node_result(result: Any) -> NodeResult:
 
 
 def default_log_dir(args: list[str]) -> Path:
-    """The default dbt log folder of a build: ``<project dir>/logs``."""
-    return Path(args[args.index("--project-dir") + 1]) / "logs"
+    """The dbt log folder of a build: ``--log-path``, ``DBT_LOG_PATH`` or ``<project>/logs``."""
+    if "--log-path" in args:
+        return Path(args[args.index("--log-path") + 1])
+    explicit = os.environ.get("DBT_LOG_PATH")
+    return Path(explicit) if explicit else Path(args[args.index("--project-dir") + 1]) / "logs"
 
 
 def _failure_summary(results: Sequence[NodeResult]) -> str:
@@ -146,29 +167,41 @@ def run_build(
     dbt_vars: dict[str, Any] | None = None,
     project: Path | None = None,
 ) -> DbtOutcome:
-    """Invoke ``dbt build`` once and return its outcome (never raises for dbt failures)."""
+    """Invoke ``dbt build`` once and return its outcome (never raises for dbt failures).
+
+    A project without the ops models (``status``/``report`` read them) is followed by a run of
+    the ops package, whatever its own build did (``ops_models.py``).
+    """
+    project = project or REPO_ROOT
+    outcome = invoke(build_args(select, full_refresh, dbt_vars, project))
+    if ops_models.defined_in(project):
+        return outcome
+    return outcome.then(invoke(ops_models.run_args(profiles_dir(REPO_ROOT))))
+
+
+def invoke(args: list[str]) -> DbtOutcome:
+    """Run one dbt command in-process and summarise its results (never raises for dbt's)."""
     from dbt.cli.main import dbtRunner
     from dbt_common.invocation import get_invocation_id
 
-    args = build_args(select, full_refresh, dbt_vars, project)
     log.info("dbt %s", " ".join(args))
     try:
         res = dbtRunner().invoke(args)
     except Exception as exc:  # dbt's own crash: report it as a failed step
         crash = f"{type(exc).__name__}: {exc}"
-        return DbtOutcome(False, None, error=f"dbt crashed: {crash}", exception=crash)
+        return DbtOutcome(False, None, error=f"dbt crashed: {crash}", exceptions=[crash])
     invocation_id = get_invocation_id()
-    scrub_file(Path(os.environ.get("DBT_LOG_PATH") or default_log_dir(args)) / "dbt.log")
+    scrub_file(default_log_dir(args) / "dbt.log")
     results = [_node_result(r) for r in getattr(res.result, "results", None) or []]
     if res.success:
         return DbtOutcome(True, invocation_id, results)
-    exception = None
+    exceptions = []
     if res.exception is not None:
         # one line: dbt puts the reason (e.g. "password authentication failed") on the second
-        exception = f"{type(res.exception).__name__}: {' '.join(str(res.exception).split())}"
-        error = exception
+        exceptions.append(f"{type(res.exception).__name__}: {' '.join(str(res.exception).split())}")
+        error = exceptions[0]
     elif results:
         error = _failure_summary(results)
     else:
         error = "dbt build failed without node results (see dbt's log)"
-    return DbtOutcome(False, invocation_id, results, error=error, exception=exception)
+    return DbtOutcome(False, invocation_id, results, error=error, exceptions=exceptions)
