@@ -8,7 +8,8 @@ from typing import IO, Any
 import orjson
 import pyarrow as pa
 
-from ingestion.filesystem.contract import Chunk, FileContract, conform, reject
+from ingestion.filesystem.columns import json_text
+from ingestion.filesystem.contract import Chunk, FileContract, reject
 from ingestion.filesystem.lines import printable, text_lines, undecodable
 
 
@@ -53,21 +54,26 @@ def _chunk_from_records(
             if key not in names:
                 names.append(key)
     columns = {name: [record.get(name) for record in records] for name in names}
-    arrays = {}
-    for name, values in columns.items():
-        try:
-            arrays[name] = pa.array(values)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed types: keep every value's JSON
-            arrays[name] = pa.array(
-                [v if v is None or isinstance(v, str) else orjson.dumps(v).decode() for v in values]
-            )
+    arrays = {name: _column(values) for name, values in columns.items()}
     return Chunk(pa.table(arrays) if arrays else pa.table({}), numbers, texts)
+
+
+def _column(values: list[Any]) -> pa.Array:
+    """One key's values: typed by Arrow when they agree, else each value's JSON text.
+
+    Objects and lists are kept as their JSON text, not as Arrow structs (which would add the
+    keys of other rows as nulls and turn integers into floats).
+    """
+    if not any(isinstance(v, dict | list) for v in values):
+        try:
+            return pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            pass
+    return pa.array([v if v is None or isinstance(v, str) else json_text(v) for v in values])
 
 
 def read_jsonl(
     stream: IO[bytes], location: str, contract: FileContract
-) -> Iterator[tuple[pa.Table | None, list[dict[str, Any]]]]:
-    """Read a JSON lines file into (good rows, rejected records) pairs."""
-    for chunk, rejected in jsonl_line_chunks(text_lines(stream), contract, location):
-        good, bad = conform(chunk, contract, location) if chunk else (None, [])
-        yield good, rejected + bad
+) -> Iterator[tuple[Chunk | None, list[dict[str, Any]]]]:
+    """Read a JSON lines file into (rows, rejected records) pairs."""
+    yield from jsonl_line_chunks(text_lines(stream), contract, location)

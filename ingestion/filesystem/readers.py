@@ -15,7 +15,7 @@ from typing import IO, Any
 
 import pyarrow as pa
 
-from ingestion.filesystem.contract import FileContract, reject
+from ingestion.filesystem.contract import Chunk, FileColumns, FileContract, conform, reject
 from ingestion.filesystem.csv_reader import read_csv
 from ingestion.filesystem.jsonl_reader import read_jsonl
 from ingestion.filesystem.parquet_reader import read_parquet
@@ -44,6 +44,18 @@ def read_file(
         location: the path recorded in ``_file_name`` and ``rejected_records.location``.
         contract: the declared columns and required fields.
     """
+    seen = FileColumns()
+    for chunk, rejected in _chunks(stream, name, location, contract):
+        good, bad = conform(chunk, contract, location, seen) if chunk is not None else (None, [])
+        yield good, rejected + bad
+    refused = seen.records(contract, location)
+    if refused:
+        yield None, refused
+
+
+def _chunks(
+    stream: IO[bytes], name: str, location: str, contract: FileContract
+) -> Iterator[tuple[Chunk | None, list[dict[str, Any]]]]:
     kind = file_format(name)
     if kind == "parquet":
         yield from read_parquet(stream, location, contract)
