@@ -73,6 +73,7 @@ def _csv_fast_chunks(stream: IO[bytes], block_bytes: int) -> Iterator[Chunk]:
         parse_options=pacsv.ParseOptions(newlines_in_values=False),
         convert_options=pacsv.ConvertOptions(
             column_types={name: pa.string() for name in header},
+            null_values=[""],  # only an empty field is null: "NA", "null" or "NaN" are values
             strings_can_be_null=True,
             quoted_strings_can_be_null=False,
         ),

@@ -24,10 +24,10 @@ from ingestion.config import SourceConfig, resolve_secrets, system_factory
 from ingestion.filesystem import registry
 from ingestion.filesystem.contract import FileContract
 from ingestion.filesystem.extras import ExtraColumns, stored_label
-from ingestion.filesystem.helpers import absolute_url, compression_problem, in_window
+from ingestion.filesystem.helpers import absolute_url, in_window
 from ingestion.filesystem.listing import LandingZone, Listed
 from ingestion.filesystem.plan import Decision, plan
-from ingestion.filesystem.readers import file_format, read_file
+from ingestion.filesystem.readers import file_format, read_landed
 from ingestion.filesystem.repeats import RunKeys
 from ingestion.filesystem.settings import FilesystemSettings
 from ingestion.run_options import RunOptions
@@ -201,36 +201,15 @@ def _resources(name: str, settings: FilesystemSettings, options: RunOptions) -> 
         zone: LandingZone, entry: Listed, batches: _Batches
     ) -> Generator[Any, None, tuple[int, int]]:
         """Read one file; returns (rows loaded, records rejected)."""
-        location = entry.location
-        counter.reread.add(location)
-        if location.lower().endswith(".gz"):
-            broken = compression_problem(lambda: zone.open(location))
-            if broken:  # a cut .gz file is refused whole rather than loaded up to the cut
-                yield rejected([rejects.record(name, table, location, 0, None, broken)])
-                return 0, 1
-        loaded = refused = last = 0
-        try:
-            with zone.open(location) as stream:
-                name_in_zone = location.rsplit("/", 1)[-1]
-                for good, bad in read_file(stream, name_in_zone, location, contract):
-                    if bad:
-                        refused += len(bad)
-                        last = max(last, *(r["position"] for r in bad))
-                        yield rejected(bad)
-                    if good is not None:
-                        loaded += good.num_rows
-                        last = max(last, good.column("_file_line")[-1].as_py())
-                        yield from batches.add(good)
-        except Exception as exc:  # a reader bug: recorded for this file, the others go on
-            logger.error("source %s: reading file %s failed", name, location, exc_info=True)
-            reason = (
-                f"the reader failed after line {last} ({type(exc).__name__}: {exc}); the rest of "
-                "the file is not loaded (a loader bug: please report it)"
-            )
-            yield rejected(
-                [rejects.record(name, table, location, last + 1 if last else 0, None, reason)]
-            )
-            refused += 1
+        counter.reread.add(entry.location)
+        loaded = refused = 0
+        for good, bad in read_landed(zone, entry.location, contract):
+            if bad:
+                refused += len(bad)
+                yield rejected(bad)
+            if good is not None:
+                loaded += good.num_rows
+                yield from batches.add(good)
         return loaded, refused
 
     def take(zone: LandingZone, decision: Decision, entries: registry.Entries,
