@@ -11,19 +11,27 @@ extra column is landed or refused with a record naming it. The readers are fuzze
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+import ingestion
 from ingestion.filesystem.contract import FILE_LINE_COLUMN, FileContract
 from ingestion.filesystem.listing import LandingZone, printable_name
 from ingestion.filesystem.readers import FAILED, read_landed
 from tests.faults.file_fuzz_files import BAD, Expect, gen_file, same, write
 from tests.faults.file_fuzz_support import COLUMNS, REQUIRED, GenFile
 from tests.support.battery import size
+from tests.support.env import environment
+from tests.support.warehouse import dict_rows, fresh_env, query
 
 AREA = "file drops: fuzzed readers"
 FUZZ = settings(
@@ -135,3 +143,107 @@ def test_the_readers_keep_every_promise_for_generated_files(figure: Any) -> None
     if error is not None:
         raise error
     assert tally.lines == tally.loaded + tally.rejected
+
+
+GLOBS = ["**/*.parquet", "**/*.jsonl.gz", "**/*.jsonl", "**/*.csv", "**/*.csv.gz"]
+SECRET = "SECRET-outside-the-landing-zone"
+
+
+def _sources(folder: Path, bucket: Path) -> Path:
+    events = {
+        "type": "filesystem", "dataset": "raw_events", "bucket_url": str(bucket),
+        "table": "events", "primary_key": "event_id", "globs": GLOBS,
+        "columns": dict(COLUMNS), "required": list(REQUIRED),
+    }  # fmt: skip
+    path = folder / "sources.yml"
+    path.write_text(yaml.safe_dump({"events": events}, sort_keys=False))
+    return path
+
+
+def _landed(env: dict[str, str]) -> tuple[dict[str, dict[int, Any]], dict[str, Records], set[str]]:
+    """Rows by file and line, records by file, and the table's column names."""
+    sql = (
+        "select column_name from information_schema.columns "
+        "where table_schema = 'raw_events' and table_name = 'events'"
+    )
+    columns = {str(r[0]) for r in query(env, sql)}
+    rows: dict[str, dict[int, Any]] = defaultdict(dict)
+    for row in dict_rows(env, "select * from raw_events.events") if columns else []:
+        rows[row["_file_name"]][row["_file_line"]] = row
+    records: dict[str, Records] = defaultdict(list)
+    for location, position, reason, raw in query(
+        env, "select location, position, reason, raw_text from raw_events.rejected_records"
+    ):
+        records[location].append((int(position), reason, raw))
+    return rows, records, columns
+
+
+@pytest.mark.parametrize("kind", ["duckdb", "postgres"])
+def test_generated_landing_zones_load_into_the_warehouse_keeping_every_promise(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest, figure: Any
+) -> None:
+    server = request.getfixturevalue("postgres") if kind == "postgres" else None
+    tally = Tally()
+    examples = iter(range(10**6))
+
+    @given(
+        files=st.lists(st.integers(0, 10**9), min_size=2, max_size=5).flatmap(
+            lambda seeds: st.tuples(*(gen_file(i) for i in range(len(seeds))))
+        ),
+        link=st.booleans(),
+    )
+    @settings(FUZZ, max_examples=size(3 if kind == "duckdb" else 2, 30))
+    def landing_zone(files: tuple[GenFile, ...], link: bool) -> None:
+        folder = tmp_path / f"example-{next(examples)}"
+        day = folder / "landing" / "date=2026-11-01"
+        day.mkdir(parents=True)
+        written = {gen.name: write(gen) for gen in files}
+        for name, (data, _) in written.items():
+            (day / name).write_bytes(data)
+        if link:
+            (folder / "outside.jsonl").write_text(json.dumps({"event_id": SECRET}) + "\n")
+            (day / "zz-link.jsonl").symlink_to(folder / "outside.jsonl")
+        env = fresh_env(kind, folder, server)
+        env.update(DLT_DATA_DIR=str(folder / "dlt"),
+                   INGESTION_SOURCES=str(_sources(folder, folder / "landing")))  # fmt: skip
+        with environment(env):
+            first = ingestion.load(sources=["events"])
+            again = ingestion.load(sources=["events"])
+        assert first.ok and again.ok, first.errors + again.errors
+        rows, records, columns = _landed(env)
+        landed = {name for name in COLUMNS} | {
+            name for gen in files for name in gen.extras if _landed_name(name) in columns
+        }
+        seen: dict[bytes, str] = {}
+        for gen in sorted(files, key=lambda g: g.name):
+            data, expect = written[gen.name]
+            location = f"date=2026-11-01/{gen.name}"
+            if data in seen:  # the same bytes as a file read before: recorded, not read
+                assert not rows.get(location) and not records.get(location), location
+                continue
+            seen[data] = location
+            check(gen, expect, rows.get(location, {}), records.get(location, []), landed, tally)
+        if link:
+            refused = records.get("date=2026-11-01/zz-link.jsonl", [])
+            assert [p for p, _, _ in refused] == [0] and "symbolic link" in refused[0][1]
+            assert not rows.get("date=2026-11-01/zz-link.jsonl")
+        counts = again.tables.get("raw_events.events")
+        assert counts is None or counts.loaded == counts.rejected == 0  # nothing read again
+
+    error: BaseException | None = None
+    try:
+        landing_zone()
+    except BaseException as exc:
+        error = exc
+    _report(figure, tally, error, "end to end", kind)
+    if error is not None:
+        raise error
+
+
+def _landed_name(name: str) -> str:
+    from dlt.common.normalizers.naming.snake_case import NamingConvention
+
+    try:
+        return str(NamingConvention().normalize_path(name))
+    except ValueError:
+        return ""
