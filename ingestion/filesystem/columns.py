@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import duckdb
 import numpy as np
 import orjson
 import pyarrow as pa
@@ -41,6 +42,7 @@ FLOAT_TEXT = (
 )
 ZERO_TEXT = r"^\s*[+-]?(?:0+\.?0*|\.0+)(?:[eE][+-]?[0-9]+)?\s*$"
 BOOL_TEXT = r"^\s*(?i:true|false|1|0)\s*$"
+LENIENT = r"(?i)nan|inf|,\s*[\]}]"  # what DuckDB's JSON check takes and strict JSON does not
 NUL_ESCAPE = r"(?:^|[^\\])(?:\\\\)*\\u0000"  # a JSON \u0000 escape (not an escaped backslash)
 _FRACTION = re.compile(r"T?\d{2}:\d{2}(?::\d{2})?[.,](\d+)")
 MAX_SHOWN = 200
@@ -59,7 +61,10 @@ def shown(value: Any) -> str:
 def plain(array: pa.Array | pa.ChunkedArray) -> pa.Array:
     """One contiguous array: chunks combined, dictionaries decoded, large text as text."""
     if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks() if array.num_chunks else pa.array([], array.type)
+        if array.num_chunks == 1:
+            array = array.chunk(0)
+        else:
+            array = array.combine_chunks() if array.num_chunks else pa.array([], array.type)
     if pa.types.is_dictionary(array.type):
         array = array.dictionary_decode()
     if pa.types.is_large_string(array.type) or pa.types.is_string_view(array.type):
@@ -173,21 +178,35 @@ def _as_string(array: pa.Array, name: str) -> tuple[pa.Array, Bad]:
     return checked, {**bad, **more}
 
 
+def _duckdb_json_valid(array: pa.Array) -> pa.Array:
+    """DuckDB's vectorised ``json_valid`` of each value (null stays null)."""
+    con = duckdb.connect()
+    try:
+        con.register("t", pa.table({"v": array}))
+        return con.sql("select json_valid(v) from t").to_arrow_table().column(0).combine_chunks()
+    finally:
+        con.close()
+
+
 def _as_json_text(array: pa.Array, name: str) -> tuple[pa.Array, Bad]:
     if pa.types.is_null(array.type):
         return array.cast(pa.string()), {}
     if not pa.types.is_string(array.type):
         return _by_value(array, "json_text", name, json_text)
     array, bad = text_problems(array, name)
-    loads = orjson.loads
-    for index, value in enumerate(array.to_pylist()):
-        if value is None:
-            continue
+    # DuckDB's check is vectorised but also takes NaN, Infinity and trailing commas: the rows
+    # it refuses and the rows that might hold those are checked by orjson (strict RFC 8259)
+    doubtful = pc.or_(
+        pc.invert(_duckdb_json_valid(array)), pc.match_substring_regex(array, LENIENT)
+    )
+    for index in _rows(doubtful):
+        value = array[index].as_py()
         try:
-            loads(value)
+            orjson.loads(value)
         except orjson.JSONDecodeError as exc:
             bad[index] = f"column {name!r}: {shown(value)} is not valid JSON ({exc})"
-    for index in _rows(pc.match_substring_regex(array, NUL_ESCAPE)):
+    escapes = _rows(pc.match_substring(array, "\\u0000"))  # checked as an escape below
+    for index in escapes and _rows(pc.match_substring_regex(array, NUL_ESCAPE)):
         bad[index] = f"column {name!r}: JSON text holds \\u0000, which PostgreSQL cannot hold"
     return _null_where(array, bad), bad
 

@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ingestion.filesystem.listing import LandingZone, Listed, RefusedFile
-from ingestion.filesystem.registry import READ, REFUSED, SAME_CONTENT, Registered, content_hash
+from ingestion.filesystem.registry import (
+    READ,
+    REFUSED,
+    SAME_CONTENT,
+    Registered,
+    content_hash,
+)
 
 Action = Literal["read", "refuse", "same_content", "touched", "unreadable"]
 
@@ -64,24 +70,24 @@ def plan(
         )
         if entry.refused is not None:
             if not (unchanged and previous is not None and previous.outcome == REFUSED):
-                yield Decision(entry, "refuse", reason=entry.refused)
+                yield Decision(entry, "refuse", reason=entry.refused, previous=previous)
             continue
         if window is not None:
             if not window(entry):
                 continue
-        elif unchanged and previous is not None and previous.outcome != REFUSED:
+        elif unchanged and previous is not None and previous.outcome in (READ, SAME_CONTENT):
             continue
         try:
             with zone.open_raw(entry.location) as stream:
                 sha = content_hash(stream)
         except RefusedFile as exc:
-            yield Decision(entry, "refuse", reason=f"{exc}: refused, not read")
+            yield Decision(entry, "refuse", reason=f"{exc}: refused, not read", previous=previous)
             continue
         except OSError as exc:
             reason = f"cannot open the file, nothing loaded from it ({type(exc).__name__}: {exc})"
-            yield Decision(entry, "unreadable", reason=reason)
+            yield Decision(entry, "unreadable", reason=reason, previous=previous)
             continue
-        if previous is not None and previous.outcome != REFUSED:
+        if previous is not None and previous.outcome in (READ, SAME_CONTENT):
             # unchanged content is re-registered only (a backfill re-reads files read before)
             if sha == previous.sha256 and (window is None or previous.outcome == SAME_CONTENT):
                 yield Decision(entry, "touched", sha, previous.same_as, previous)

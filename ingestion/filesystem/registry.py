@@ -2,8 +2,9 @@
 
 One row per file (``source_name``, ``location``) with the size, modification time and SHA-256 of
 the content the loader took, and what it did with it (``outcome``): ``read``, ``same_content``
-(the content was already read under another name: a renamed or copied file, not read again) or
-``refused`` (a link or a file that must not be read). The rows travel in the same load package
+(the content was already read under another name: a renamed or copied file, not read again),
+``refused`` (a link or a file that must not be read) or ``unreadable`` (it could not be opened;
+tried again by every run). The rows travel in the same load package
 as the file's rows, so a run killed anywhere leaves both or neither (the next run finishes a
 pending package before it lists the folder).
 
@@ -26,7 +27,7 @@ from ingestion import warehouse
 
 TABLE = "file_registry"
 PRIMARY_KEY = ("source_name", "location")
-READ, SAME_CONTENT, REFUSED = "read", "same_content", "refused"
+READ, SAME_CONTENT, REFUSED, UNREADABLE = "read", "same_content", "refused", "unreadable"
 
 SCHEMA = pa.schema(
     [

@@ -198,10 +198,14 @@ def _resources(name: str, settings: FilesystemSettings, options: RunOptions) -> 
         return rejects.mark(rows)
 
     def read_one(
-        zone: LandingZone, entry: Listed, batches: _Batches
+        zone: LandingZone, entry: Listed, batches: _Batches, again: bool
     ) -> Generator[Any, None, tuple[int, int]]:
-        """Read one file; returns (rows loaded, records rejected)."""
-        counter.reread.add(entry.location)
+        """Read one file; returns (rows loaded, records rejected).
+
+        A path read before (``again``) has its older rejected records superseded by this read's.
+        """
+        if again:
+            counter.reread.add(entry.location)
         loaded = refused = 0
         for good, bad in read_landed(zone, entry.location, contract):
             if bad:
@@ -219,8 +223,10 @@ def _resources(name: str, settings: FilesystemSettings, options: RunOptions) -> 
             assert decision.reason is not None
             record = rejects.record(name, table, entry.location, 0, None, decision.reason)
             yield rejected([record])
-            if action == "refuse":
-                entries.add(entry.location, entry.size, entry.mtime_us, registry.REFUSED)
+            if action == "refuse" and decision.previous is not None:
+                counter.reread.add(entry.location)  # a path read before: its older records go
+            outcome = registry.REFUSED if action == "refuse" else registry.UNREADABLE
+            entries.add(entry.location, entry.size, entry.mtime_us, outcome)
         elif action == "same_content":
             entries.add(entry.location, entry.size, entry.mtime_us, registry.SAME_CONTENT,
                         decision.sha256, decision.same_as)  # fmt: skip
@@ -236,7 +242,8 @@ def _resources(name: str, settings: FilesystemSettings, options: RunOptions) -> 
                 previous.same_as,
             )
         else:
-            loaded, refused = yield from read_one(zone, entry, batches)
+            again = decision.previous is not None
+            loaded, refused = yield from read_one(zone, entry, batches, again)
             entries.add(entry.location, entry.size, entry.mtime_us, registry.READ,
                         decision.sha256, None, loaded, refused)  # fmt: skip
 
