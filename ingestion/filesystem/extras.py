@@ -19,16 +19,16 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingestion.filesystem.columns import (
-    INT64_MAX,
+from ingestion.filesystem.values import (
     Bad,
-    _by_value,
-    _null_where,
-    _rows,
+    by_value,
     instant_range,
     json_text,
+    null_where,
     plain,
+    rows_where,
     text_problems,
+    unsigned_as_int64,
 )
 
 MAX_DECIMAL_DIGITS = 38  # DuckDB's widest decimal
@@ -91,14 +91,12 @@ def _canonical(array: pa.Array, label: str, target: pa.DataType, name: str) -> t
     t = array.type
     if label == "text":
         if _nested(t):
-            typed, bad = _by_value(array, "string", name, json_text)
+            typed, bad = by_value(array, "string", name, json_text, pa.string())
             checked, more = text_problems(typed, name)
             return checked, {**bad, **more}
         return text_problems(array.cast(pa.string()), name)
     if label == "bigint" and pa.types.is_unsigned_integer(t) and t.bit_width == 64:
-        bad = {i: f"column {name!r}: {array[i].as_py()} is out of the int64 range"
-               for i in _rows(pc.greater(array, pa.scalar(INT64_MAX, pa.uint64())))}  # fmt: skip
-        return _null_where(array, bad).cast(pa.int64(), safe=False), bad
+        return unsigned_as_int64(array, name)
     if label == "timestamptz":
         return instant_range(array.cast(pa.timestamp(t.unit, tz="UTC")), name)
     if label == "timestamp":
@@ -107,13 +105,13 @@ def _canonical(array: pa.Array, label: str, target: pa.DataType, name: str) -> t
     if label == "date":
         days = array.cast(pa.date32(), safe=False).cast(pa.int32())
         outside = pc.or_(pc.less(days, FIRST_DAY), pc.greater(days, LAST_DAY))
-        bad = {i: f"column {name!r}: a date outside the years 1-9999" for i in _rows(outside)}
-        return _null_where(array.cast(pa.date32(), safe=False), bad), bad
+        bad = {i: f"column {name!r}: a date outside the years 1-9999" for i in rows_where(outside)}
+        return null_where(array.cast(pa.date32(), safe=False), bad), bad
     if label == "time" and t == pa.time64("ns"):
         raw = array.cast(pa.int64())
         fine = pc.not_equal(pc.multiply(pc.divide(raw, 1000), 1000), raw)
-        bad = {i: f"column {name!r}: finer than a microsecond" for i in _rows(fine)}
-        return _null_where(raw, bad).cast(pa.time64("ns")).cast(target, safe=False), bad
+        bad = {i: f"column {name!r}: finer than a microsecond" for i in rows_where(fine)}
+        return null_where(raw, bad).cast(pa.time64("ns")).cast(target, safe=False), bad
     return array.cast(target), {}
 
 
@@ -123,7 +121,7 @@ def to_text(array: pa.Array, name: str) -> tuple[pa.Array, Bad]:
         return text_problems(array, name)
     if pa.types.is_null(array.type):
         return array.cast(pa.string()), {}
-    typed, bad = _by_value(array, "string", name, json_text)
+    typed, bad = by_value(array, "string", name, json_text, pa.string())
     checked, more = text_problems(typed, name)
     return checked, {**bad, **more}
 

@@ -15,9 +15,9 @@ from typing import IO, Any
 import orjson
 import pyarrow as pa
 
-from ingestion.filesystem.columns import json_text
 from ingestion.filesystem.contract import Chunk, FileContract, reject
 from ingestion.filesystem.lines import printable, text_lines, undecodable
+from ingestion.filesystem.values import json_text
 
 
 def jsonl_line_chunks(
