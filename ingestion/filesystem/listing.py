@@ -59,11 +59,13 @@ class LandingZone:
         parts = urlsplit(bucket_url)
         self.local = parts.scheme in ("", "file")
         if self.local:
-            self.root = os.path.realpath(unquote(parts.path) if parts.scheme else bucket_url)
+            self.shown = unquote(parts.path) if parts.scheme else bucket_url
+            self.root = os.path.realpath(self.shown)
             self.fs: Any = None
         else:
             self.fs, self.root = _bucket(bucket_url, credentials)
             self.scheme = parts.scheme
+            self.shown = bucket_url
 
     def listing(self) -> list[Listed]:
         """Every file the globs select (and every link that could be one), sorted by path.
@@ -76,7 +78,7 @@ class LandingZone:
 
     def _list_local(self) -> list[Listed]:
         if not os.path.isdir(self.root):
-            raise LandingZoneMissing(f"the landing folder {self.bucket_url} does not exist")
+            raise LandingZoneMissing(f"the landing folder {self.shown} does not exist")
         out: list[Listed] = []
         folders = [""]
         while folders:
@@ -130,7 +132,7 @@ class LandingZone:
         from dlt.common.storages.fsspec_filesystem import MTIME_DISPATCH
 
         if not self.fs.exists(self.root) or not self.fs.isdir(self.root):
-            raise LandingZoneMissing(f"the landing folder {self.bucket_url} does not exist")
+            raise LandingZoneMissing(f"the landing folder {self.shown} does not exist")
         out = []
         mtime_of = MTIME_DISPATCH.get(self.scheme, MTIME_DISPATCH["file"])
         for path, info in self.fs.find(self.root, detail=True, withdirs=False).items():
