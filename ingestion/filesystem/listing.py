@@ -83,7 +83,15 @@ class LandingZone:
         folders = [""]
         while folders:
             folder = folders.pop()
-            with os.scandir(os.path.join(self.root, folder)) as entries:
+            try:
+                entries = os.scandir(os.path.join(self.root, folder))
+            except OSError as exc:  # a folder that cannot be listed is recorded, the rest goes on
+                if not folder:
+                    raise
+                reason = f"cannot list the folder ({type(exc).__name__}: {exc.strerror}): not read"
+                out.append(Listed(printable_name(folder), 0, 0, reason))
+                continue
+            with entries:
                 for entry in entries:
                     if entry.name.startswith("."):
                         continue
