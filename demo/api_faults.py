@@ -10,7 +10,7 @@ import math
 import threading
 import time
 from collections import Counter
-from typing import Any
+from typing import Any, BinaryIO
 
 from demo.api_pages import ApiError
 from demo.faults import ApiFaults, FaultDice
@@ -54,6 +54,7 @@ class FaultInjector:
         self.injected: Counter[str] = Counter()
         self.answered: Counter[str] = Counter()  # HTTP status -> responses sent
         self._authorised = 0
+        self._pages = 0
         self._lock = threading.Lock()
 
     def count(self, kind: str) -> None:
@@ -120,6 +121,40 @@ class FaultInjector:
             self.count("duplicate")
         if self.faults.empty_last_page and query.get("cursor") and not body["data"]:
             self.count("empty_last_page")
+
+    def strip_data(self, is_crm: bool, body: dict[str, Any], credential: str) -> dict[str, Any]:
+        """The page, or an answer without its data field once `missing_data_after` is passed
+        (its error names the credential when `echo_credentials` is on)."""
+        limit = self.faults.missing_data_after
+        if not is_crm or limit is None:
+            return body
+        with self._lock:
+            self._pages += 1
+            if self._pages <= limit:
+                return body
+        self.count("missing_data")
+        error = f"quota exceeded for key {credential}" if self.faults.echo_credentials else ""
+        bodies = {
+            "error": {"error": error or "upstream unavailable"},
+            "empty": {},
+            "null": {"data": None},
+        }
+        return bodies[self.faults.missing_data_body]
+
+    def write(self, stream: BinaryIO, payload: bytes) -> None:
+        """Write a page's body, drip-fed when `drip_seconds` is set."""
+        delay, size = self.faults.drip_seconds, self.faults.drip_chunk
+        if not delay:
+            stream.write(payload)
+            return
+        self.count("drip")
+        try:
+            for start in range(0, len(payload), size):
+                stream.write(payload[start : start + size])
+                stream.flush()
+                time.sleep(delay)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up
+            return
 
     def truncate(self, dice: dict[str, bool], payload: bytes) -> bytes:
         """The response body, cut in half when the dice say so."""

@@ -106,6 +106,15 @@ def _parser() -> argparse.ArgumentParser:
         " retyped (see demo/drift.py)",
     )
     serve.add_argument("--fault-seed", type=int, default=0, help="seed of the fault dice")
+    serve.add_argument("--paging", default="cursor", help="CRM paging style (demo/api_paging.py)")
+    serve.add_argument(
+        "--loop-after", type=int, metavar="N", help="CRM paging goes back from page N"
+    )
+    serve.add_argument("--loop-length", type=int, default=1, help="pages the walk goes back")
+    serve.add_argument("--missing-data-after", type=int, metavar="N", help="pages without data")
+    serve.add_argument("--missing-data-body", default="error", help="error, empty or null")
+    serve.add_argument("--drip-seconds", type=float, default=0.0, help="wait between body chunks")
+    serve.add_argument("--echo-credentials", action="store_true", help="a 401 names the token")
 
     commands.add_parser("stop", parents=[common], help="stop the API started with --background")
 
@@ -194,9 +203,15 @@ def _run(args: argparse.Namespace, demo_dir: Path, argv: list[str]) -> int:
             drift=tuple(args.drift),
             seed=args.fault_seed,
             slow_seconds=args.slow_seconds,
+            loop_after=args.loop_after,
+            loop_length=args.loop_length,
+            missing_data_after=args.missing_data_after,
+            missing_data_body=args.missing_data_body,
+            drip_seconds=args.drip_seconds,
+            echo_credentials=args.echo_credentials,
         )
         server = make_server(
-            demo_dir, args.host, args.port, faults, args.rate_limit, args.rate_window
+            demo_dir, args.host, args.port, faults, args.rate_limit, args.rate_window, args.paging
         )
         log.info("demo API on http://%s:%s (faults %s)", args.host, server.server_port, faults)
         try:

@@ -37,8 +37,7 @@ DDL = (
     )
     """,
     "create index if not exists customers_updated_at on customers (updated_at, id)",
-    # Hard-deleted customers: what the API's deleted-records endpoint serves (`id`,
-    # `deleted_at`). `record` keeps the last row for the ground truth only; it is never served.
+    # hard-deleted customers for the deleted-records endpoint; `record` is for the truth only
     """
     create table if not exists deleted_customers (
         id integer primary key,

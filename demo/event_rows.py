@@ -76,8 +76,7 @@ def draw(
         codes = {c: i for i, c in enumerate(settings.FX_START)}
         currency[count:] = [codes.get(c, 0) for c in orders.currency]
     fmt = rng.choice(3, size=n, p=FORMAT_WEIGHTS).astype(np.int8)
-    # Rows go to their file in time order. Only the columns that depend on the row's position
-    # (purchases come last) are permuted; the others are drawn independently per row anyway.
+    # rows in time order: only the position-dependent columns (purchases come last) are permuted
     order = np.argsort((fmt.astype(np.int64) << 40) | (ts - ts.min()), kind="stable")
     etype, logged_in, customer, ts, fmt = (a[order] for a in (etype, logged_in, customer, ts, fmt))
     order_id, total, currency = (a[order] for a in (order_id, total, currency))

@@ -75,8 +75,7 @@ def write_day(
     seq = first_seq
     folder = day_folder(ctx.demo_dir, day)
     pending: Future | None = None
-    # One writer thread: chunk i is written while chunk i + 1 is drawn and rendered (pyarrow,
-    # zlib and DuckDB release the GIL); at most two chunks are in memory.
+    # one writer thread: chunk i is written while chunk i + 1 is drawn (two chunks in memory)
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="demo-events")
     for i in range(chunks):
         lo, hi = order_cuts[i], order_cuts[i + 1]

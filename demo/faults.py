@@ -8,6 +8,9 @@ from dataclasses import asdict, dataclass, field
 
 from demo.drift import check as check_api_drift
 
+# What a page without its data field looks like (ApiFaults.missing_data_body).
+MISSING_DATA_BODIES = ("error", "empty", "null")
+
 
 @dataclass(frozen=True)
 class ApiFaults:
@@ -28,6 +31,17 @@ class ApiFaults:
         seed: seed of the fault dice, so a sequential client sees the same faults every run.
         slow_seconds: delay of a slow response.
         retry_after: seconds announced in `Retry-After` of an injected 429.
+        loop_after: from this page of a CRM walk on (0-based), paging goes back instead of
+            forward, for ever: a cursor or next link points at page n + 1 - `loop_length` (1:
+            the same page again); every offset or page number past it gets page
+            `loop_after` + 1 - `loop_length` (the API ignores the position).
+        loop_length: how far back the walk goes (1 <= loop_length <= loop_after).
+        missing_data_after: answer every CRM page after this many with 200 and a body without
+            `data` (`missing_data_body`: `error` -> `{"error": ...}`, `empty` -> `{}`, `null`
+            -> `{"data": null}`).
+        drip_seconds: send each CRM page's body in chunks of `drip_chunk` bytes, waiting this long
+            between two chunks (a slow server that never trips a read timeout).
+        echo_credentials: a 401 names the credential it was given (as some APIs do).
     """
 
     error_rate: float = 0.0
@@ -41,6 +55,13 @@ class ApiFaults:
     seed: int = 0
     slow_seconds: float = 2.0
     retry_after: int = 1
+    loop_after: int | None = None
+    loop_length: int = 1
+    missing_data_after: int | None = None
+    missing_data_body: str = "error"
+    drip_seconds: float = 0.0
+    drip_chunk: int = 64
+    echo_credentials: bool = False
 
     def __post_init__(self) -> None:
         for name in ("error_rate", "throttle_rate", "truncate_rate", "slow_rate", "duplicate_rate"):
@@ -48,10 +69,15 @@ class ApiFaults:
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"ApiFaults.{name} must be between 0 and 1, got {value!r}")
         check_api_drift(self.drift)
-        if self.unauthorized_after is not None and self.unauthorized_after < 0:
-            raise ValueError(
-                f"ApiFaults.unauthorized_after must be >= 0, got {self.unauthorized_after!r}"
-            )
+        for name in ("unauthorized_after", "missing_data_after"):
+            if getattr(self, name) is not None and getattr(self, name) < 0:
+                raise ValueError(f"ApiFaults.{name} must be >= 0, got {getattr(self, name)!r}")
+        if self.loop_after is not None and not 1 <= self.loop_length <= self.loop_after:
+            raise ValueError("ApiFaults.loop_length must be between 1 and loop_after")
+        if self.missing_data_body not in MISSING_DATA_BODIES:
+            raise ValueError(f"ApiFaults.missing_data_body must be one of {MISSING_DATA_BODIES}")
+        if self.drip_seconds < 0 or self.drip_chunk < 1:
+            raise ValueError("ApiFaults.drip_seconds must be >= 0 and drip_chunk >= 1")
 
     def as_dict(self) -> dict[str, float | int | bool | tuple[str, ...] | None]:
         """The settings as a plain dict (for logs and state.json)."""

@@ -271,8 +271,7 @@ def _simulate_day(
             state.drift_kinds(),
             faults.malformed_rate,
         )
-        # Event files are written while SQLite stores the orders: in a forked process on big
-        # days (SQLite's executemany holds the GIL while it binds rows), else in a thread.
+        # event files are written while SQLite stores the orders (see docs/demo.md)
         with _event_writer(_daily(settings.EVENTS_PER_SCALE, scale, day)) as pool:
             written = pool.submit(_write_events, ctx, state, day, plan.orders)
             orders.insert_orders(db, plan)

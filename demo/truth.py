@@ -1,7 +1,8 @@
 """Ground truth, computed independently from what the source systems hold.
 
-Reads only `shop.sqlite`, `api.sqlite` and `manifest.json` (never the generator's memory), so a
-test can compare the warehouse with it. The revenue rule is the one in docs/interfaces.md.
+Reads only `shop.sqlite`, `api.sqlite`, `manifest.json` and `deletions.json` (never the
+generator's memory), so a test can compare the warehouse with it. The revenue rule is the one in
+docs/interfaces.md.
 """
 
 from __future__ import annotations

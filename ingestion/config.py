@@ -18,15 +18,17 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from ingestion import redact
 from ingestion.filesystem.settings import FilesystemSettings
 from ingestion.identifiers import identifier_errors
 from ingestion.rest_api.settings import RestApiSettings
 from ingestion.sql_database.settings import SqlDatabaseSettings
+from ingestion.time_limit import DEFAULT_TIME_LIMIT_S
 from ingestion.typed_settings import Settings, SourceConfigError, problems
 
 if TYPE_CHECKING:
@@ -63,9 +65,11 @@ class Declaration(Settings):
 
     type: SourceType
     enabled: bool = True
-    # served by the bundled demo shop (`python -m demo`)
+    # the bundled demo shop serves it: an unreachable source's error says how to start it
     demo: bool = False
     dataset: str | None = None
+    # seconds one run of the source may read before it fails (ingestion/time_limit.py)
+    time_limit_s: Annotated[float, Field(gt=0)] = DEFAULT_TIME_LIMIT_S
 
 
 COMMON_KEYS = tuple(Declaration.model_fields)
@@ -86,6 +90,7 @@ class SourceConfig:
     enabled: bool
     settings: dict[str, Any] = field(default_factory=dict)
     path: Path = DEFAULT_SOURCES_FILE
+    time_limit_s: float = DEFAULT_TIME_LIMIT_S
 
 
 def sources_file() -> Path:
@@ -133,7 +138,7 @@ def resolve_secret(value: Any, default: Any = None, where: str = "") -> Any:
     if value.startswith(FILE_PREFIX):
         path = Path(value[len(FILE_PREFIX) :]).expanduser()
         try:
-            return path.read_text(encoding="utf-8").strip()
+            return redact.secret(path.read_text(encoding="utf-8").strip())
         except (OSError, UnicodeDecodeError) as exc:
             reason = getattr(exc, "strerror", None) or type(exc).__name__
             raise SourceConfigError(
@@ -147,7 +152,9 @@ def resolve_secret(value: Any, default: Any = None, where: str = "") -> Any:
 
         with sources_file_hidden():  # `secret:` names dlt's secrets, not this file's values
             found: Any = dlt.secrets.get(value[len(SECRET_PREFIX) :])
-        return found if found is not None else default
+        return redact.secret(found) if found is not None else default
+    if "." in where and redact.is_secret_key(where.rsplit(".", 1)[1]):
+        redact.register(value)  # a literal under a secret-named key (``token``, ``password``)
     return value
 
 
@@ -209,6 +216,7 @@ def _entry(path: Path, name: Any, body: Any, problems_found: list[str]) -> Sourc
         enabled=common.get("enabled", True) is not False,
         settings=body,
         path=path,
+        time_limit_s=common.get("time_limit_s", DEFAULT_TIME_LIMIT_S),
     )
 
 

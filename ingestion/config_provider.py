@@ -18,9 +18,10 @@ from contextvars import ContextVar
 from typing import Any
 
 from dlt.common.configuration.container import Container
-from dlt.common.configuration.providers import ConfigProvider
+from dlt.common.configuration.providers import ConfigProvider, SecretsTomlProvider
 from dlt.common.configuration.specs.pluggable_run_context import PluggableRunContext
 
+from ingestion import redact
 from ingestion.config import SourceConfig, shown
 
 NAME = "ingestion sources file"
@@ -98,8 +99,20 @@ def provider() -> SourcesFileProvider:
 
 
 def serve(spec: SourceConfig) -> None:
-    """Serve one system's entry to dlt's configuration."""
+    """Serve one system's entry to dlt's configuration; mask ``.dlt/secrets.toml``'s secrets."""
     provider().serve(spec)
+    for other in Container()[PluggableRunContext].providers.providers:
+        if isinstance(other, SecretsTomlProvider):
+            _register_secret_keys(other._config_doc)
+
+
+def _register_secret_keys(doc: Any) -> None:
+    """Register the values under secret-named keys (not hosts or user names beside them)."""
+    for key, value in doc.items() if isinstance(doc, dict) else ():
+        if isinstance(value, dict):
+            _register_secret_keys(value)
+        elif redact.is_secret_key(str(key)):
+            redact.register(value)
 
 
 @contextmanager

@@ -1,9 +1,11 @@
-"""One clear line for a failed source: the source, dlt's step and the underlying error."""
+"""One clear line for a failed source: the source, dlt's step and the underlying error, masked."""
 
 from __future__ import annotations
 
 from dlt.common.exceptions import DltException
 from dlt.load.exceptions import LoadClientJobFailed
+
+from ingestion.redact import redact
 
 DEMO_HINT = (
     " (a demo source: `make run` generates the demo shop and serves its API; by hand:"
@@ -43,7 +45,7 @@ def describe_error(name: str, exc: BaseException, demo: bool = False) -> str:
     cause = chain[-1]
     step = getattr(exc, "step", None)
     where = f" in {step}" if step else ""
-    message = " ".join(str(cause).split())[:400]
+    message = " ".join(redact(str(cause)).split())[:400]  # masked whole, then shortened
     aborted = ""
     if any(isinstance(e, LoadClientJobFailed) for e in chain):
         aborted = " (load package aborted; the next run reads these rows again)"

@@ -18,9 +18,7 @@ from typing import Any
 
 MAX_BYTES = 63  # PostgreSQL truncates longer names (NAMEDATALEN - 1)
 _SAFE = re.compile(r"[a-z_][a-z0-9_]*")
-# Words of letters and digits joined by single `_`, parts joined by dlt's path separator `__`:
-# dlt's snake_case leaves such a name as it is, so it needs no dlt import (which costs ~1 s and
-# would delay the run lock, see orchestration/lock.py).
+# plain snake_case names, which dlt leaves as they are: checked without importing dlt
 _PART = r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*"
 _PLAIN = re.compile(rf"{_PART}(?:__{_PART})*")
 
@@ -32,9 +30,7 @@ def _naming() -> Any:
     return NamingConvention()
 
 
-# Reserved words of PostgreSQL 15 (pg_get_keywords(), catcode 'R') and DuckDB
-# (duckdb_keywords(), category 'reserved'); tests/faults/test_identifiers.py checks this list
-# against both engines.
+# reserved in PostgreSQL 15 or DuckDB (tests/faults/test_identifiers.py checks both engines)
 RESERVED_WORDS = frozenset(
     """
     all analyse analyze and any array as asc asymmetric both case cast check collate column

@@ -1,11 +1,8 @@
 """A repair to dlt's working folder that dlt does not make itself after a killed run.
 
-dlt's normalize step commits a package (renames it into ``load/normalized``) and then deletes
-the extracted copy folder by folder ("do not kill this process", its log says). A run killed
-(SIGKILL, OOM) in between leaves the copy behind, often partly deleted: the next run normalizes
-it again and fails on the missing ``new_jobs`` folder every time (dlt 1.31), so the committed
-package is never loaded; a whole copy would be normalized a second time. The committed package
-is complete, so the copy is only a leftover.
+A run killed after normalize committed a package, but before it deleted the extracted copy,
+leaves that copy behind; the committed package is complete, so the copy is only a leftover that
+would block later runs (see docs/loaders.md, "Retries and crash safety").
 """
 
 from __future__ import annotations

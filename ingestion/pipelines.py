@@ -22,8 +22,9 @@ from dlt.common.destination import TLoaderFileFormat
 from dlt.common.runtime import run_context
 
 from ingestion import config as config_mod
-from ingestion import package_repair, rejects, warehouse
+from ingestion import package_repair, rejects, reread, time_limit, warehouse
 from ingestion.errors import describe_error
+from ingestion.redact import install_on_root_handlers, redact
 from ingestion.rest_api.settings import MATERIALIZED_SUFFIX
 from ingestion.results import LoadReport, SourceLoad
 from ingestion.window import as_day, check_window
@@ -57,7 +58,7 @@ def make_pipeline(name: str, dataset: str, wh: warehouse.Warehouse, progress: An
         destination=warehouse.destination(wh),
         dataset_name=dataset,
         pipelines_dir=str(pipelines_dir(wh)),
-        progress=progress,
+        progress=time_limit.progress(progress),
     )
 
 
@@ -107,8 +108,14 @@ def _trace_text(pipeline: Any) -> str | None:
     trace = pipeline.last_trace
     if trace is None:
         return None
-    text: str = dlt_json.dumps(trace.asdict())
+    text: str = redact(dlt_json.dumps(trace.asdict()))
     return text[:MAX_TRACE_CHARS]
+
+
+def drop_trace_file(wh: warehouse.Warehouse, name: str) -> None:
+    """Remove dlt's trace file of a pipeline: its texts may hold secrets (kept, masked, in the
+    ledger's ``run_sources.trace`` instead)."""
+    (pipelines_dir(wh) / name / "trace.pickle").unlink(missing_ok=True)
 
 
 def load_source(
@@ -118,11 +125,12 @@ def load_source(
     start: date | None = None,
     end: date | None = None,
     progress: Any = None,
+    reload: bool = False,
 ) -> SourceLoad:
     """Run one source system's pipeline (the caller holds the run lock)."""
     t0 = time.monotonic()
     result = SourceLoad(
-        cfg.name, cfg.dataset, started_at=datetime.now(UTC), full_refresh=full_refresh
+        cfg.name, cfg.dataset, datetime.now(UTC), full_refresh=full_refresh, reload=reload
     )
     pipeline = make_pipeline(cfg.name, cfg.dataset, wh, progress)
     for load_id in package_repair.drop_normalized_extract_leftovers(pipeline.working_dir):
@@ -134,7 +142,7 @@ def load_source(
         )
     if not pipeline.has_pending_data and not _remote_state_exists(wh, cfg.dataset, cfg.name):
         pipeline = pipeline.drop()  # the warehouse is new: forget local state from an old one
-    result.before = {} if full_refresh else table_counts(wh, cfg.dataset)
+    result.before = table_counts(wh, cfg.dataset)
     if pipeline.has_pending_data:
         # finish what a killed run left first: dlt would stop after it without extracting
         logger.info("%s: finishing load packages left by an interrupted run", cfg.name)
@@ -146,8 +154,10 @@ def load_source(
         # a run-wide loader_file_format would override the bookkeeping tables' own format
         if not resource.name.endswith(OWN_FILE_FORMAT):
             resource.apply_hints(file_format=LOADER_FILE_FORMAT)
-    # truncate and reset cursors rather than drop: dbt views on raw tables block DROP TABLE
-    info = pipeline.run(source, refresh="drop_data" if full_refresh else None)
+    if full_refresh or reload:  # from the beginning, merged (reload: onto emptied tables)
+        info = reread.reread(pipeline, source, result.before, reload=reload)
+    else:
+        info = pipeline.run(source)
     _add_counts(result, pipeline, info)
     if counter.reread and info is not None:
         drop_superseded_rejects(pipeline, counter.reread, info.loads_ids)
@@ -180,6 +190,8 @@ def load(
     end: date | str | None = None,
     *,
     progress: Any = None,
+    reload: bool = False,
+    time_limit_s: float | None = None,
 ) -> LoadReport:
     """Load every enabled source (or the named ones) into the current warehouse.
 
@@ -188,10 +200,14 @@ def load(
 
     Args:
         sources: source names from the sources file; None loads every enabled source.
-        full_refresh: empty the sources' tables, reset their cursors and load everything again.
+        full_refresh: reset the sources' cursors and read everything again, merged onto what
+            is landed (rows a source no longer serves stay).
         start: first day of a backfill window (inclusive); the incremental cursor is untouched.
         end: last day of a backfill window (inclusive).
         progress: dlt progress display (``"log"``, ``"tqdm"``, ...), off by default.
+        reload: empty the sources' tables and read everything again: rows a source no longer
+            serves are forgotten (``ingestion.reload.plan`` says which, before).
+        time_limit_s: every source's time limit, instead of its ``time_limit_s`` setting.
 
     Returns:
         One :class:`SourceLoad` per source; a failing source does not stop the others.
@@ -203,23 +219,34 @@ def load(
     """
     t0 = time.monotonic()
     start_day, end_day = as_day(start), as_day(end)
-    check_window(start_day, end_day, full_refresh)
+    check_window(start_day, end_day, full_refresh or reload)
     wh = warehouse.current(warehouse.LOADER)
     selected = config_mod.select(config_mod.load(), sources)
+    install_on_root_handlers()
     for cfg in selected:  # a setting only dlt can check fails here, before any source runs
-        config_mod.build_source(cfg, rejects.RejectCounter(), start=start_day, end=end_day)
+        try:
+            config_mod.build_source(cfg, rejects.RejectCounter(), start=start_day, end=end_day)
+        except config_mod.SourceConfigError:
+            raise
+        except Exception:  # e.g. a database that is down: that source fails on its own below
+            logger.debug("%s: building the source failed; it is reported when it runs", cfg.name)
     report = LoadReport()
     with warehouse.held_open(wh):
         for cfg in selected:
             started = datetime.now(UTC)
             try:
-                result = load_source(cfg, wh, full_refresh, start_day, end_day, progress)
+                with time_limit.time_limit(cfg.name, time_limit_s or cfg.time_limit_s):
+                    result = load_source(
+                        cfg, wh, full_refresh, start_day, end_day, progress, reload
+                    )
             except Exception as exc:  # one failing source must not hide the others' results
-                result = SourceLoad(cfg.name, cfg.dataset, started, full_refresh)
+                result = SourceLoad(cfg.name, cfg.dataset, started, full_refresh, reload=reload)
                 result.error = describe_error(cfg.name, exc, demo=cfg.demo)
                 result.duration_s = (datetime.now(UTC) - started).total_seconds()
                 logger.error(result.error)
                 logger.debug("%s failed", cfg.name, exc_info=True)
+            finally:
+                drop_trace_file(wh, cfg.name)
             report.sources.append(result)
     report.duration_s = time.monotonic() - t0
     return report

@@ -30,7 +30,7 @@ from ingestion.filesystem.jsonl_reader import jsonl_line_chunks
 from ingestion.filesystem.listing import LandingZone, RefusedFile
 from ingestion.filesystem.readers import file_format, read_file
 from ingestion.filesystem.source import contract_of, landing_zone, prepare, resolved_settings
-from ingestion.pipelines import make_pipeline, table_counts
+from ingestion.pipelines import drop_trace_file, make_pipeline, table_counts
 from ingestion.results import LoadReport, SourceLoad
 
 logger = logging.getLogger(__name__)
@@ -175,6 +175,8 @@ def replay(sources: list[str] | None = None) -> LoadReport:
         except Exception as exc:
             result.error = describe_error(cfg.name, exc)
             logger.error(result.error)
+        finally:
+            drop_trace_file(wh, cfg.name)
         result.duration_s = (datetime.now(UTC) - result.started_at).total_seconds()
         report.sources.append(result)
     report.duration_s = time.monotonic() - t0

@@ -38,6 +38,7 @@ class SourceLoad:
     dataset: str
     started_at: datetime
     full_refresh: bool = False
+    reload: bool = False  # the tables were emptied first: every row after it is new
     load_ids: list[str] = field(default_factory=list)
     row_counts: dict[str, int] = field(default_factory=dict)
     rejected: dict[str, int] = field(default_factory=dict)
@@ -57,7 +58,7 @@ class SourceLoad:
         out: dict[str, TableCounts] = {}
         for table in sorted(set(self.row_counts) | set(self.after) | set(self.rejected)):
             loaded = self.row_counts.get(table, 0)
-            before = 0 if self.full_refresh else self.before.get(table, 0)
+            before = 0 if self.reload else self.before.get(table, 0)
             new = max(0, self.after.get(table, 0) - before)
             out[f"{self.dataset}.{table}"] = TableCounts(
                 loaded=loaded,

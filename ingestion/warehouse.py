@@ -119,10 +119,7 @@ def destination(warehouse: Warehouse | None = None) -> Any:
 def stream_parquet_row_groups_into_postgres() -> None:
     """Make dlt's ADBC load of a Parquet file into PostgreSQL hold one row group, not the file.
 
-    dlt 1.31 hands ``adbc_ingest`` a generator of batches, which ADBC turns into one in-memory
-    table (``pyarrow.Table.from_batches``): each load worker held a whole file (up to
-    ``file_max_items`` rows), so events -> PostgreSQL peaked at 3.97 GiB at 10M events.
-    dlt's own switch ingests row group by row group in the same transaction instead.
+    Switches on dlt's own per-row-group ingest (same transaction); figures in docs/loaders.md.
     """
     from dlt.destinations.impl.postgres.postgres import PostgresParquetCopyJob
 
@@ -207,12 +204,10 @@ def execute(warehouse: Warehouse, sql: str, rows: Sequence[Sequence[Any]] = ((),
 
 @contextmanager
 def held_open(warehouse: Warehouse) -> Iterator[None]:
-    """Keep one DuckDB connection open for a run, so every other connection is cheap.
+    """Keep one DuckDB connection open for a load, so every further connection is cheap.
 
-    DuckDB shares one database instance between the connections of a process while any of them
-    is open: opening the file costs ~40 ms of CPU (catalog and WAL read), a further connection
-    under 1 ms. A run opens ~25 (row counts, state checks, dlt's loads, the ops record). Other
-    processes cannot write a DuckDB file during a load anyway. PostgreSQL: nothing to hold.
+    DuckDB shares one database instance between the open connections of a process (figures in
+    docs/loaders.md). PostgreSQL: nothing to hold.
     """
     if warehouse.kind != "duckdb":
         yield

@@ -14,9 +14,10 @@ def check_window(start: date | None, end: date | None, full_refresh: bool = Fals
     """Refuse a backfill window that cannot be run.
 
     Raises:
-        ValueError: ``start`` is after ``end``, or a window is combined with a full refresh.
+        ValueError: ``start`` is after ``end``, or a window is combined with a full re-read
+            (``--full-refresh`` or ``--reload``).
     """
     if start and end and start > end:
         raise ValueError(f"--start {start} is after --end {end}")
     if full_refresh and (start or end):
-        raise ValueError("--full-refresh and --start/--end cannot be combined")
+        raise ValueError("--full-refresh/--reload and --start/--end cannot be combined")

@@ -1,7 +1,7 @@
 """Slack-compatible webhook alerts (``{"text": ..., "blocks": [...]}``).
 
 The URL comes from ``ORCHESTRATION__ALERT_WEBHOOK_URL`` or ``[orchestration] alert_webhook_url``
-in ``.dlt/secrets.toml``. Every text is passed through :func:`orchestration.redact.redact`, and
+in ``.dlt/secrets.toml``. Every text is passed through :func:`ingestion.redact.redact`, and
 the URL itself is never logged.
 """
 
@@ -13,8 +13,8 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from ingestion.redact import redact, register
 from orchestration.ledger import RunRecord
-from orchestration.redact import redact, register
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,8 @@
 """``python -m orchestration run|ingest|build|backfill|replay|status|report|warehouse-roles``.
 
 Exit codes: 0 success, 1 a step failed (the step is named on one line on stderr), 2 bad
-arguments or settings, 3 another run holds the lock.
+arguments or settings (or a ``--reload`` without ``--yes``: it lists what it would forget and
+changes nothing), 3 another run holds the lock.
 """
 
 from __future__ import annotations
@@ -16,10 +17,19 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from ingestion.redact import install_on_root_handlers, redact, wrap_standard_streams
 from orchestration import runner
-from orchestration.redact import install_on_root_handlers, redact, wrap_standard_streams
 
 log = logging.getLogger("orchestration")
+
+FULL_REFRESH_HELP = (
+    "re-read every source from its beginning and merge (rows a source no longer serves are "
+    "kept); dbt rebuilds every model (--full-refresh)"
+)
+RELOAD_HELP = (
+    "empty the sources' raw tables and read them again, forgetting rows a source no longer "
+    "serves; says what it would forget and runs only with --yes (dbt --full-refresh after it)"
+)
 
 
 def _iso_date(value: str) -> str:
@@ -27,6 +37,27 @@ def _iso_date(value: str) -> str:
         return date.fromisoformat(value).isoformat()
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from exc
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive number of seconds")
+    return seconds
+
+
+def add_time_limit(parser: argparse.ArgumentParser) -> None:
+    """``--time-limit S``: every source's wall-clock limit for this run."""
+    parser.add_argument(
+        "--time-limit",
+        type=_seconds,
+        dest="time_limit_s",
+        metavar="S",
+        help="seconds each source may read before it fails (default: its time_limit_s setting)",
+    )
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -38,13 +69,14 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         help="load only this source (repeatable); default: every enabled source",
     )
     parser.add_argument("--select", help="dbt selection passed to `dbt build --select`")
-    parser.add_argument(
-        "--full-refresh", action="store_true", help="reload sources and rebuild incrementals"
-    )
+    parser.add_argument("--full-refresh", action="store_true", help=FULL_REFRESH_HELP)
+    parser.add_argument("--reload", action="store_true", help=RELOAD_HELP)
+    parser.add_argument("--yes", action="store_true", help="confirm --reload")
     parser.add_argument("--skip-dbt", action="store_true", help="load only, do not run dbt")
     parser.add_argument("--skip-ingest", action="store_true", help="run dbt build only")
     parser.add_argument("--retries", type=int, help="retries per failed step (default 2)")
     parser.add_argument("--backoff", type=float, dest="backoff_s", help="first retry wait, s")
+    add_time_limit(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m orchestration",
         description="Run the customer-analytics job (dlt loaders, then dbt build) and inspect it.",
         epilog="Exit codes: 0 success, 1 a step failed (named on one line on stderr), "
-        "2 bad arguments or settings, 3 another run holds the lock.",
+        "2 bad arguments or settings, or --reload without --yes (lists what it would forget, "
+        "changes nothing), 3 another run holds the lock.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -63,13 +96,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     ingest = sub.add_parser("ingest", help="the load step alone (run --skip-dbt)")
     ingest.add_argument("--source", dest="sources", action="append", metavar="NAME")
-    ingest.add_argument("--full-refresh", action="store_true")
+    ingest.add_argument("--full-refresh", action="store_true", help=FULL_REFRESH_HELP)
+    ingest.add_argument("--reload", action="store_true", help=RELOAD_HELP)
+    ingest.add_argument("--yes", action="store_true", help="confirm --reload")
     ingest.add_argument("--retries", type=int)
     ingest.add_argument("--backoff", type=float, dest="backoff_s")
+    add_time_limit(ingest)
 
     build = sub.add_parser("build", help="the dbt build step alone (run --skip-ingest)")
     build.add_argument("--select", help="dbt selection passed to `dbt build --select`")
-    build.add_argument("--full-refresh", action="store_true")
+    build.add_argument("--full-refresh", action="store_true", help="dbt build --full-refresh")
     build.add_argument("--retries", type=int)
     build.add_argument("--backoff", type=float, dest="backoff_s")
 
@@ -112,15 +148,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def request_from_args(args: argparse.Namespace) -> runner.RunRequest:
     """Turn parsed arguments into a run request."""
+    reload, confirmed = getattr(args, "reload", False), getattr(args, "yes", False)
+    if confirmed and not reload:
+        raise argparse.ArgumentTypeError("--yes confirms --reload and means nothing alone")
     request = runner.RunRequest(
         command=args.command,
         sources=getattr(args, "sources", None),
         full_refresh=getattr(args, "full_refresh", False),
+        reload=reload,
+        confirmed=confirmed,
         select=getattr(args, "select", None),
         skip_ingest=getattr(args, "skip_ingest", False) or args.command == "build",
         skip_dbt=getattr(args, "skip_dbt", False) or args.command == "ingest",
         retries=args.retries,
         backoff_s=args.backoff_s,
+        time_limit_s=getattr(args, "time_limit_s", None),
     )
     if args.command == "backfill":
         if args.start > args.end:

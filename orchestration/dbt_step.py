@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ingestion.redact import scrub_file
 from orchestration.ledger import NodeResult
-from orchestration.redact import scrub_file
 
 log = logging.getLogger(__name__)
 

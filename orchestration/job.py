@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ingestion import warehouse as wh
+from ingestion.redact import redact
 from ingestion.typed_settings import SourceConfigError
 from orchestration import dbt_step, settings
 from orchestration.ledger import Ledger
-from orchestration.redact import redact
 from orchestration.retry import Attempt, with_retries
 from orchestration.summary import RunRecord, utcnow
 
@@ -32,6 +32,9 @@ class RunRequest:
     command: str = "run"
     sources: list[str] | None = None
     full_refresh: bool = False
+    # empty the raw tables first (forgets what sources no longer serve); runs only `confirmed`
+    reload: bool = False
+    confirmed: bool = False
     select: str | None = None
     start: str | None = None
     end: str | None = None
@@ -41,6 +44,7 @@ class RunRequest:
     retries: int | None = None
     backoff_s: float | None = None
     progress: str | None = None
+    time_limit_s: float | None = None  # every source's time limit (its sources.yml setting else)
 
     def as_args(self) -> dict[str, Any]:
         """The request as stored in ``ops.runs.args``."""
@@ -66,6 +70,8 @@ def _ingestion_attempt(request: RunRequest, replay: bool) -> Attempt[Any]:
                 start=request.start,
                 end=request.end,
                 progress=request.progress,
+                reload=request.reload,
+                time_limit_s=request.time_limit_s,
             )
     except SourceConfigError as exc:  # a setting: a retry would fail the same way
         return Attempt(None, f"configuration error: {exc}", retryable=False, config_error=True)
@@ -160,7 +166,7 @@ class Job:
         def attempt() -> Attempt[dbt_step.DbtOutcome]:
             result = dbt_step.run_build(
                 select=self.request.select,
-                full_refresh=self.request.full_refresh,
+                full_refresh=self.request.full_refresh or self.request.reload,
                 dbt_vars=self.request.dbt_vars or None,
             )
             return Attempt(result, error=result.error, retryable=result.retryable)
@@ -187,6 +193,7 @@ class Job:
     def execute(self) -> None:
         """Run the steps in order; stops at the first failed step."""
         self.ledger.ensure()
+        self.ledger.abandon_unfinished("its process ended before the run finished")
         self.ledger.save_run(self.run)
         replay = self.request.command == "replay"
         ok = True

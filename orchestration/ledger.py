@@ -9,7 +9,7 @@ Tables (timestamps are UTC without a time zone, JSON is stored as text so both w
 - ``ops.run_tables``: rows loaded / new / updated / rejected per raw table and run.
 - ``ops.dbt_results``: dbt's run results, one row per node result.
 
-Every text is masked (``orchestration.redact``) before it is stored. Connections are opened per
+Every text is masked (``ingestion.redact``) before it is stored. Connections are opened per
 write and closed at once, so the ledger never holds the DuckDB file while dlt or dbt use it.
 """
 
@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ingestion import warehouse as wh
+from ingestion.redact import redact
 from ingestion.results import SourceLoad, TableCounts
-from orchestration.redact import redact
 from orchestration.summary import NodeResult, RunRecord, utcnow
 
 SCHEMA = "ops"
@@ -247,6 +247,14 @@ class Ledger:
                 )
                 for r in results
             ],
+        )
+
+    def abandon_unfinished(self, reason: str) -> None:
+        """Close every run still ``running``: called under the run lock, none of them can be."""
+        self.execute(
+            f"update {SCHEMA}.runs set status = 'abandoned', ended_at = %s, error = %s "
+            "where status = 'running'",
+            (utcnow(), reason),
         )
 
     def mark_abandoned(self, run_id: str, reason: str) -> None:

@@ -108,8 +108,7 @@ def describe_holder(path: Path) -> str | None:
 def _try_create(path: Path, info: LockInfo) -> bool:
     """Create the lock with its content in one step (a hard link of a written file).
 
-    Creating it empty and writing after let a contender read it empty in between, take it for
-    a dead holder's and move it aside: both runs went on (seen in the concurrency test).
+    A contender never reads it empty and mistakes it for a dead holder's (docs/operations.md).
     """
     written = path.with_name(f"{path.name}.new-{os.getpid()}")
     written.write_text(json.dumps(info.__dict__))

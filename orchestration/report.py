@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from ingestion import warehouse as wh
+from ingestion.redact import redact
 from orchestration import status
-from orchestration.redact import redact
 from orchestration.summary import utcnow
 
 log = logging.getLogger(__name__)

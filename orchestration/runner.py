@@ -11,11 +11,11 @@ import logging
 from dataclasses import dataclass, field
 
 from ingestion import warehouse as wh
+from ingestion.redact import redact
 from orchestration import alerts, settings, status
 from orchestration.job import STEP_LEDGER, Job, RunRequest, new_run_id
 from orchestration.ledger import Ledger
 from orchestration.lock import Acquired, LockHeld, run_lock
-from orchestration.redact import redact
 from orchestration.summary import RunRecord, utcnow
 
 __all__ = ["EXIT_CONFIG", "EXIT_LOCKED", "EXIT_OK", "EXIT_STEP_FAILED", "RunRequest", "execute"]
@@ -67,21 +67,20 @@ def execute(request: RunRequest) -> RunResult:
         return RunResult(EXIT_CONFIG, None, f"configuration error: {exc}", "?")
     location = redact(warehouse.describe())
     if not request.skip_ingest:
-        # sources.yml and the window are checked before the lock or the ledger touch the
-        # warehouse; neither needs dlt, so the lock is still taken at once.
+        # checked without dlt, before the lock or the ledger touch the warehouse
         from ingestion import config as sources
         from ingestion.window import as_day, check_window
 
         try:
             sources.select(sources.load(), request.sources)
-            check_window(as_day(request.start), as_day(request.end), request.full_refresh)
+            full_read = request.full_refresh or request.reload
+            check_window(as_day(request.start), as_day(request.end), full_read)
         except (sources.SourceConfigError, ValueError) as exc:
             return RunResult(EXIT_CONFIG, None, f"configuration error: {exc}", location)
     lock_file = settings.lock_path(warehouse.duckdb_path)
     run_id = new_run_id()
     with contextlib.ExitStack() as stack:
-        # The lock comes first, before the slow set-up (dlt's import): of two runs started
-        # together, the second is refused at once.
+        # the lock before dlt's slow import, so a second run started together is refused at once
         acquired: Acquired | None = None
         lock_error: Exception | None = None
         try:
@@ -90,6 +89,10 @@ def execute(request: RunRequest) -> RunResult:
             return RunResult(EXIT_LOCKED, None, f"run refused: {redact(str(exc))}", location)
         except Exception as exc:  # e.g. the warehouse cannot be reached to take the lock
             lock_error = exc
+        if request.reload and acquired is not None:
+            refused = _say_what_reload_forgets(request, warehouse)
+            if refused is not None:
+                return RunResult(refused[0], None, refused[1], location, acquired)
         try:
             cfg = settings.load(request.retries, request.backoff_s)
         except settings.SettingsError as exc:
@@ -121,6 +124,26 @@ def execute(request: RunRequest) -> RunResult:
         )
         code = EXIT_CONFIG if job.config_error else EXIT_STEP_FAILED
     return RunResult(code, run, message, location, acquired, job.attempts, job.source_errors)
+
+
+def _say_what_reload_forgets(
+    request: RunRequest, warehouse: wh.Warehouse
+) -> tuple[int, str] | None:
+    """Log what a reload would forget; the exit code and message that stop it, if unconfirmed."""
+    from ingestion import reload
+
+    try:
+        plan = reload.plan(warehouse, request.sources)
+    except Exception as exc:
+        return EXIT_STEP_FAILED, f"reload refused: cannot count what it would forget: {exc}"
+    for line in plan.lines():
+        log.warning(line)
+    if request.confirmed:
+        return None
+    return EXIT_CONFIG, (
+        "reload not started, nothing changed: it would forget the rows above. Run it again with "
+        "--reload --yes, or use --full-refresh to re-read every source and keep them"
+    )
 
 
 def _mark_abandoned(ledger: Ledger, acquired: Acquired) -> None:

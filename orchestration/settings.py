@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orchestration.redact import register
+from ingestion.redact import register
 
 DEFAULT_RETRIES = 2
 DEFAULT_BACKOFF_S = 10.0

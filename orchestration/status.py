@@ -20,15 +20,16 @@ from rich.markup import escape
 from rich.table import Table
 
 from ingestion import warehouse as wh
+from ingestion.redact import redact
 from orchestration import settings
 from orchestration.lock import describe_holder
-from orchestration.redact import redact
 from orchestration.summary import utcnow
 
 log = logging.getLogger(__name__)
 
 SCHEMA = "ops"
 SNAPSHOT_FILE = "status.json"
+MAX_CELL = 400  # characters of an error message shown per cell
 OPS_MODELS = ("ops_run_history", "ops_source_status", "ops_run_problems", "ops_rejected_rows")
 
 
@@ -156,7 +157,7 @@ def _table(title: str, rows: list[dict[str, Any]], columns: list[str], empty: st
         status = str(row.get("run_status") or row.get("status") or "")
         style = {"success": "green", "failed": "red", "running": "yellow"}.get(status, "")
         style = style or {"error": "red", "fail": "red", "warn": "yellow"}.get(status, "")
-        cells = [escape(redact(_fmt(row.get(column)))[:160]) for column in columns]
+        cells = [escape(redact(_fmt(row.get(column)))[:MAX_CELL]) for column in columns]
         table.add_row(*cells, style=style)
     return table
 

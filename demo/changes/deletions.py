@@ -30,12 +30,15 @@ def _log_deletions(demo_dir: Path, deleted: dict[str, list[int]]) -> None:
     os.replace(tmp, path)
 
 
-def hard_delete(demo_dir: Path, share: float, seed: int = 1) -> dict[str, list]:
+def hard_delete(
+    demo_dir: Path, share: float, seed: int = 1, buyers: bool = False
+) -> dict[str, list]:
     """Hard-delete `share` of the orders (with their items) and of the customers who never ordered.
 
     Shop rows are simply gone. The CRM moves a deleted customer to `deleted_customers`, which
     the API serves as `GET /crm/v1/deleted_customers` (`id`, `deleted_at`), as CRMs with a
-    deleted-records endpoint do.
+    deleted-records endpoint do. With `buyers`, the customers are drawn from those who ordered:
+    their orders (and any later ones) then reference a customer the CRM no longer serves.
 
     Returns:
         `{"orders": [ids], "order_items": [ids], "customers": [ids]}`.
@@ -57,12 +60,13 @@ def hard_delete(demo_dir: Path, share: float, seed: int = 1) -> dict[str, list]:
             db.execute("delete from order_items where order_id = ?", (order_id,))
             db.execute("delete from orders where order_id = ?", (order_id,))
         db.execute("commit")
-        # Customers who never ordered (test or spam sign-ups): a full refresh of the CRM forgets
-        # hard-deleted customers (the API no longer serves them), see ingestion/README.md.
-        buyers = {r[0] for r in db.execute("select distinct customer_id from orders")}
+        # Customers who never ordered (test or spam sign-ups), or with `buyers` those who did.
+        ordered = {r[0] for r in db.execute("select distinct customer_id from orders")}
         every = [r[0] for r in api.execute("select id from customers order by id")]
         customers = common.pick(
-            rng, [c for c in every if c not in buyers], common.count(share, len(every))
+            rng,
+            [c for c in every if (c in ordered) is buyers],
+            common.count(share, len(every)),
         )
         stamps = common.after(
             common.newest(api, "customers", common.API_FORMAT),

@@ -19,7 +19,9 @@ from dlt.extract import DltResource
 from dlt.sources.rest_api.typing import RESTAPIConfig
 
 from ingestion.config import SourceConfigError, resolve_secret, resolve_secrets
-from ingestion.rest_api.hooks import copy_body_fields_hook, validate_json_body
+from ingestion.redact import is_secret_key
+from ingestion.rest_api.hooks import copy_body_fields_hook, data_field_hook, validate_json_body
+from ingestion.rest_api.paging import guarded
 from ingestion.rest_api.settings import (
     AUTH_SECRETS,
     MATERIALIZED_SUFFIX,
@@ -35,18 +37,31 @@ def _iso(day: date, cursor_sample: object) -> str:
 
 
 def _endpoint(
-    resource: DeclaredResource, where: str, start: date | None, end: date | None, live: bool
+    name: str,
+    settings: RestApiSettings,
+    resource: DeclaredResource,
+    window: tuple[date | None, date | None],
+    live: bool,
 ) -> dict[str, Any]:
     declared = resource.endpoint
     endpoint = declared.model_dump(exclude_unset=True) if declared else {"path": resource.name}
-    endpoint = resolve_secrets(endpoint, where) if live else _masked(endpoint)
+    where = f"{name}.resources.{resource.name}.endpoint"
+    endpoint = _placeholder_safe(endpoint, where) if live else _masked(endpoint)
     endpoint.pop("copy_body_fields", None)
     end_param = endpoint.pop("end_param", None)
     if live:
+        defaults = settings.resource_defaults.get("endpoint")
+        defaults = defaults if isinstance(defaults, dict) else {}
+        inherited = {**settings.client, **defaults, **endpoint}  # dlt's order: the endpoint wins
+        path = str(endpoint.get("path") or resource.name)
+        endpoint["paginator"] = guarded(name, resource.name, path, inherited.get("paginator"))
         hooks: list[Any] = [validate_json_body]
+        if inherited.get("data_selector"):
+            hooks.append(data_field_hook(name, resource.name, str(inherited["data_selector"])))
         if declared and declared.copy_body_fields:
             hooks.append(copy_body_fields_hook(list(declared.copy_body_fields)))
         endpoint["response_actions"] = hooks + list(endpoint.get("response_actions") or [])
+    start, end = window
     incremental = endpoint.get("incremental")
     if isinstance(incremental, dict) and (start or end):
         sample = incremental.get("initial_value")
@@ -59,16 +74,26 @@ def _endpoint(
     return endpoint
 
 
+def _placeholder_safe(value: Any, where: str) -> Any:
+    """``resolve_secrets``, the braces of what a reference reads escaped: dlt formats an
+    endpoint's path, params, headers and body (``{incremental.start_value}``)."""
+    if isinstance(value, dict):
+        return {k: _placeholder_safe(v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [_placeholder_safe(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    resolved = resolve_secret(value, where=where)
+    if isinstance(resolved, str) and resolved is not value:
+        return resolved.replace("{", "{{").replace("}", "}}")
+    return resolved
+
+
 def _masked(value: Any) -> Any:
-    """A copy with every auth field but its type hidden (dlt's messages print what they check)."""
+    """A copy with every secret-named field hidden (dlt's messages print what they check)."""
     if isinstance(value, list):
         return [_masked(v) for v in value]
     if not isinstance(value, dict):
         return value
-    masked = {k: _masked(v) for k, v in value.items()}
-    if isinstance(masked.get("auth"), dict):
-        masked["auth"] = {k: v if k == "type" else "<hidden>" for k, v in masked["auth"].items()}
-    return masked
+    return {k: "<hidden>" if is_secret_key(str(k)) else _masked(v) for k, v in value.items()}
 
 
 def _client(name: str, settings: RestApiSettings) -> dict[str, Any]:
@@ -109,7 +134,7 @@ def rest_api_config(
             hooks), for dlt's validator, whose messages print the values they check.
     """
     defaults = copy.deepcopy(settings.resource_defaults)
-    defaults = resolve_secrets(defaults, f"{name}.defaults") if live else _masked(defaults)
+    defaults = _placeholder_safe(defaults, f"{name}.defaults") if live else _masked(defaults)
     if isinstance(defaults.get("endpoint"), dict):
         defaults["endpoint"].pop("copy_body_fields", None)
     resources: list[Any] = []
@@ -117,7 +142,7 @@ def rest_api_config(
         declared = resource.model_dump(exclude_unset=True, exclude={"materialize", "endpoint"})
         where = f"{name}.resources.{resource.name}"
         declared = resolve_secrets(declared, where) if live else _masked(declared)
-        declared["endpoint"] = _endpoint(resource, f"{where}.endpoint", start, end, live)
+        declared["endpoint"] = _endpoint(name, settings, resource, (start, end), live)
         resources.append(declared)
     client = _client(name, settings) if live else _masked(copy.deepcopy(settings.client))
     return {

@@ -48,3 +48,34 @@ def copy_body_fields_hook(fields: list[str]) -> Callable[..., None]:
         response._content = json.dumps(body).encode()
 
     return hook
+
+
+class MissingDataError(ValueError):
+    """A 200 answer without the endpoint's data field (an error or an empty body)."""
+
+
+def data_field_hook(source: str, resource: str, data_selector: str) -> Callable[..., None]:
+    """A hook that refuses a 200 answer whose body lacks ``data_selector`` (or holds null).
+
+    dlt alone reads such a page as empty, so an API answering ``{"error": ...}`` or ``{}`` would
+    end the walk as a successful empty load. An empty list under the field is an empty page.
+    Not retried: the source fails at once, naming the endpoint.
+    """
+    from dlt.common.jsonpath import find_values
+
+    def hook(response: Response, *args: object, **kwargs: object) -> None:
+        if response.status_code != 200:
+            return
+        body = json.loads(response.content)
+        readable = isinstance(body, dict | list)
+        found = find_values(data_selector, body) if readable else []
+        if found and any(value is not None for value in found):
+            return
+        shown = " ".join(response.text.split())[:200]
+        raise MissingDataError(
+            f"source {source!r}, endpoint {resource!r} ({response.request.method} "
+            f"{str(response.url).split('?')[0]}): a 200 answer without its data field "
+            f"{data_selector!r}, nothing of this run was loaded; the body: {shown}"
+        )
+
+    return hook

@@ -13,6 +13,9 @@ sum, bounded sum of squares of the keys up to the highest landed one), so a run 
 moves three numbers per table instead of every key. Equal fingerprints with different key sets
 need deletions exactly balanced by not-yet-landed rows below the highest landed key; the next
 run, with those rows landed, sees the difference.
+
+A run that finds more than ``max_delete_share`` of a table's live keys gone, or the table
+empty, records nothing and fails the source's load instead (``evidence.py``).
 """
 
 from __future__ import annotations
@@ -28,7 +31,9 @@ import sqlalchemy as sa
 from dlt.common.schema.typing import TTableSchemaColumns
 from dlt.extract import DltResource
 
-from ingestion import warehouse
+from ingestion import config, warehouse
+from ingestion.sql_database.evidence import DeleteCheck, DeletesRefused
+from ingestion.sql_database.settings import DEFAULT_MAX_DELETE_SHARE
 
 TABLE = "deleted_records"
 PRIMARY_KEY = ("table_name", "record_key")
@@ -116,6 +121,15 @@ def reconcile(
     return newly_gone, sorted(back)
 
 
+def live_count(landed: pa.Array, flagged: dict[str, bool]) -> int:
+    """Landed keys not recorded as deleted."""
+    deleted = [k for k, is_deleted in flagged.items() if is_deleted]
+    if not deleted:
+        return len(landed)
+    known = pc.is_in(landed.cast(pa.string()), value_set=pa.array(deleted, pa.string()))
+    return len(landed) - int(pc.sum(known).as_py() or 0)
+
+
 # Integer keys are first compared by a fingerprint computed in SQL on each side (count, sum and
 # a bounded sum of squares of the keys up to the highest landed one); the keys are read and
 # compared one by one only when the fingerprints differ. sum((k % M)^2) stays within int64 for
@@ -180,7 +194,11 @@ def unchanged(
 
 
 def deleted_records_resource(
-    source_name: str, dataset: str | None, credentials: str, tables: dict[str, dict[str, Any]]
+    source_name: str,
+    dataset: str | None,
+    credentials: str,
+    tables: dict[str, dict[str, Any]],
+    max_delete_share: float = DEFAULT_MAX_DELETE_SHARE,
 ) -> DltResource:
     """A resource recording the hard deletes of the tables flagged ``detect_hard_deletes``.
 
@@ -189,6 +207,11 @@ def deleted_records_resource(
         dataset: the raw dataset the tables land in; None: the running pipeline's dataset.
         credentials: SQLAlchemy URL of the source database.
         tables: the ``tables`` entry of the sources file.
+        max_delete_share: the share of a table's live keys one run may record as deleted,
+            for tables that set none (``evidence.py``).
+
+    Raises:
+        DeletesRefused: when extracted, a table lost more than its share of keys or is empty.
     """
     watched = {t: s for t, s in tables.items() if (s or {}).get("detect_hard_deletes")}
     for table, spec in watched.items():
@@ -213,7 +236,7 @@ def deleted_records_resource(
         landed_in = dataset or dlt.current.pipeline().dataset_name
         engine = sa.create_engine(credentials)
         now = datetime.now(UTC)
-        rows = []
+        rows, refused = [], []
         try:
             for table, spec in watched.items():
                 key = spec["primary_key"]
@@ -225,6 +248,14 @@ def deleted_records_resource(
                     continue
                 present = source_keys(engine, table, key, spec.get("schema"))
                 gone, back = reconcile(landed, present, flagged)
+                share = spec.get("max_delete_share")
+                check = DeleteCheck(
+                    table, live_count(landed, flagged), len(present), len(gone),
+                    max_delete_share if share is None else share,
+                )  # fmt: skip
+                if check.refused:
+                    refused.append(check)
+                    continue
                 rows += [
                     {"table_name": table, "record_key": k, "key_column": key,
                      "is_deleted": deleted, "detected_at": now}
@@ -233,6 +264,8 @@ def deleted_records_resource(
                 ]  # fmt: skip
         finally:
             engine.dispose()
+        if refused:
+            raise DeletesRefused(source_name, refused, config.shown(config.sources_file()))
         if rows:
             yield rows
 

@@ -10,10 +10,13 @@ from ingestion.typed_settings import ColumnNames, Settings
 
 Backend = Literal["pyarrow", "connectorx", "sqlalchemy", "pandas"]
 NonNegativeSeconds = Annotated[float, Field(ge=0)]
+# a share of a table's landed keys: 0 refuses every hard delete, 1 accepts any number
+Share = Annotated[float, Field(ge=0, le=1)]
 
 DEFAULT_BACKEND: Backend = "pyarrow"
 DEFAULT_CHUNK_SIZE = 100_000
 DEFAULT_LAG_SECONDS = 3600.0
+DEFAULT_MAX_DELETE_SHARE = 0.1
 
 
 class TableSettings(Settings):
@@ -25,6 +28,8 @@ class TableSettings(Settings):
     lag_seconds: NonNegativeSeconds | None = None
     # record rows removed from the source in ``deleted_records`` (see deletes.py)
     detect_hard_deletes: bool = False
+    # the largest share of landed keys one run may record as deleted (the source's otherwise)
+    max_delete_share: Share | None = None
     schema_: str | None = Field(default=None, alias="schema")
     resource_name: str | None = None
 
@@ -43,6 +48,8 @@ class SqlDatabaseSettings(Settings):
     # rows per read: SQLAlchemy holds a chunk as Python rows, so it bounds memory
     chunk_size: PositiveInt = DEFAULT_CHUNK_SIZE
     lag_seconds: NonNegativeSeconds = DEFAULT_LAG_SECONDS
+    # a run that finds more of a table's landed keys gone fails instead (see deletes.py)
+    max_delete_share: Share = DEFAULT_MAX_DELETE_SHARE
     tables: dict[str, TableSettings] = Field(min_length=1)
 
     @field_validator("tables", mode="before")

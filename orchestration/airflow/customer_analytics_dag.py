@@ -62,5 +62,6 @@ with DAG(
     health_report = BashOperator(
         task_id="health_report",
         bash_command=orchestration_command("report --out reports/health.html"),
+        skip_on_exit_code=EXIT_LOCKED,
     )
     ingest >> dbt_build >> health_report

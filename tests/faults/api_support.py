@@ -73,13 +73,17 @@ def loader_env(
 
 
 def run_loaders(
-    env: dict[str, str], sources: tuple[str, ...] = ("crm", "fx"), timeout: float = 300
+    env: dict[str, str],
+    sources: tuple[str, ...] = ("crm", "fx"),
+    timeout: float = 300,
+    args: tuple[str, ...] = (),
 ) -> LoaderRun:
-    """`python -m ingestion --source crm --source fx` (or other sources) in a subprocess."""
+    """`python -m ingestion --source crm --source fx` (or other sources, more `args`) in a
+    subprocess."""
     started = time.monotonic()
     selected = [arg for name in sources for arg in ("--source", name)]
     proc = subprocess.run(
-        [sys.executable, "-m", "ingestion", *selected, "--quiet"],
+        [sys.executable, "-m", "ingestion", *selected, "--quiet", *args],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,

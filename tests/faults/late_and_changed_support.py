@@ -119,8 +119,9 @@ class Lab:
         assert run.failures() == [], run.failures()
         return run
 
-    def orchestrate(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """`python -m orchestration <args>` in a subprocess, the demo API on a free port."""
+    def orchestrate(self, *args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
+        """`python -m orchestration <args>` in a subprocess, the demo API on a free port; fails
+        the test unless it exits with ``expect``."""
         from demo.server import running_server
 
         env = clean_env("PG", "DUCKDB", "DBT_")
@@ -137,7 +138,7 @@ class Lab:
                 [sys.executable, "-m", "orchestration", *args],
                 cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900,
             )  # fmt: skip
-        assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+        assert done.returncode == expect, (done.stdout + done.stderr)[-3000:]
         return done
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:

@@ -26,6 +26,7 @@ import psycopg2
 import yaml
 
 from demo import pg_server
+from tests.faults.api_keys import as_text, forms
 from tests.faults.pg_auth import create_database, password_server, server_log
 from tests.support.dbt import write_profiles
 from tests.support.env import clean_env
@@ -191,7 +192,8 @@ class World:
         Places: the given texts (stdout, stderr, exception texts), every file under ``folders``
         (gzip and Parquet files opened), the alert bodies received, every row of every table
         and view in the warehouse (dlt's compressed pipeline state decoded, the ``ops`` ledger
-        and ``ops.run_sources`` with dlt's traces included) and the PostgreSQL server log.
+        and ``ops.run_sources`` with dlt's traces included) and the PostgreSQL server log. A
+        secret counts in each form it takes: raw, URL-quoted, JSON-escaped (``api_keys.forms``).
         """
         places = dict(texts)
         for folder in folders:
@@ -204,13 +206,13 @@ class World:
         found: Counter[str] = Counter()
         for place, text in places.items():
             for name, value in self.secrets.items():
-                count = text.count(value)
+                count = sum(text.count(form) for form in forms(value))  # raw, quoted, escaped
                 if count:
                     found[f"{place}: {name}"] += count
         return found
 
     def warehouse_text(self, database: str) -> str:
-        """Every row of every relation outside the catalogs, as text."""
+        """Every value of every relation outside the catalogs, as text (JSON as JSON)."""
         from dlt.common.versioned_state import decompress_state
 
         conn = self.connect(database)
@@ -222,8 +224,8 @@ class World:
                     "where table_schema not in ('pg_catalog', 'information_schema')"
                 )
                 for schema, table in cur.fetchall():
-                    cur.execute(f'select t::text from "{schema}"."{table}" t')
-                    chunks.extend(row[0] for row in cur.fetchall())
+                    cur.execute(f'select * from "{schema}"."{table}"')
+                    chunks.extend(as_text(value) for row in cur.fetchall() for value in row)
                     if table == "_dlt_pipeline_state":
                         cur.execute(f'select state from "{schema}"."{table}"')
                         chunks.extend(

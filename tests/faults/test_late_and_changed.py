@@ -189,16 +189,16 @@ def _full_refresh_change(lab: Lab, case: Case) -> None:
 
 
 def _full_refresh_measure(lab: Lab, case: Case) -> None:
-    """The documented limit: the CRM API no longer serves hard-deleted customers, so a full
-    refresh forgets them (their dim_customers rows, 6 compared cells each, are gone)."""
+    """The CRM API no longer serves hard-deleted customers; a full refresh merges its re-read
+    onto raw, so they stay in dim_customers, flagged (tests/faults/test_full_refresh.py)."""
     from demo import changes
 
-    forgotten = changes.load_deletions(lab.demo_dir)["customers"]
-    case.facts["hard-deleted customers"] = len(forgotten)
+    deleted = changes.load_deletions(lab.demo_dir)["customers"]
+    case.facts["hard-deleted customers"] = len(deleted)
     case.facts["of them in dim_customers"] = lab.query(
-        f"select count(*) from marts.dim_customers where customer_id in ({_ids(forgotten)})"
+        "select count(*) from marts.dim_customers where is_deleted and customer_id in "
+        f"({_ids(deleted)})"
     )[0][0]
-    case.documented_cells = {"dim_customers": 6 * len(forgotten)}
 
 
 def _nothing(lab: Lab, case: Case) -> None:
@@ -364,11 +364,11 @@ def _check_rewritten_file(checks: Checks, case: Case) -> None:
 
 def _check_full_refresh(checks: Checks, case: Case) -> None:
     f = case.facts
-    checks.record("hard-deleted CRM customers left in dim_customers after a full refresh (limit)",
-                  f"{f['of them in dim_customers']}/{f['hard-deleted customers']}",
-                  "0 (documented: the API no longer serves them)",
-                  f["of them in dim_customers"] == 0)  # fmt: skip
-    checks.expect(f["hard-deleted customers"] >= 1 and f["of them in dim_customers"] == 0, str(f))
+    checks.record("hard-deleted CRM customers kept (flagged) in dim_customers after a full refresh",
+                  f"{f['of them in dim_customers']}/{f['hard-deleted customers']}", "all",
+                  f["of them in dim_customers"] == f["hard-deleted customers"])  # fmt: skip
+    checks.expect(f["hard-deleted customers"] >= 1, str(f))
+    checks.expect(f["of them in dim_customers"] == f["hard-deleted customers"], str(f))
 
 
 def _check_window_twice(checks: Checks, case: Case) -> None:

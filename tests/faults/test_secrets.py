@@ -10,17 +10,26 @@ target folders, the alert bodies, every warehouse table (the ``ops`` ledger, dlt
 ``ops.run_sources`` included) and the PostgreSQL server log (which logs every statement).
 The successful run is scanned in ``test_roles.py``. The demo API's ``api_token`` file is where
 the demo token comes from, by design, and is not scanned.
+
+An API key gets the same scan wherever it travels and whatever the run meets: generated keys
+with regex and URL metacharacters, in the URL query, a header or the URL path, read from a file,
+a ``secret:`` reference or injected by dlt, on a run that loads, gets 401 or meets an error text
+naming the key, at any log level, on PostgreSQL and DuckDB (``api_keys.py``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
-from tests.faults.role_world import World, closed_port, sentinel, world
-from tests.support.battery import full_battery
+from demo.server import running_server
+from tests.faults import api_keys
+from tests.faults.role_world import ENV_PREFIXES_TO_DROP, World, closed_port, sentinel, world
+from tests.support.battery import full_battery, size
+from tests.support.env import clean_env
 
 pytestmark = pytest.mark.xdist_group("secrets")
 
@@ -158,6 +167,67 @@ def test_a_failing_run_leaves_no_secret_behind(
         assert len(w.webhook.raw) == 1, "the failed run posted one alert"
 
 
+KEY_SCENARIOS = api_keys.scenarios(size(len(api_keys.FIXED), 12))
+
+
+def _key_env(w: World, scenario: api_keys.KeyScenario, folder: Path) -> dict[str, str]:
+    """The run's environment on the scenario's warehouse, no other API credential in it."""
+    assert w.webhook is not None
+    if scenario.warehouse == "postgres":
+        env = w.run_env(DATABASE, folder)
+        for name in ("SOURCES__CRM__TOKEN", "SOURCES__SHOP__CREDENTIALS"):
+            env.pop(name, None)
+    else:
+        env = clean_env(*ENV_PREFIXES_TO_DROP) | {
+            "WAREHOUSE": "duckdb",
+            "DUCKDB_PATH": str(folder / "warehouse.duckdb"),
+            "DLT_DATA_DIR": str(folder / "dlt_data"),
+            "ORCHESTRATION__RETRIES": "0",
+            "ORCHESTRATION__ALERT_WEBHOOK_URL": w.webhook.url + w.secrets["webhook_path"],
+        }
+    w.webhook.status = 200
+    w.webhook.raw.clear()
+    return env | {"RUNTIME__LOG_LEVEL": scenario.log_level}
+
+
+@pytest.mark.parametrize("scenario", KEY_SCENARIOS, ids=lambda s: s.name.replace(" ", "-"))
+def test_an_api_key_in_the_url_a_header_or_an_error_text_leaves_no_trace(
+    secrets_world: World, scenario: api_keys.KeyScenario, figure: Callable[..., object]
+) -> None:
+    w = secrets_world
+    assert w.demo_dir is not None
+    index = KEY_SCENARIOS.index(scenario)
+    folder = w.tmp / f"api-key-{index}"
+    w.secrets[f"api_key_{index}"] = scenario.key  # scanned from now on
+    sources, key_env = api_keys.declare(scenario, folder, w.tmp / f"keys-{index}")
+    api = api_keys.api_folder(scenario, w.demo_dir, w.tmp / f"api-{index}")
+    with running_server(api, faults=api_keys.faults(scenario), rate_limit=10_000) as url:
+        env = _key_env(w, scenario, folder) | key_env
+        env |= {"INGESTION_SOURCES": str(sources), "DEMO_API_URL": url}
+        result = w.orchestration(env, "run", "--source", "crm", "--skip-dbt", timeout=300)
+
+    texts = {"stdout": result.stdout, "stderr": result.stderr}
+    texts["duckdb tables"] = api_keys.duckdb_text(folder / "warehouse.duckdb")
+    found = w.scan(DATABASE, texts, [folder])
+    figure(
+        "secrets",
+        f"sentinel occurrences: {scenario.name}",
+        sum(found.values()),
+        "= 0",
+        not found,
+        warehouse=scenario.warehouse,
+        detail="; ".join(f"{k} x{n}" for k, n in found.items()),
+    )
+    assert not found, found
+    expected = {"loads": 0, "401": 1, "error text": 1}[scenario.outcome]
+    assert result.returncode == expected, result.stderr[-3000:]
+    proof = {"loads": "succeeded", "401": "401", "error text": "without its data field"}
+    output = result.stdout + result.stderr
+    assert proof[scenario.outcome] in output, output[-3000:]
+    assert len(w.webhook.raw) == expected, "a failed run posts one alert"  # type: ignore[union-attr]
+
+
+# last: the planted secret stays in the PostgreSQL server log for the rest of the session
 def test_the_scanner_finds_a_secret_planted_in_each_kind_of_place(secrets_world: World) -> None:
     import gzip
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -181,7 +182,20 @@ def test_naming_helpers():
         "2026-11-02"
     )
     assert engine_url("postgresql://u@h/db") == "postgresql+psycopg2://u@h/db"
-    assert engine_url("sqlite:///x.sqlite") == "sqlite:///x.sqlite"
+
+
+def test_a_sqlite_source_is_opened_read_only_and_a_missing_file_is_never_created(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ingestion.sql_database.helpers import DatabaseFileMissing
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x y.sqlite").touch()
+    assert engine_url("sqlite:///x y.sqlite") == "sqlite:///file%3Ax%2520y.sqlite?mode=ro&uri=true"
+    assert engine_url("sqlite://") == "sqlite://"  # in memory: nothing to create at a source
+    with pytest.raises(DatabaseFileMissing, match=r"shop.credentials: .*missing.sqlite does not"):
+        engine_url("sqlite:///missing.sqlite", "shop")
+    assert not (tmp_path / "missing.sqlite").exists()
 
 
 def test_a_failed_source_is_described_by_its_http_error_not_the_generator_context() -> None:

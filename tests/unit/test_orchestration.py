@@ -3,16 +3,17 @@ the lock file."""
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
 import pytest
 
+from ingestion.redact import redact
 from ingestion.results import TableCounts
 from orchestration import alerts, settings
 from orchestration.dbt_step import DbtOutcome, build_args
 from orchestration.lock import LockHeld, file_lock
-from orchestration.redact import redact
 from orchestration.retry import Attempt, backoff_delays, with_retries
 from orchestration.summary import NodeResult, RunRecord
 
@@ -132,3 +133,19 @@ def test_lock_is_released_after_the_block_even_when_it_raises(tmp_path: Path) ->
         raise RuntimeError("boom")
 
     assert not lock_file.exists()
+
+
+def test_reload_needs_its_own_flag_and_yes_alone_is_refused() -> None:
+    from orchestration.cli import build_parser, request_from_args
+
+    parser = build_parser()
+    full = request_from_args(parser.parse_args(["run", "--full-refresh"]))
+    dry = request_from_args(parser.parse_args(["ingest", "--reload"]))
+    confirmed = request_from_args(parser.parse_args(["run", "--reload", "--yes"]))
+
+    assert (full.full_refresh, full.reload, full.confirmed) == (True, False, False)
+    assert (dry.reload, dry.confirmed, dry.skip_dbt) == (True, False, True)
+    assert (confirmed.reload, confirmed.confirmed) == (True, True)
+    assert confirmed.as_args()["reload"] and confirmed.as_args()["confirmed"]
+    with pytest.raises(argparse.ArgumentTypeError, match="--yes confirms --reload"):
+        request_from_args(parser.parse_args(["run", "--yes"]))

@@ -71,22 +71,27 @@ def test_a_rerun_adds_nothing_and_a_run_after_advance_loads_only_new_and_changed
     assert 0 < summary.tables["raw_events.events"].loaded < after["events"]
 
 
-def test_full_refresh_reloads_everything_exactly_once(
+def test_full_refresh_rereads_everything_once_and_reload_rebuilds_the_tables(
     demo_dir, demo_api, raw_counts, tmp_path, monkeypatch
 ):
     monkeypatch.setenv("DUCKDB_PATH", str(tmp_path / "wh.duckdb"))
     _run_ok(sources=["shop", "events"])
-
-    summary = _run_ok(sources=["shop", "events"], full_refresh=True)
-
     expected = truth_counts(demo_dir)
-    assert count("raw_shop.orders") == expected["orders"]
-    assert count("raw_events.events") == expected["events"]
-    assert count("raw_events.rejected_records") == expected["events_malformed"]
-    # everything was read again, and the tables were rebuilt rather than merged into
-    assert summary.tables["raw_events.events"].loaded >= expected["events"]
-    assert summary.tables["raw_shop.orders"].new == expected["orders"]
-    assert summary.tables["raw_shop.orders"].updated == 0
+
+    for reload in (False, True):
+        summary = _run_ok(sources=["shop", "events"], full_refresh=True, reload=reload)
+
+        assert count("raw_shop.orders") == expected["orders"]
+        assert count("raw_events.events") == expected["events"]
+        assert count("raw_events.rejected_records") == expected["events_malformed"]
+        # everything was read again: merged into the tables (full refresh) or onto emptied
+        # tables (reload)
+        assert summary.tables["raw_events.events"].loaded >= expected["events"]
+        assert summary.tables["raw_shop.orders"].loaded == expected["orders"]
+        orders = summary.tables["raw_shop.orders"]
+        assert (orders.new, orders.updated) == (
+            (expected["orders"], 0) if reload else (0, expected["orders"])
+        )
 
 
 def test_backfill_window_loads_only_that_window_and_leaves_the_cursor(

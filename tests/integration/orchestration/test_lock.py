@@ -104,3 +104,25 @@ def test_stale_lock_from_a_dead_process_is_recovered_and_its_run_marked_abandone
     (error,) = dict_rows(env, f"select error from ops.runs where run_id = '{crashed['run_id']}'")
     assert "died; lock recovered" in error["error"]
     assert statuses[1]["status"] == "success"
+
+
+def test_a_run_left_running_by_a_killed_process_is_marked_abandoned_by_the_next_run(
+    cli_for_warehouse: Cli,
+) -> None:
+    env = cli_for_warehouse.env
+    # on PostgreSQL the dead run's lock went with its session: only its ledger row is left
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        from ingestion import warehouse
+
+        ledger = Ledger(warehouse.current(warehouse.LOADER))
+        ledger.ensure()
+        ledger.save_run(RunRecord("20261101T000000-dead02", "run", env["WAREHOUSE"], "h", 1, {}))
+
+    result = cli_for_warehouse("build")
+
+    assert result.returncode == 0, result.stderr
+    rows = dict_rows(env, "select run_id, status, error from ops.runs order by started_at")
+    assert [r["status"] for r in rows] == ["abandoned", "success"]
+    assert "ended before the run finished" in rows[0]["error"]
