@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 DEDUPLICATED_HINT = "x-stage-data-deduplicated"  # dlt's table hint behind "deduplicated"
 STAGED_ROWS_REPEAT = dlt.mark.make_hints(additional_table_hints={DEDUPLICATED_HINT: False})
+REGISTRY_MARK = "file_registry"  # in the resource's state: the registry says what was read
 
 
 def contract_of(name: str, settings: FilesystemSettings) -> FileContract:
@@ -137,8 +138,9 @@ def prepare(contract: FileContract, schema: Any) -> None:
 def _registered(name: str, contract: FileContract) -> dict[str, registry.Registered]:
     """The registry this run starts from, the contract set up from the pipeline's schema.
 
-    Empty under a full refresh (the registry's rows are dropped with the data) and when the
-    resource is iterated outside a pipeline.
+    Empty when the resource's state was wiped (``--full-refresh`` and ``--reload`` re-read every
+    file: the state only holds a mark that the registry is in use) and when the resource is
+    iterated outside a pipeline.
     """
     from dlt.common.storages.exceptions import CurrentLoadPackageStateNotAvailable
 
@@ -147,7 +149,10 @@ def _registered(name: str, contract: FileContract) -> dict[str, registry.Registe
     except CurrentLoadPackageStateNotAvailable:
         return {}
     prepare(contract, dlt.current.source_schema())
-    if package["state"].get("refresh"):
+    state = dlt.current.resource_state()
+    in_use = state.get(REGISTRY_MARK, False)
+    state[REGISTRY_MARK] = True
+    if package["state"].get("refresh") or not in_use:
         return {}
     return registry.read(dlt.current.pipeline().dataset_name, name)
 

@@ -294,3 +294,28 @@ def query_all_text() -> list[str]:
         for row in query_current(f"select * from {table}"):
             out += [v for v in row if isinstance(v, str)]
     return out
+
+
+def test_a_full_refresh_and_a_reload_read_every_file_again_and_double_nothing(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, figure: Any
+) -> None:
+    area = "file drops: identity"
+    root = tmp_path / "landing"
+    use_landing(tmp_path, monkeypatch, root)
+    write(root / DAY / "a.jsonl", text([*map(jsonl_line, map(event, (1, 2, 3))), "{cut"]), EPOCH)
+    first = _load()
+    before = (event_count(), rejects())
+
+    refreshed = ingestion.load(sources=["events"], full_refresh=True)
+    after_refresh = (event_count(), rejects())
+    reloaded = ingestion.load(sources=["events"], reload=True)
+    after_reload = (event_count(), rejects())
+
+    read = [r.tables["raw_events.events"].loaded for r in (refreshed, reloaded)]
+    figure(area, "rows read again by --full-refresh / --reload", f"{read[0]}/{read[1]}", "3/3",
+           read == [3, 3], kind)  # fmt: skip
+    figure(area, "rows or rejects changed by them", int(after_refresh != before) + int(
+        after_reload != before), "= 0", after_refresh == before == after_reload, kind)  # fmt: skip
+    assert first.ok and refreshed.ok and reloaded.ok, refreshed.errors + reloaded.errors
+    assert read == [3, 3]
+    assert after_refresh == before == after_reload
