@@ -27,12 +27,13 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 FORMATS = {".parquet": "read_parquet", ".jsonl": "read_json_auto", ".csv": "read_csv_auto"}
-REMOTE = ("s3://", "gs://", "gcs://", "az://", "abfss://")
 
 
 def is_remote(url: str) -> bool:
     """Whether the lake is a bucket (else a local folder)."""
-    return url.startswith(REMOTE)
+    from ingestion.warehouse import REMOTE_URLS
+
+    return url.startswith(REMOTE_URLS)
 
 
 def root(wh: Warehouse) -> str:

@@ -36,6 +36,9 @@ def settings() -> dict[str, str]:
         ),
         "spark.sql.ansi.enabled": "false",
         "spark.sql.session.timeZone": "UTC",
+        "spark.log.level": "ERROR",
+        "spark.sql.shuffle.partitions": os.environ.get("SPARK_SHUFFLE_PARTITIONS") or "8",
+        "spark.ui.showConsoleProgress": "false",
     }
 
 

@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_DUCKDB_PATH = "warehouse/analytics.duckdb"
 DUCKDB_OPEN_WAIT_S = 10.0  # how long a writer waits for a reader (status, report) to let go
 DEFAULT_LAKE_URL = "warehouse/lake"
+REMOTE_URLS = ("s3://", "gs://", "gcs://", "az://", "abfss://")
 SUPPORTED = ("duckdb", "postgres", "spark")
 LOADER = "loader"
 TRANSFORMER = "transformer"
@@ -50,6 +51,13 @@ class Warehouse:
     read_only: bool = False  # DuckDB: a reader (status, report) never blocks a writer for long
     lake_url: str | None = None  # Spark: the lake's folder or bucket URL
     catalog: bool = False  # Spark: read dbt's models through Spark, not the lake's files
+
+    @property
+    def local_path(self) -> Path | None:
+        """The warehouse's file or folder on this machine (DuckDB's file, a local lake)."""
+        if self.kind == "spark" and self.lake_url and not self.lake_url.startswith(REMOTE_URLS):
+            return Path(self.lake_url)
+        return self.duckdb_path
 
     def describe(self) -> str:
         """A human-readable location without secrets."""

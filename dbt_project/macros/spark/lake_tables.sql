@@ -24,6 +24,10 @@
                 'create table ' ~ relation ~ " using parquet options (mergeSchema 'true') "
                 ~ "location '" ~ lake.rstrip('/') ~ '/' ~ row[0] ~ '/' ~ row[1] ~ "'"
             ) -%}
+            {#- dbt listed the catalog before this hook: tell its cache the table exists -#}
+            {%- do adapter.cache_added(
+                api.Relation.create(schema=row[0], identifier=row[1], type='table')
+            ) -%}
         {%- endfor -%}
     {%- endif -%}
 {%- endmacro %}
