@@ -121,6 +121,13 @@ class SparkCluster:
                 counts[executor_worker.get((app_id, executor), f"driver:{executor}")] += 1
         return dict(counts)
 
+    def tasks_logged(self, worker: Daemon) -> int:
+        """Tasks the worker's executors report finished in their logs so far (live, unbuffered)."""
+        return sum(
+            log.read_text(encoding="utf-8", errors="replace").count("Finished task")
+            for log in worker.work_dir.glob("app-*/*/stderr")
+        )
+
     def stop(self) -> None:
         """Stop every daemon (workers first)."""
         for daemon in [*self.workers, self.master]:
