@@ -65,7 +65,7 @@ class LakeLedger(Ledger):
         lake.ensure_files(self.warehouse, SCHEMA, SCHEMAS)
 
     def exists(self) -> bool:
-        """True when a run has been recorded."""
+        """True once the ledger's tables exist (``ensure`` or a first write)."""
         fs = lake.filesystem(self.warehouse)
         folder = f"{lake.root(self.warehouse).rstrip('/')}/{SCHEMA}/runs"
         return bool(fs.exists(folder) and fs.ls(folder, detail=False))

@@ -7,7 +7,8 @@
 
 {% macro spark__lake_tables() -%}
     {%- if execute -%}
-        {%- set lake = env_var('LAKE_URL', 'warehouse/lake') | trim | replace('\\', '/') -%}
+        {#- SPARK_LAKE_URL: the lake as Spark names it, where that differs (s3a:// for s3://) -#}
+        {%- set lake = env_var('SPARK_LAKE_URL', env_var('LAKE_URL', 'warehouse/lake')) | trim -%}
         {%- set folder = '/([^/]+)/([^/]+)/[^/]+[.]parquet$' -%}
         {%- set listing -%}
             select distinct
