@@ -68,3 +68,12 @@
 {% macro default__snapshots_supported() -%}
     {{ return(true) }}
 {%- endmacro %}
+
+{#- A post-hook removing the kept rows (alias `target`) where `condition` holds. -#}
+{% macro remove_rows(condition, partition) -%}
+    {{ return(adapter.dispatch('remove_rows', 'customer_analytics')(condition, partition)) }}
+{%- endmacro %}
+
+{% macro default__remove_rows(condition, partition) -%}
+    delete from {{ this }} as target where {{ condition }}
+{%- endmacro %}

@@ -62,3 +62,22 @@
         {{ relation }}
     {%- endif -%}
 {%- endmacro %}
+
+{#- complete_partitions left the rows out of the partitions it wrote; a partition left with
+    none at all was not written (dynamic overwrite): what still matches is dropped whole. -#}
+{% macro spark__remove_rows(condition, partition) -%}
+    {%- if execute -%}
+        {%- set stale -%}
+            select distinct cast(target.{{ partition }} as string) as stale_partition
+            from {{ this }} as target
+            where {{ condition }}
+        {%- endset -%}
+        {%- set partitions = run_query(stale).columns[0].values() -%}
+        {%- if partitions | length > 0 -%}
+            alter table {{ this }} drop if exists
+            {%- for value in partitions %}
+                partition ({{ partition }} = '{{ value }}'){{ ',' if not loop.last }}
+            {%- endfor %}
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}

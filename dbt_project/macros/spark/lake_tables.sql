@@ -13,7 +13,8 @@
         {%- set listing -%}
             select distinct
                 regexp_extract(path, '{{ folder }}', 1) as dataset_name,
-                regexp_extract(path, '{{ folder }}', 2) as table_name
+                regexp_extract(path, '{{ folder }}', 2) as table_name,
+                regexp_extract(path, '^(.*)/[^/]+$', 1) as table_location
             from binaryFile.`{{ lake.rstrip('/') }}/*/*/*.parquet`
         {%- endset -%}
         {%- for row in run_query(listing).rows if not row[1].startswith('_dlt') -%}
@@ -21,9 +22,10 @@
             {%- do run_query('create schema if not exists ' ~ row[0]) -%}
             {#- dropped and created again: the schema follows the files (dlt evolves raw) -#}
             {%- do run_query('drop table if exists ' ~ relation) -%}
+            {#- the files' own absolute URL: a relative LAKE_URL would resolve elsewhere -#}
             {%- do run_query(
                 'create table ' ~ relation ~ " using parquet options (mergeSchema 'true') "
-                ~ "location '" ~ lake.rstrip('/') ~ '/' ~ row[0] ~ '/' ~ row[1] ~ "'"
+                ~ "location '" ~ row[2] ~ "'"
             ) -%}
             {#- dbt listed the catalog before this hook: tell its cache the table exists -#}
             {%- do adapter.cache_added(

@@ -6,13 +6,13 @@
         partition_by=date_partitions('order_date'),
         on_schema_change='fail',
         post_hook=[
-            "{% if deletes_in_place() %}delete from {{ this }} as target where not exists (select 1 from {{ ref('int_orders_converted') }} as kept where kept.order_id = target.order_id){% endif %}"
+            "{{ remove_rows('not exists (select 1 from ' ~ ref('int_orders_converted') ~ ' as kept where kept.order_id = target.order_id)', 'order_date') }}"
         ]
     )
 }}
 {#- Incremental: all orders of each customer with a change, so order numbers stay right. -#}
 {#- The post-hook drops orders refused or deleted since: NOT EXISTS (anti-join), not NOT IN;
-    where rows are not deleted in place, the final select leaves them out instead. -#}
+    on Spark the final select leaves them out and the hook drops partitions left with none. -#}
 -- depends_on: {{ ref('base_shop__orders') }}
 -- depends_on: {{ ref('stg_shop__deleted_records') }}
 -- depends_on: {{ ref('int_orders_converted') }}
