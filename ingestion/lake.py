@@ -188,7 +188,10 @@ def prepare_source(source: Any) -> None:
     Resources keep their primary keys as hints; staging keeps the latest version per key.
     """
     for resource in source.resources.values():
-        if resource.write_disposition == "merge":
+        disposition = resource.write_disposition
+        if isinstance(disposition, dict):  # {"disposition": "merge", "strategy": ...}
+            disposition = disposition.get("disposition")
+        if disposition == "merge":
             resource.apply_hints(write_disposition="append")
         resource.apply_hints(file_format="parquet")
 

@@ -10,6 +10,7 @@ imported here only, so the DuckDB and PostgreSQL paths never need it.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -50,6 +51,15 @@ def session() -> Any:
     for key, value in settings().items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
+
+
+def active() -> bool:
+    """Whether this process already runs a Spark session (dbt ran here): reading is cheap then."""
+    if "pyspark" not in sys.modules:
+        return False
+    from pyspark import SparkContext
+
+    return SparkContext._active_spark_context is not None  # process-wide, unlike getActiveSession
 
 
 def _literal(value: Any) -> str:

@@ -128,9 +128,18 @@ def snapshot_path(warehouse: wh.Warehouse) -> Path:
 
 
 def save_snapshot(warehouse: wh.Warehouse) -> None:
-    """Save the status for ``status`` to show while a later load holds the DuckDB file."""
+    """Save the status for ``status`` to show while a later load holds the DuckDB file.
+
+    On Spark only when this process already has a session (dbt ran here): starting one for
+    an ingest-only run would cost more than the run.
+    """
     if warehouse.kind not in ONE_PROCESS:
         return
+    if warehouse.kind == "spark":
+        from ingestion import spark_sql
+
+        if not spark_sql.active():
+            return
     try:
         snap = snapshot(warehouse)
     except Exception as exc:  # no ops models yet, or the ledger cannot be read: nothing to save
