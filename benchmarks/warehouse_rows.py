@@ -23,6 +23,10 @@ _TABLES_SQL = (
 
 
 def _connect(env: dict[str, str]) -> Any:
+    if env.get("WAREHOUSE") == "spark":  # the lake's files, through DuckDB views
+        from ingestion import lake, warehouse
+
+        return lake.connect(warehouse.Warehouse("spark", lake_url=env["LAKE_URL"]))
     if env.get("WAREHOUSE", "duckdb") == "duckdb":
         import duckdb
 

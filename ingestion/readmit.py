@@ -22,7 +22,7 @@ import dlt
 import pyarrow as pa
 
 from ingestion import config as config_mod
-from ingestion import rejects, warehouse
+from ingestion import lake, rejects, warehouse
 from ingestion.errors import describe_error
 from ingestion.filesystem.contract import FILE_LINE_COLUMN, Chunk, FileContract, conform
 from ingestion.filesystem.csv_reader import csv_line_chunks
@@ -132,7 +132,10 @@ def replay_source(
 
     target = contract.resource_name
     result.before = {target: table_counts(wh, dataset).get(target, 0)}
-    info = pipeline.run(replay_source_())
+    replayed = replay_source_()
+    if warehouse.appends_only(wh):
+        lake.prepare_source(replayed)
+    info = pipeline.run(replayed)
     result.load_ids.extend(info.loads_ids)
     pairs = list(
         zip(
@@ -141,14 +144,18 @@ def replay_source(
             strict=True,
         )
     )
-    with pipeline.sql_client() as client:
-        table_name = client.make_qualified_table_name(rejects.TABLE)
-        for location, position in pairs:
-            client.execute_sql(
-                f"delete from {table_name} where location = %s and position = %s",
-                location,
-                position,
-            )
+    if warehouse.appends_only(wh):  # the lake: rewrite the few files that held them
+        admitted_at = set(pairs)
+        lake.drop_rejects(wh, dataset, rejects.TABLE, lambda loc, pos, _: (loc, pos) in admitted_at)
+    else:
+        with pipeline.sql_client() as client:
+            table_name = client.make_qualified_table_name(rejects.TABLE)
+            for location, position in pairs:
+                client.execute_sql(
+                    f"delete from {table_name} where location = %s and position = %s",
+                    location,
+                    position,
+                )
     result.after = {target: table_counts(wh, dataset).get(target, 0)}
     result.row_counts[target] = data.num_rows
     logger.info("%s: re-admitted %d rejected records", cfg.name, data.num_rows)

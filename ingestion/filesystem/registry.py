@@ -76,7 +76,7 @@ def _epoch_us(value: datetime) -> int:
 
 
 def read(dataset: str, source_name: str) -> dict[str, Registered]:
-    """Every registered file of a source: one query (empty before the first load)."""
+    """Every registered file of a source, its newest entry winning (empty before the first load)."""
     wh = warehouse.current(warehouse.LOADER)
     exists = warehouse.query(
         wh,
@@ -89,7 +89,7 @@ def read(dataset: str, source_name: str) -> dict[str, Registered]:
     rows = warehouse.query(
         wh,
         "select location, size_bytes, modified_at, content_sha256, outcome, same_as "
-        f'from "{dataset}"."{TABLE}" where source_name = %s',
+        f'from "{dataset}"."{TABLE}" where source_name = %s order by _dlt_load_id',
         (source_name,),
     )
     return {
