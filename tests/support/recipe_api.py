@@ -9,7 +9,8 @@
   ``total_pages``), ``link`` (a ``Link: <...>; rel="next"`` header);
 - shape: ``list`` (a top-level JSON list) or ``wrapped`` (``{"data": [...], ...}``);
 - cursor: how ``updated_at`` is written and ``since``/``until`` read: ``iso``
-  (``2026-03-01T07:00:00Z``), ``epoch_s``, ``epoch_ms``.
+  (``2026-03-01T07:00:00Z``), ``epoch_s``, ``epoch_ms``, ``text`` (``2026-03-01 07:00:00``, the
+  format ``TEXT_FORMAT``).
 
 Rows are ordered by (updated_at, id); ``since`` is inclusive, ``until`` exclusive; ``limit``
 defaults to 10. Every request is recorded (path and query) for the tests to inspect.
@@ -37,7 +38,8 @@ TICKETS = 40
 AUTHS = ("open", "bearer", "header_key", "query_key", "basic")
 PAGINGS = ("none", "cursor", "offset", "page_number", "link")
 SHAPES = ("list", "wrapped")
-CURSORS = ("iso", "epoch_s", "epoch_ms")
+CURSORS = ("iso", "epoch_s", "epoch_ms", "text")
+TEXT_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,8 @@ def render(instant: datetime, cursor: str) -> Any:
         return int(instant.timestamp())
     if cursor == "epoch_ms":
         return int(instant.timestamp() * 1000)
+    if cursor == "text":
+        return instant.strftime(TEXT_FORMAT)
     return instant.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -80,7 +84,10 @@ def parse(value: str, cursor: str) -> datetime:
         return datetime.fromtimestamp(int(value), UTC)
     if cursor == "epoch_ms":
         return datetime.fromtimestamp(int(value) / 1000, UTC)
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if cursor == "text":
+        return datetime.strptime(value, TEXT_FORMAT).replace(tzinfo=UTC)
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 class ApiError(Exception):
