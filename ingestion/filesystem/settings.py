@@ -10,7 +10,7 @@ from pydantic import Field, PositiveInt, ValidationInfo, field_validator
 from ingestion.typed_settings import ColumnNames, SecretValue, Settings, WindowFormat
 
 # How a declared column is typed (``columns.ARROW_TYPES`` holds the Arrow type of each).
-ColumnKind = Literal["string", "int64", "float64", "bool", "timestamptz", "json_text"]
+ColumnKind = Literal["string", "int64", "float64", "bool", "timestamptz", "json_text", "decimal"]
 
 DEFAULT_GLOBS = ("**/*.parquet", "**/*.jsonl.gz", "**/*.jsonl", "**/*.csv")
 DEFAULT_PARTITION_PATTERN = r"date=(\d{4}-\d{2}-\d{2})"

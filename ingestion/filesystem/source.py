@@ -95,7 +95,7 @@ def filesystem_source(
     Args:
         bucket_url: a local folder, ``file://``, ``s3://``, ``gs://``, ``az://``, ...
         columns: the declared columns and their kinds (``string``, ``int64``, ``float64``,
-            ``bool``, ``timestamptz``, ``json_text``); other columns load as sent.
+            ``bool``, ``timestamptz``, ``json_text``, ``decimal``); other columns load as sent.
         credentials: the bucket's credentials (dlt's fields for its filesystem), or a
             ``secret:``/``file:`` reference; local folders need none.
         globs: one glob per format; the reader follows the file name's ending.

@@ -129,6 +129,19 @@ def _client(name: str, settings: RestApiSettings) -> dict[str, Any]:
     return client
 
 
+def _masked_client(settings: RestApiSettings) -> dict[str, Any]:
+    """The client as dlt's validator sees it: secrets hidden, the injected auth secret present
+    (``password`` of ``http_basic`` is required there; its value is read when the source runs)."""
+    client = _masked(copy.deepcopy(settings.client))
+    auth = client.get("auth")
+    if isinstance(auth, dict):
+        kind = auth.get("type", "bearer")
+        for secret, auth_type in AUTH_SECRETS.items():
+            if kind == auth_type:
+                auth.setdefault(secret, "<hidden>")
+    return client
+
+
 def rest_api_config(
     name: str,
     settings: RestApiSettings,
@@ -157,7 +170,7 @@ def rest_api_config(
         declared = resolve_secrets(declared, where) if live else _masked(declared)
         declared["endpoint"] = _endpoint(name, settings, resource, (start, end), live)
         resources.append(declared)
-    client = _client(name, settings) if live else _masked(copy.deepcopy(settings.client))
+    client = _client(name, settings) if live else _masked_client(settings)
     return {
         "client": client,  # type: ignore[typeddict-item]
         "resource_defaults": defaults,
