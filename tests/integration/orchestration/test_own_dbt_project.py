@@ -83,6 +83,9 @@ def helpdesk_cli(tmp_path: Path, warehouse_env: dict[str, str]) -> Cli:
     return Cli(env)
 
 
+# DuckDB only: the path is the same on PostgreSQL (the project's own profile, then the ops
+# package with this repo's), and each case is a whole load and build
+@pytest.mark.parametrize("warehouse_env", ["duckdb"], indirect=True)
 def test_the_run_script_loads_other_sources_builds_their_own_dbt_project_and_status_reads_it(
     helpdesk_cli: Cli,
 ) -> None:
