@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from ingestion.redact import scrub_file
 from orchestration import ops_models
 from orchestration.dbt_failures import retry_can_help
@@ -91,10 +93,12 @@ class DbtOutcome:
         )
 
 
-def profiles_dir(project_dir: Path) -> Path:
-    """Where dbt finds ``profiles.yml``; copies ``profiles.example.yml`` in when none exists."""
+def profiles_dir(project_dir: Path, profile: str | None = None) -> Path:
+    """Where dbt finds ``profiles.yml``: ``DBT_PROFILES_DIR`` (if it defines ``profile``, when
+    one is named), else the project's folder, with ``profiles.example.yml`` copied in when it
+    has none."""
     explicit = os.environ.get("DBT_PROFILES_DIR")
-    if explicit:
+    if explicit and (profile is None or profile in _profile_names(Path(explicit))):
         return Path(explicit)
     target = project_dir / "profiles.yml"
     example = project_dir / "profiles.example.yml"
@@ -102,6 +106,15 @@ def profiles_dir(project_dir: Path) -> Path:
         shutil.copyfile(example, target)
         log.info("copied %s to %s", example.name, target.name)
     return project_dir
+
+
+def _profile_names(folder: Path) -> set[str]:
+    """The profiles a folder's ``profiles.yml`` defines (none when unreadable)."""
+    try:
+        profiles = yaml.safe_load((folder / "profiles.yml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return set()
+    return set(profiles) if isinstance(profiles, dict) else set()
 
 
 def build_args(
@@ -176,7 +189,8 @@ def run_build(
     outcome = invoke(build_args(select, full_refresh, dbt_vars, project))
     if ops_models.defined_in(project):
         return outcome
-    return outcome.then(invoke(ops_models.run_args(profiles_dir(REPO_ROOT))))
+    ops_profiles = profiles_dir(REPO_ROOT, profile=ops_models.PROFILE)
+    return outcome.then(invoke(ops_models.run_args(ops_profiles)))
 
 
 def invoke(args: list[str]) -> DbtOutcome:

@@ -25,6 +25,7 @@ OPS_PACKAGE = REPO_ROOT / "dbt_project" / "ops_package"
 # a model every copy of the ops models has; its presence in a manifest means "already there"
 MARKER_MODEL = "ops_run_history"
 SCHEMA = "ops"  # where status and report read them
+PROFILE = "customer_analytics"  # the package's profile: this repo's, the ledger's warehouse
 
 
 def manifest_path(project_dir: Path) -> Path:

@@ -155,3 +155,19 @@ def test_a_project_folder_without_dbt_project_yml_is_a_setting_error_naming_key_
     message = str(raised.value)
     assert "[orchestration] dbt_project_dir" in message
     assert "ORCHESTRATION__DBT_PROJECT_DIR" in message and "no dbt_project.yml" in message
+
+
+def test_the_ops_run_uses_dbt_profiles_dir_only_when_it_has_this_repos_profile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orchestration import dbt_step, ops_models
+
+    theirs = tmp_path / "profiles"
+    theirs.mkdir()
+    (theirs / "profiles.yml").write_text("helpdesk:\n  target: dev\n")
+    monkeypatch.setenv("DBT_PROFILES_DIR", str(theirs))
+
+    assert dbt_step.profiles_dir(tmp_path) == theirs  # the project's own build
+    assert dbt_step.profiles_dir(settings.REPO_ROOT, ops_models.PROFILE) == settings.REPO_ROOT
+    (theirs / "profiles.yml").write_text("helpdesk: {}\ncustomer_analytics: {}\n")
+    assert dbt_step.profiles_dir(settings.REPO_ROOT, ops_models.PROFILE) == theirs
