@@ -46,7 +46,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--yes", action="store_true", help="confirm --reload")
     parser.add_argument("--start", type=date.fromisoformat, help="backfill window start (day)")
     parser.add_argument("--end", type=date.fromisoformat, help="backfill window end (day)")
-    parser.add_argument("--quiet", action="store_true", help="no progress display")
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress (default: a live table per source on a terminal, else plain lines)",
+    )
     parser.add_argument(
         "--list",
         action="store_true",
@@ -79,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         end=args.end.isoformat() if args.end else None,
         skip_dbt=True,
         retries=0,
-        progress=None if args.quiet else "log",
+        progress=None if args.quiet else ("live" if sys.stderr.isatty() else "lines"),
         time_limit_s=args.time_limit_s,
     )
     return run_and_report(request)
