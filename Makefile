@@ -4,6 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+SPARK_STAMP := $(VENV)/.installed-spark
 DEMO_DIR ?= demo_data
 DEMO_DAYS ?= 30
 DEMO_SCALE ?= 1
@@ -24,13 +25,19 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) profiles.yml ## Create .venv and install the project (only when needed)
 
+$(SPARK_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[dev,spark]'
+	touch $(SPARK_STAMP)
+
+install-spark: $(SPARK_STAMP) profiles.yml ## Add the Spark extra (pyspark, dbt-spark; ~850 MB, Java 17) to .venv
+
 profiles.yml: profiles.example.yml
 	cp profiles.example.yml profiles.yml
 
 demo-data: install ## Generate the demo shop's history if absent (DEMO_DAYS, DEMO_SCALE)
 	@test -f $(DEMO_DIR)/state.json || $(BIN)/python -m demo generate --days $(DEMO_DAYS) --scale $(DEMO_SCALE)
 
-run: install demo-data demo-api ## Main job on DuckDB: demo data -> ingestion -> dbt build -> summary
+run: install $(if $(filter spark,$(WAREHOUSE)),install-spark) demo-data demo-api ## Main job (WAREHOUSE=duckdb|postgres|spark): demo data -> ingestion -> dbt build -> summary
 	$(BIN)/python -m orchestration run
 
 demo-api: install demo-data ## Serve the demo's CRM + FX API in the background (until `make stop`)
@@ -61,11 +68,14 @@ prefect-flow: install demo-data demo-api ## Run the Prefect flow once (a tempora
 	PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS=$${PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS:-120} \
 	  $(BIN)/python orchestration/prefect/flow.py
 
-system-deps: ## Install PostgreSQL server and Chromium OS packages if missing
+system-deps: ## Install PostgreSQL server, Chromium and a Java runtime (Spark) OS packages if missing
 	./scripts/ensure-system-deps.sh
 
-test: install system-deps lint ## Whole test suite: lint, Python tests (incl. the fast slice of the fault battery), dbt build on DuckDB and PostgreSQL
+test: install install-spark system-deps lint ## Whole test suite: lint, Python tests (incl. the fast slices of the fault battery and of Spark), dbt build on DuckDB and PostgreSQL
 	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=20 $(PYTEST_ARGS)
+
+test-spark: install-spark system-deps ## Spark in full on a local two-worker cluster: every dbt test, a day, a backfill, a full refresh
+	SPARK_FULL=1 $(BIN)/python -m pytest -m spark -n 0 -s --durations=10 $(PYTEST_ARGS)
 
 faults: install system-deps ## Full reliability and security battery -> reports/faults/faults.{json,md}
 	rm -rf reports/faults
@@ -92,5 +102,5 @@ bench: install system-deps ## Benchmark a 10M-event day (BENCH_ARGS="--scale 100
 clean: stop ## Remove local warehouse, demo data and dbt artefacts (keeps .venv)
 	rm -rf warehouse $(DEMO_DIR) target logs reports
 
-.PHONY: help install demo-data demo-api stop run advance ingest status report warehouse-roles airflow-check prefect-flow system-deps test faults \
+.PHONY: help install install-spark test-spark demo-data demo-api stop run advance ingest status report warehouse-roles airflow-check prefect-flow system-deps test faults \
 	lint format docs bench clean

@@ -10,7 +10,7 @@ from benchmarks import report
 from benchmarks.runner import Bench
 from benchmarks.settings import Settings
 
-WAREHOUSES = ("duckdb", "postgres")
+WAREHOUSES = ("duckdb", "postgres", "spark")
 
 
 def _warehouses(text: str) -> list[str]:
@@ -39,7 +39,8 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         "--warehouses",
         type=_warehouses,
         default=defaults.warehouses,
-        help="comma-separated: duckdb,postgres (default both)",
+        help="comma-separated: duckdb,postgres,spark (default duckdb,postgres; spark runs on a "
+        "local two-worker cluster)",
     )
     p.add_argument("--skip-naive", action="store_true", help="skip the pandas to_sql baseline")
     p.add_argument(

@@ -14,7 +14,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import baselines, measure, project, report, run_info, targets
+from benchmarks import baselines, measure, project, report, run_info, spark, targets
 from benchmarks.results import StepResult
 from benchmarks.settings import (
     DEFAULT_SOURCES,
@@ -212,6 +212,7 @@ class Bench:
             self.notes.insert(0, self.aborted)
         finally:
             self.ws.stop_postgres()
+            self.ws.stop_spark()
         return self.write_report(complete=True)
 
     def write_report(self, complete: bool = False) -> tuple[Path, Path]:
@@ -242,10 +243,21 @@ class Bench:
             raise RuntimeError("demo generate failed; nothing to measure")
         if "postgres" in self.s.warehouses or not self.s.skip_naive:
             self.ws.start_postgres()
+        if "spark" in self.s.warehouses:
+            self.ws.start_spark()
+            self.steps["spark.cluster_start"] = StepResult(
+                id="spark.cluster_start",
+                label="start a Spark master and two workers on 127.0.0.1",
+                group="prep",
+                warehouse="spark",
+                wall_s=round(self.ws.spark.started_in_s, 3),
+            )
         with self.ws.demo_api():
             baselines.limits(self)
             for wh in self.s.warehouses:
                 project.first_day(self, wh)
+            if "spark" in self.s.warehouses:
+                spark.parquet_floor(self)
             for wh in self.s.warehouses:
                 project.no_op(self, wh)
         if not self.s.skip_naive:

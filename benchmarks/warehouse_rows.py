@@ -2,7 +2,8 @@
 
 Every raw table row carries ``_dlt_load_id``. Rows of the loads that appeared during a step are
 the rows that step wrote (merged rows get the new load id too). Child tables without the column
-are not counted; ``rejected_records`` rows are reported apart.
+are not counted; ``rejected_records`` rows are reported apart; the file drops' ``file_registry``
+(one bookkeeping row per file read) is not a loaded row.
 """
 
 from __future__ import annotations
@@ -16,12 +17,16 @@ LoadCounts = dict[str, Counter[str]]  # "schema.table" -> load id -> rows
 _TABLES_SQL = (
     "select table_schema, table_name from information_schema.columns "
     "where column_name = '_dlt_load_id' and table_schema like 'raw%' "
-    "and table_schema <> 'raw_ops' "
+    "and table_schema <> 'raw_ops' and table_name <> 'file_registry' "
     "and table_name not like '\\_dlt%' escape '\\' order by 1, 2"
 )
 
 
 def _connect(env: dict[str, str]) -> Any:
+    if env.get("WAREHOUSE") == "spark":  # the lake's files, through DuckDB views
+        from ingestion import lake, warehouse
+
+        return lake.connect(warehouse.Warehouse("spark", lake_url=env["LAKE_URL"]))
     if env.get("WAREHOUSE", "duckdb") == "duckdb":
         import duckdb
 

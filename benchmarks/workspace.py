@@ -36,6 +36,7 @@ class Workspace:
         self.python = sys.executable
         self.api_url = ""
         self.pg: Any = None
+        self.spark: Any = None
 
     def reset(self) -> None:
         """Wipe the work dir and give dbt its profile (a copy of ``profiles.example.yml``)."""
@@ -84,6 +85,10 @@ class Workspace:
         )
         if wh == "duckdb":
             env["DUCKDB_PATH"] = str(home / "analytics.duckdb")
+        elif wh == "spark":
+            from benchmarks import spark
+
+            env.update(spark.env(home, self.spark))
         else:
             env.update(self.pg.env(f"bench{instance}"))
         return env
@@ -133,6 +138,18 @@ class Workspace:
         from demo import pg_server
 
         pg_server.create_database(self.pg, name)
+
+    def start_spark(self) -> None:
+        """A local Spark cluster (a master, two workers) for the Spark steps."""
+        from benchmarks import spark
+
+        self.spark = spark.start_cluster(self.work)
+        log.info("Spark cluster %s up in %.1f s", self.spark.master_url, self.spark.started_in_s)
+
+    def stop_spark(self) -> None:
+        """Stop the Spark cluster, if one was started."""
+        if self.spark is not None:
+            self.spark.stop()
 
     def stop_postgres(self) -> None:
         """Stop the throwaway server, if one was started."""

@@ -22,7 +22,7 @@ from dlt.common.destination import TLoaderFileFormat
 from dlt.common.runtime import run_context
 
 from ingestion import config as config_mod
-from ingestion import package_repair, rejects, reread, time_limit, warehouse
+from ingestion import lake, package_repair, rejects, reread, time_limit, warehouse
 from ingestion import progress as progress_display
 from ingestion.errors import describe_error
 from ingestion.redact import install_on_root_handlers, redact
@@ -155,13 +155,17 @@ def load_source(
         # a run-wide loader_file_format would override the bookkeeping tables' own format
         if not resource.name.endswith(OWN_FILE_FORMAT):
             resource.apply_hints(file_format=LOADER_FILE_FORMAT)
+    if warehouse.appends_only(wh):
+        lake.prepare_source(source)
     if full_refresh or reload:  # from the beginning, merged (reload: onto emptied tables)
         info = reread.reread(pipeline, source, result.before, reload=reload)
     else:
         info = pipeline.run(source)
     _add_counts(result, pipeline, info)
     if counter.reread and info is not None:
-        drop_superseded_rejects(pipeline, counter.reread, info.loads_ids)
+        drop_superseded_rejects(pipeline, counter.reread, info.loads_ids, wh)
+    if warehouse.appends_only(wh):
+        lake.materialize_empty_tables(wh, pipeline)
     result.rejected = dict(counter)
     result.after = table_counts(wh, cfg.dataset)
     result.trace = _trace_text(pipeline)
@@ -169,9 +173,19 @@ def load_source(
     return result
 
 
-def drop_superseded_rejects(pipeline: Any, locations: set[str], load_ids: list[str]) -> None:
+def drop_superseded_rejects(
+    pipeline: Any, locations: set[str], load_ids: list[str], wh: warehouse.Warehouse | None = None
+) -> None:
     """Delete rejected records of files this run re-read in full, except this run's own."""
     if not load_ids:
+        return
+    if wh is not None and warehouse.appends_only(wh):
+        lake.drop_rejects(
+            wh,
+            pipeline.dataset_name,
+            rejects.TABLE,
+            lambda location, _, load_id: location in locations and load_id not in load_ids,
+        )
         return
     with pipeline.sql_client() as client:
         table = client.make_qualified_table_name(rejects.TABLE)

@@ -1,7 +1,9 @@
 """Replay: re-admit rejected records that now parse, each exactly once.
 
 For every file-based source, the rejected records are re-read from their original file when it
-still exists (else from ``raw_text``) with the current reader and contract. Records that now
+still exists in the landing zone (opened as the loader opens it: never through a symbolic link;
+else from ``raw_text``) with the current reader and contract. Records of whole files and of
+refused columns (``position`` 0 and below) are left to the loader. Records that now
 pass are merged into their table on its primary key, and only after that load succeeded are
 their ``rejected_records`` rows deleted. A replay killed in between is finished by the next one:
 the merge on the key makes the second admission a no-op, so nothing is admitted twice.
@@ -9,52 +11,50 @@ the merge on the key makes the second admission a no-op, so nothing is admitted 
 
 from __future__ import annotations
 
-import gzip
 import logging
 import time
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import dlt
 import pyarrow as pa
 
 from ingestion import config as config_mod
-from ingestion import rejects, warehouse
+from ingestion import lake, rejects, warehouse
 from ingestion.errors import describe_error
 from ingestion.filesystem.contract import FILE_LINE_COLUMN, Chunk, FileContract, conform
 from ingestion.filesystem.csv_reader import csv_line_chunks
-from ingestion.filesystem.helpers import absolute_url
 from ingestion.filesystem.jsonl_reader import jsonl_line_chunks
+from ingestion.filesystem.listing import LandingZone, RefusedFile
 from ingestion.filesystem.readers import file_format, read_file
-from ingestion.filesystem.source import contract_of, resolved_settings
+from ingestion.filesystem.source import contract_of, landing_zone, prepare, resolved_settings
 from ingestion.pipelines import drop_trace_file, make_pipeline, table_counts
 from ingestion.results import LoadReport, SourceLoad
 
 logger = logging.getLogger(__name__)
 
 
-def _local_path(bucket_url: str, location: str) -> Path | None:
-    parts = urlsplit(bucket_url)
-    if parts.scheme != "file":
-        return None
-    return Path(unquote(parts.path)) / location
-
-
-def _from_file(path: Path, location: str, contract: FileContract, wanted: set[int]) -> pa.Table:
+def _from_file(
+    zone: LandingZone, location: str, contract: FileContract, wanted: set[int]
+) -> pa.Table | None:
+    """The rows of ``wanted`` lines that now pass, re-read from the file (None: it is gone)."""
     good_tables = []
-    opener: Any = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rb") as stream:
-        for good, _ in read_file(stream, path.name, location, contract):
+    try:
+        stream = zone.open(location)
+    except (RefusedFile, OSError):
+        return None
+    with stream:
+        for good, _ in read_file(stream, location.rsplit("/", 1)[-1], location, contract):
             if good is not None:
                 mask = pa.array(
                     [line in wanted for line in good.column(FILE_LINE_COLUMN).to_pylist()]
                 )
                 good_tables.append(good.filter(mask))
-    return pa.concat_tables(good_tables, promote_options="permissive") if good_tables else None
+    if not good_tables:
+        return pa.table({})
+    return pa.concat_tables(good_tables, promote_options="permissive")
 
 
 def _from_raw_text(
@@ -93,17 +93,23 @@ def replay_source(
         return
     settings = resolved_settings(cfg)  # as the loader sees them: the file under dlt's overrides
     contract = contract_of(cfg.name, settings)
-    bucket_url = absolute_url(settings.bucket_url)
+    pipeline = make_pipeline(cfg.name, dataset, wh)
+    try:  # the stored schema: extra columns keep the types they landed as
+        pipeline.sync_destination()
+    except Exception:  # the run below meets (and reports) whatever is wrong with the warehouse
+        logger.debug("%s: schema not restored from the warehouse", cfg.name, exc_info=True)
+    if cfg.name in pipeline.schemas:
+        prepare(contract, pipeline.schemas[cfg.name])
+    zone = landing_zone(cfg.name, settings)
     by_location: dict[str, list[tuple[int, str]]] = defaultdict(list)
     for location, position, raw_text in rejected:
-        by_location[location].append((int(position), raw_text or ""))
+        if int(position) > 0:  # a line or row; not a whole file or a refused column
+            by_location[location].append((int(position), raw_text or ""))
     admitted: list[pa.Table] = []
     for location, rows in sorted(by_location.items()):
-        path = _local_path(bucket_url, location)
         wanted = {position for position, _ in rows}
-        if path is not None and path.exists():
-            table = _from_file(path, location, contract, wanted)
-        else:
+        table = _from_file(zone, location, contract, wanted)
+        if table is None:
             table = _from_raw_text(location, contract, sorted(rows))
         if table is not None and table.num_rows:
             admitted.append(table)
@@ -126,8 +132,10 @@ def replay_source(
 
     target = contract.resource_name
     result.before = {target: table_counts(wh, dataset).get(target, 0)}
-    pipeline = make_pipeline(cfg.name, dataset, wh)
-    info = pipeline.run(replay_source_())
+    replayed = replay_source_()
+    if warehouse.appends_only(wh):
+        lake.prepare_source(replayed)
+    info = pipeline.run(replayed)
     result.load_ids.extend(info.loads_ids)
     pairs = list(
         zip(
@@ -136,14 +144,18 @@ def replay_source(
             strict=True,
         )
     )
-    with pipeline.sql_client() as client:
-        table_name = client.make_qualified_table_name(rejects.TABLE)
-        for location, position in pairs:
-            client.execute_sql(
-                f"delete from {table_name} where location = %s and position = %s",
-                location,
-                position,
-            )
+    if warehouse.appends_only(wh):  # the lake: rewrite the few files that held them
+        admitted_at = set(pairs)
+        lake.drop_rejects(wh, dataset, rejects.TABLE, lambda loc, pos, _: (loc, pos) in admitted_at)
+    else:
+        with pipeline.sql_client() as client:
+            table_name = client.make_qualified_table_name(rejects.TABLE)
+            for location, position in pairs:
+                client.execute_sql(
+                    f"delete from {table_name} where location = %s and position = %s",
+                    location,
+                    position,
+                )
     result.after = {target: table_counts(wh, dataset).get(target, 0)}
     result.row_counts[target] = data.num_rows
     logger.info("%s: re-admitted %d rejected records", cfg.name, data.num_rows)

@@ -57,6 +57,17 @@ class RejectCounter(Counter[str]):
         self.reread: set[str] = set()
 
 
+def storable(text: str) -> str:
+    """Text both warehouses hold: NUL and bytes that are not UTF-8 written as escapes."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\\x00")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates, e.g. bytes read with surrogateescape
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
 def record(
     source_name: str,
     resource_name: str,
@@ -65,17 +76,17 @@ def record(
     raw_text: str | None,
     reason: str,
 ) -> dict[str, Any]:
-    """Build one rejected record row."""
+    """Build one rejected record row (text made storable: NUL and stray bytes escaped)."""
     if raw_text is not None and len(raw_text) > MAX_RAW_TEXT:
         raw_text = raw_text[:MAX_RAW_TEXT]
         reason = f"{reason} (raw_text cut to {MAX_RAW_TEXT} characters)"
     return {
         "source_name": source_name,
         "resource_name": resource_name,
-        "location": location,
+        "location": storable(location),
         "position": int(position),
-        "raw_text": raw_text,
-        "reason": reason,
+        "raw_text": None if raw_text is None else storable(raw_text),
+        "reason": storable(reason),
         "rejected_at": datetime.now(UTC),
     }
 

@@ -25,7 +25,7 @@ from ingestion import rejects
 logger = logging.getLogger(__name__)
 
 # Tables that record what a run found rather than what the source holds.
-BOOKKEEPING = (rejects.TABLE, "deleted_records")
+BOOKKEEPING = (rejects.TABLE, "deleted_records", "file_registry")
 
 
 class EmptyReread(RuntimeError):

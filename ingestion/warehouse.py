@@ -1,8 +1,11 @@
 """Warehouse selection shared by the loaders, the run script and the tests.
 
-One switch for both tools: ``WAREHOUSE`` (``duckdb`` by default, or ``postgres``). DuckDB's
-file is ``DUCKDB_PATH`` (default ``warehouse/analytics.duckdb``); PostgreSQL is reached through
-the standard libpq variables, which ``profiles.example.yml`` reads too.
+One switch for both tools: ``WAREHOUSE`` (``duckdb`` by default, ``postgres`` or ``spark``).
+DuckDB's file is ``DUCKDB_PATH`` (default ``warehouse/analytics.duckdb``); PostgreSQL is reached
+through the standard libpq variables, which ``profiles.example.yml`` reads too. On Spark the
+loaders write Parquet under ``LAKE_URL`` (default ``warehouse/lake``; ``ingestion.lake``) and dbt
+builds in the Spark catalog (``ingestion.spark_sql``): the loader's view of the warehouse is the
+lake, dbt's (the transformer role, also ``status``/``report``) is the catalog.
 
 Least privilege on PostgreSQL: each tool may log in as its own role. The loaders (and the run
 ledger) use ``LOADER_PGUSER``/``LOADER_PGPASSWORD``, dbt (and ``status``/``report``) use
@@ -25,7 +28,9 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_DUCKDB_PATH = "warehouse/analytics.duckdb"
 DUCKDB_OPEN_WAIT_S = 10.0  # how long a writer waits for a reader (status, report) to let go
-SUPPORTED = ("duckdb", "postgres")
+DEFAULT_LAKE_URL = "warehouse/lake"
+REMOTE_URLS = ("s3://", "gs://", "gcs://", "az://", "abfss://")
+SUPPORTED = ("duckdb", "postgres", "spark")
 LOADER = "loader"
 TRANSFORMER = "transformer"
 # The variables that override PGUSER/PGPASSWORD for a role's process.
@@ -44,11 +49,22 @@ class Warehouse:
     duckdb_path: Path | None = None
     pg: dict[str, str] | None = None
     read_only: bool = False  # DuckDB: a reader (status, report) never blocks a writer for long
+    lake_url: str | None = None  # Spark: the lake's folder or bucket URL
+    catalog: bool = False  # Spark: read dbt's models through Spark, not the lake's files
+
+    @property
+    def local_path(self) -> Path | None:
+        """The warehouse's file or folder on this machine (DuckDB's file, a local lake)."""
+        if self.kind == "spark" and self.lake_url and not self.lake_url.startswith(REMOTE_URLS):
+            return Path(self.lake_url)
+        return self.duckdb_path
 
     def describe(self) -> str:
         """A human-readable location without secrets."""
         if self.kind == "duckdb":
             return str(self.duckdb_path)
+        if self.kind == "spark":
+            return f"spark, lake {self.lake_url}"
         assert self.pg is not None
         return f"postgresql://{self.pg['user']}@{self.pg['host']}:{self.pg['port']}/{self.pg['database']}"
 
@@ -68,6 +84,9 @@ def current(role: str | None = None) -> Warehouse:
     if kind == "duckdb":
         path = Path(os.environ.get("DUCKDB_PATH") or DEFAULT_DUCKDB_PATH)
         return Warehouse(kind, duckdb_path=path)
+    if kind == "spark":
+        lake = os.environ.get("LAKE_URL") or DEFAULT_LAKE_URL
+        return Warehouse(kind, lake_url=lake, catalog=role == TRANSFORMER)
     return postgres(role)
 
 
@@ -98,6 +117,10 @@ def destination(warehouse: Warehouse | None = None) -> Any:
     import dlt  # here, not at the top: the run lock is checked before dlt's slow import
 
     wh = warehouse or current()
+    if wh.kind == "spark":
+        from ingestion import lake
+
+        return lake.destination(wh)
     if wh.kind == "duckdb":
         assert wh.duckdb_path is not None
         wh.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
@@ -130,10 +153,18 @@ def stream_parquet_row_groups_into_postgres() -> None:
 
 
 def connect(warehouse: Warehouse | None = None) -> Any:
-    """Open a DB-API connection to the warehouse (DuckDB or psycopg2)."""
+    """Open a DB-API connection to the warehouse (DuckDB, psycopg2, or Spark's two views)."""
     wh = warehouse or current()
     if wh.kind == "duckdb":
         return _connect_duckdb(wh)
+    if wh.kind == "spark" and wh.catalog:
+        from ingestion import spark_sql
+
+        return spark_sql.connect()
+    if wh.kind == "spark":
+        from ingestion import lake
+
+        return lake.connect(wh)
     import psycopg2
 
     assert wh.pg is not None
@@ -164,9 +195,14 @@ def _connect_duckdb(wh: Warehouse) -> Any:
             time.sleep(0.1)
 
 
+def appends_only(wh: Warehouse) -> bool:
+    """Whether raw is append-only (the lake): a key may have several landed versions there."""
+    return wh.kind == "spark"
+
+
 def placeholders(wh: Warehouse, sql: str) -> str:
-    """``%s`` placeholders on both warehouses (DuckDB's own style is ``?``)."""
-    return sql.replace("%s", "?") if wh.kind == "duckdb" else sql
+    """``%s`` placeholders on every warehouse (DuckDB's and Spark's own style is ``?``)."""
+    return sql.replace("%s", "?") if wh.kind in ("duckdb", "spark") else sql
 
 
 @contextmanager

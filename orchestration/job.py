@@ -13,7 +13,7 @@ from ingestion import warehouse as wh
 from ingestion.redact import redact
 from ingestion.typed_settings import SourceConfigError
 from orchestration import dbt_step, settings
-from orchestration.ledger import Ledger
+from orchestration.ledger import open_ledger
 from orchestration.retry import Attempt, with_retries
 from orchestration.summary import RunRecord, utcnow
 
@@ -96,7 +96,7 @@ class Job:
         self.request = request
         self.cfg = cfg
         self.warehouse = warehouse
-        self.ledger = Ledger(warehouse)
+        self.ledger = open_ledger(warehouse)
         self.run = RunRecord(
             run_id=run_id or new_run_id(),
             command=request.command,

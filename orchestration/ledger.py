@@ -135,9 +135,17 @@ class Ledger:
         )
         return bool(rows and rows[0]["n"])
 
-    def save_run(self, run: RunRecord) -> None:
-        """Insert or update the run's row."""
-        values = (
+    def _insert(self, table: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Append ``rows`` (every column, in the DDL's order) to ``ops.<table>``."""
+        if rows:
+            marks = ", ".join(["%s"] * len(rows[0]))
+            self.executemany(f"insert into {SCHEMA}.{table} values ({marks})", rows)
+
+    @staticmethod
+    def _run_row(run: RunRecord) -> tuple[Any, ...]:
+        """The run's ``ops.runs`` row, run_id first."""
+        return (
+            run.run_id,
             run.command,
             run.status,
             run.started_at,
@@ -158,6 +166,10 @@ class Ledger:
             run.tests_warned,
             run.tests_failed,
         )
+
+    def save_run(self, run: RunRecord) -> None:
+        """Insert or update the run's row."""
+        run_id, *values = self._run_row(run)
         columns = (
             "command, status, started_at, ended_at, duration_s, failed_step, error, warehouse, "
             "host, pid, args, dlt_load_ids, dbt_invocation_id, rows_loaded, rows_rejected, "
@@ -167,8 +179,8 @@ class Ledger:
         with wh.cursor(self.warehouse) as cur:  # one transaction: never two rows, never none
             delete = f"delete from {SCHEMA}.runs where run_id = %s"
             insert = f"insert into {SCHEMA}.runs (run_id, {columns}) values ({marks})"
-            cur.execute(wh.placeholders(self.warehouse, delete), (run.run_id,))
-            cur.execute(wh.placeholders(self.warehouse, insert), (run.run_id, *values))
+            cur.execute(wh.placeholders(self.warehouse, delete), (run_id,))
+            cur.execute(wh.placeholders(self.warehouse, insert), (run_id, *values))
 
     def record_step(
         self,
@@ -181,18 +193,15 @@ class Ledger:
         error: str | None,
     ) -> None:
         """Append one attempt of a step."""
-        self.execute(
-            f"insert into {SCHEMA}.run_steps values (%s, %s, %s, %s, %s, %s, %s)",
-            (run_id, step, attempt, status, started_at, ended_at, redact(error) if error else None),
-        )
+        masked = redact(error) if error else None
+        self._insert("run_steps", [(run_id, step, attempt, status, started_at, ended_at, masked)])
 
     def record_sources(
         self, run_id: str, step: str, attempt: int, loads: Sequence[SourceLoad]
     ) -> None:
         """Append what each source's pipeline did in one attempt of a load step."""
-        self.executemany(
-            f"insert into {SCHEMA}.run_sources values "
-            "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        self._insert(
+            "run_sources",
             [
                 (
                     run_id,
@@ -216,8 +225,8 @@ class Ledger:
     def record_tables(self, run_id: str, step: str, tables: dict[str, TableCounts]) -> None:
         """Append the per-table counts of a step."""
         now = utcnow()
-        self.executemany(
-            f"insert into {SCHEMA}.run_tables values (%s, %s, %s, %s, %s, %s, %s, %s)",
+        self._insert(
+            "run_tables",
             [
                 (run_id, step, name, t.loaded, t.new, t.updated, t.rejected, now)
                 for name, t in sorted(tables.items())
@@ -229,8 +238,8 @@ class Ledger:
     ) -> None:
         """Append dbt's node results."""
         now = utcnow()
-        self.executemany(
-            f"insert into {SCHEMA}.dbt_results values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        self._insert(
+            "dbt_results",
             [
                 (
                     run_id,
@@ -264,3 +273,12 @@ class Ledger:
             "where run_id = %s and status = 'running'",
             (utcnow(), reason, run_id),
         )
+
+
+def open_ledger(warehouse: wh.Warehouse) -> Ledger:
+    """The ledger of ``warehouse``: SQL tables, or append-only Parquet in Spark's lake."""
+    if warehouse.kind == "spark":
+        from orchestration.lake_ledger import LakeLedger
+
+        return LakeLedger(warehouse)
+    return Ledger(warehouse)

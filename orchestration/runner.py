@@ -77,7 +77,7 @@ def execute(request: RunRequest) -> RunResult:
             check_window(as_day(request.start), as_day(request.end), full_read)
         except (sources.SourceConfigError, ValueError) as exc:
             return RunResult(EXIT_CONFIG, None, f"configuration error: {exc}", location)
-    lock_file = settings.lock_path(warehouse.duckdb_path)
+    lock_file = settings.lock_path(warehouse.local_path)
     run_id = new_run_id()
     with contextlib.ExitStack() as stack:
         # the lock before dlt's slow import, so a second run started together is refused at once

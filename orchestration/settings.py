@@ -87,11 +87,12 @@ def load(retries: int | None = None, backoff_s: float | None = None) -> Settings
     )
 
 
-def lock_path(duckdb_path: Path | None) -> Path:
-    """Where the run lock lives: ``ORCHESTRATION__LOCK_PATH``, else next to the DuckDB file."""
+def lock_path(local_path: Path | None) -> Path:
+    """Where the run lock lives: ``ORCHESTRATION__LOCK_PATH``, else next to the DuckDB file
+    (or Spark's local lake folder)."""
     explicit = os.environ.get("ORCHESTRATION__LOCK_PATH")
     if explicit:
         return Path(explicit)
-    if duckdb_path is not None:
-        return duckdb_path.parent / ".run.lock"
+    if local_path is not None:
+        return local_path.parent / ".run.lock"
     return Path(DEFAULT_LOCK_PATH)

@@ -31,6 +31,8 @@ SCHEMA = "ops"
 SNAPSHOT_FILE = "status.json"
 MAX_CELL = 400  # characters of an error message shown per cell
 OPS_MODELS = ("ops_run_history", "ops_source_status", "ops_run_problems", "ops_rejected_rows")
+# Warehouses one process opens at a time: DuckDB's file, Spark's local (Derby) metastore.
+ONE_PROCESS = ("duckdb", "spark")
 
 
 class OpsModelsMissing(RuntimeError):
@@ -61,8 +63,20 @@ def _ops(warehouse: wh.Warehouse, sql: str, params: tuple[Any, ...] = ()) -> lis
     return wh.query_dicts(warehouse, sql.replace("{ops}", SCHEMA), params)
 
 
+def models_view(warehouse: wh.Warehouse) -> wh.Warehouse:
+    """The warehouse as dbt's models are read: on Spark its catalog, not the lake's files."""
+    if warehouse.kind == "spark" and not warehouse.catalog:
+        return dataclasses.replace(warehouse, catalog=True)
+    return warehouse
+
+
 def missing_models(warehouse: wh.Warehouse) -> list[str]:
     """The ``ops_*`` models status reads that do not exist in the warehouse."""
+    if warehouse.kind == "spark":
+        from ingestion import spark_sql
+
+        spark_sql.refresh(SCHEMA)  # the ledger gained files since the session listed them
+        return sorted(set(OPS_MODELS) - spark_sql.table_names(SCHEMA))
     names = ", ".join(f"'{name}'" for name in OPS_MODELS)
     found = _ops(
         warehouse,
@@ -82,6 +96,7 @@ def snapshot(warehouse: wh.Warehouse, limit: int = 10) -> Snapshot:
         raise OpsModelsMissing(
             f"no warehouse at {warehouse.duckdb_path} yet: `make run` builds one"
         )
+    warehouse = models_view(warehouse)
     missing = missing_models(warehouse)
     if missing:
         raise OpsModelsMissing(
@@ -109,13 +124,22 @@ def snapshot(warehouse: wh.Warehouse, limit: int = 10) -> Snapshot:
 
 def snapshot_path(warehouse: wh.Warehouse) -> Path:
     """Where the last finished run's status is saved (DuckDB: beside the run lock)."""
-    return settings.lock_path(warehouse.duckdb_path).with_name(SNAPSHOT_FILE)
+    return settings.lock_path(warehouse.local_path).with_name(SNAPSHOT_FILE)
 
 
 def save_snapshot(warehouse: wh.Warehouse) -> None:
-    """Save the status for ``status`` to show while a later load holds the DuckDB file."""
-    if warehouse.kind != "duckdb":
+    """Save the status for ``status`` to show while a later load holds the DuckDB file.
+
+    On Spark only when this process already has a session (dbt ran here): starting one for
+    an ingest-only run would cost more than the run.
+    """
+    if warehouse.kind not in ONE_PROCESS:
         return
+    if warehouse.kind == "spark":
+        from ingestion import spark_sql
+
+        if not spark_sql.active():
+            return
     try:
         snap = snapshot(warehouse)
     except Exception as exc:  # no ops models yet, or the ledger cannot be read: nothing to save
@@ -228,9 +252,9 @@ def reader() -> wh.Warehouse:
 
 def running_on_duckdb(warehouse: wh.Warehouse) -> str | None:
     """'busy: <run>' when a run holds the DuckDB warehouse (its file is not opened then)."""
-    if warehouse.kind != "duckdb":
+    if warehouse.kind not in ONE_PROCESS:
         return None
-    holder = describe_holder(settings.lock_path(warehouse.duckdb_path))
+    holder = describe_holder(settings.lock_path(warehouse.local_path))
     return f"the warehouse is busy: {holder}" if holder else None
 
 

@@ -1,5 +1,9 @@
 {#- The ledger table `ops.<table_name>`, or an empty relation with its columns until it exists. -#}
-{% macro ledger_relation(table_name, columns) %}
+{% macro ledger_relation(table_name, columns) -%}
+    {{ return(adapter.dispatch('ledger_relation', 'customer_analytics')(table_name, columns)) }}
+{%- endmacro %}
+
+{% macro default__ledger_relation(table_name, columns) %}
     {%- set src = source('ops', table_name) -%}
     {%- set ledger = (
         adapter.get_relation(src.database, src.schema, src.identifier) if execute else none

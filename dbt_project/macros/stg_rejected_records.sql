@@ -17,7 +17,25 @@ renamed as (
         {{ to_utc_timestamp('rejected_at') }} as rejected_at,
         _dlt_load_id
     from source
+),
+
+{# one row per file and line where raw is append-only (merged raw holds only that one) #}
+latest as (
+    {{ latest_version_per_key('renamed', ['location', 'record_position'], '_dlt_load_id desc') }}
+),
+
+final as (
+    select
+        source_name,
+        resource_name,
+        location,  -- noqa: RF04
+        record_position,
+        raw_text,
+        reason,
+        rejected_at,
+        _dlt_load_id
+    from latest
 )
 
-select * from renamed
+select * from final
 {%- endmacro %}

@@ -4,7 +4,8 @@
         unique_key='customer_id',
         strategy='timestamp',
         updated_at='updated_at',
-        invalidate_hard_deletes=false
+        invalidate_hard_deletes=false,
+        enabled=snapshots_supported()
     )
 }}
 {#- History of customer profiles (SCD2); PII is kept as a hash only. -#}

@@ -1,19 +1,44 @@
-"""Typing of one column: a declared kind applied to Arrow values, bad values reported by row.
+"""Typing of one declared column: the values a warehouse holds faithfully, the others by row.
 
-Vectorised casts first; a column whose cast fails is typed value by value so each bad value is
-reported with its row and reason, and JSON text is checked vectorised by DuckDB.
+A value is typed only when both warehouses can hold it unchanged; otherwise its row is reported
+with the reason, never coerced: text must be UTF-8 without NUL (PostgreSQL refuses it), integers
+fit int64, a float text that overflows or underflows to zero is refused (``nan`` and ``inf``
+written as such are kept), an instant needs its UTC offset, whole microseconds and a year from
+1 to 9999 (what every reader down the line, Python included, can hold), and JSON text must be
+strict JSON that PostgreSQL's ``json`` parses (no ``NaN``, trailing commas or ``\\u0000``).
+Text is checked against one grammar per kind first, so a value's fate never depends on the
+other values of its batch; the casts themselves are vectorised.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import duckdb
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from ingestion.filesystem.values import (
+    FINER,
+    INT64_MAX,
+    INT64_MIN,
+    Bad,
+    as_text,
+    by_value,
+    instant_range,
+    json_text,
+    null_where,
+    plain,
+    rows_where,
+    shown,
+    text_problems,
+    unsigned_as_int64,
+)
 
 ARROW_TYPES: dict[str, pa.DataType] = {
     "string": pa.string(),
@@ -23,101 +48,195 @@ ARROW_TYPES: dict[str, pa.DataType] = {
     "timestamptz": pa.timestamp("us", tz="UTC"),
     "json_text": pa.string(),
 }
+INT_TEXT = r"^\s*[+-]?[0-9]+\s*$"
+FLOAT_TEXT = (
+    r"^\s*[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|(?i:inf|infinity|nan))\s*$"
+)
+ZERO_TEXT = r"^\s*[+-]?(?:0+\.?0*|\.0+)(?:[eE][+-]?[0-9]+)?\s*$"
+BOOL_TEXT = r"^\s*(?i:true|false|1|0)\s*$"
+LENIENT = r"(?i)nan|inf|,\s*[\]}]"  # what DuckDB's JSON check takes and strict JSON does not
+NUL_ESCAPE = r"(?:^|[^\\])(?:\\\\)*\\u0000"  # a JSON \u0000 escape (not an escaped backslash)
+_FRACTION = re.compile(r"T?\d{2}:\d{2}(?::\d{2})?[.,](\d+)")
 
 
-def _parse_timestamptz(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        parsed = value
-    else:
-        text = str(value).strip()
-        parsed = datetime.fromisoformat(text)
-    if parsed.tzinfo is None:
-        raise ValueError(f"timestamp {value!r} has no UTC offset")
-    return parsed.astimezone(UTC)
+def _as_string(array: pa.Array, name: str) -> tuple[pa.Array, Bad]:
+    if pa.types.is_string(array.type):
+        return text_problems(array, name)
+    if pa.types.is_null(array.type):
+        return array.cast(pa.string()), {}
+    typed, bad = by_value(array, "string", name, json_text, ARROW_TYPES["string"])
+    checked, more = text_problems(typed, name)
+    return checked, {**bad, **more}
+
+
+def _duckdb_json_valid(array: pa.Array) -> pa.Array:
+    """DuckDB's vectorised ``json_valid`` of each value (null stays null)."""
+    con = duckdb.connect()
+    try:
+        con.register("t", pa.table({"v": array}))
+        return con.sql("select json_valid(v) from t").to_arrow_table().column(0).combine_chunks()
+    finally:
+        con.close()
+
+
+def _as_json_text(array: pa.Array, name: str) -> tuple[pa.Array, Bad]:
+    if pa.types.is_null(array.type):
+        return array.cast(pa.string()), {}
+    if not pa.types.is_string(array.type):
+        return by_value(array, "json_text", name, json_text, ARROW_TYPES["json_text"])
+    array, bad = text_problems(array, name)
+    # DuckDB's check is vectorised but also takes NaN, Infinity and trailing commas: the rows
+    # it refuses and the rows that might hold those are checked by orjson (strict RFC 8259)
+    doubtful = pc.or_(
+        pc.invert(_duckdb_json_valid(array)), pc.match_substring_regex(array, LENIENT)
+    )
+    for index in rows_where(doubtful):
+        value = array[index].as_py()
+        try:
+            orjson.loads(value)
+        except orjson.JSONDecodeError as exc:
+            bad[index] = f"column {name!r}: {shown(value)} is not valid JSON ({exc})"
+    escapes = rows_where(pc.match_substring(array, "\\u0000"))  # checked as an escape below
+    for index in escapes and rows_where(pc.match_substring_regex(array, NUL_ESCAPE)):
+        bad[index] = f"column {name!r}: JSON text holds \\u0000, which PostgreSQL cannot hold"
+    return null_where(array, bad), bad
+
+
+def _grammar(array: pa.Array, pattern: str, kind: str, name: str) -> tuple[pa.Array, Bad]:
+    """Text values outside a kind's grammar reported; the rest trimmed (empty text is null)."""
+    array, bad = text_problems(array, name)
+    array = pc.if_else(pc.equal(array, ""), pa.scalar(None, pa.string()), array)
+    for index in rows_where(pc.invert(pc.match_substring_regex(array, pattern))):
+        value = array[index].as_py()
+        bad[index] = f"column {name!r}: cannot read {shown(value)} as {kind}"
+    return pc.utf8_trim_whitespace(null_where(array, bad)), bad
 
 
 def _parse_int(value: Any) -> int:
     if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not an integer")
-    if isinstance(value, int):
-        return value
+        raise ValueError("a boolean is not an integer")
     if isinstance(value, float):
         if not value.is_integer():
-            raise ValueError(f"{value!r} is not an integer")
-        return int(value)
-    return int(str(value).strip())
+            raise ValueError("not a whole number")
+        value = int(value)
+    elif isinstance(value, Decimal):
+        if value != value.to_integral_value():
+            raise ValueError("not a whole number")
+        value = int(value)
+    elif isinstance(value, str):
+        value = int(value)
+    elif not isinstance(value, int):
+        raise TypeError(f"a {type(value).__name__} is not an integer")
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise ValueError("out of the int64 range")
+    return value
 
 
-def _to_json_text(value: Any) -> str:
-    if isinstance(value, str):
-        orjson.loads(value)  # must be valid JSON text
-        return value
-    return orjson.dumps(value).decode()
+def _as_int(array: pa.Array, name: str) -> tuple[pa.Array, Bad]:
+    bad: Bad = {}
+    if pa.types.is_string(array.type):
+        array, bad = _grammar(array, INT_TEXT, "int64", name)
+        array = pc.replace_substring_regex(array, r"^\+", "")
+    elif pa.types.is_unsigned_integer(array.type) and array.type.bit_width == 64:
+        return unsigned_as_int64(array, name)
+    elif not (pa.types.is_integer(array.type) or pa.types.is_null(array.type)):
+        typed, more = by_value(array, "int64", name, _parse_int, ARROW_TYPES["int64"])
+        return typed, {**bad, **more}
+    try:
+        return array.cast(pa.int64()), bad
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # past int64: find which
+        typed, more = by_value(array, "int64", name, _parse_int, ARROW_TYPES["int64"])
+        return typed, {**bad, **more}
 
 
-_PY_PARSERS: dict[str, Callable[[Any], Any]] = {
-    "int64": _parse_int,
-    "float64": float,
-    "bool": lambda v: v if isinstance(v, bool) else {"true": True, "false": False}[str(v).lower()],
-    "timestamptz": _parse_timestamptz,
-    "json_text": _to_json_text,
-    "string": lambda v: v if isinstance(v, str) else orjson.dumps(v).decode(),
+def _as_float(array: pa.Array, name: str) -> tuple[pa.Array, Bad]:
+    if pa.types.is_floating(array.type) or pa.types.is_null(array.type):
+        return array.cast(pa.float64()), {}
+    if pa.types.is_integer(array.type) or pa.types.is_decimal(array.type):
+        return array.cast(pa.float64(), safe=False), {}
+    if not pa.types.is_string(array.type):
+        return by_value(array, "float64", name, _reject_type("float64"), ARROW_TYPES["float64"])
+    text, bad = _grammar(array, FLOAT_TEXT, "float64", name)
+    typed = text.cast(pa.float64())
+    overflow = pc.and_(pc.is_inf(typed), pc.invert(pc.match_substring_regex(text, "(?i)inf")))
+    underflow = pc.and_(pc.equal(typed, 0.0), pc.invert(pc.match_substring_regex(text, ZERO_TEXT)))
+    for index in rows_where(pc.or_(overflow, underflow)):
+        bad[index] = f"column {name!r}: {shown(text[index].as_py())} is out of the float64 range"
+    return null_where(typed, bad), bad
+
+
+def _reject_type(kind: str) -> Callable[[Any], Any]:
+    def parse(value: Any) -> Any:
+        raise TypeError(f"a {type(value).__name__} is not a {kind}")
+
+    return parse
+
+
+def _as_bool(array: pa.Array, name: str) -> tuple[pa.Array, Bad]:
+    if pa.types.is_boolean(array.type) or pa.types.is_null(array.type):
+        return array.cast(pa.bool_()), {}
+    if pa.types.is_string(array.type):
+        text, bad = _grammar(array, BOOL_TEXT, "bool", name)
+        return pc.utf8_lower(text).cast(pa.bool_()), bad
+    parse = lambda v: {0: False, 1: True}[_parse_int(v)]  # noqa: E731
+    return by_value(array, "bool", name, parse, ARROW_TYPES["bool"])
+
+
+def parse_instant(value: Any) -> datetime:
+    """One instant from ISO 8601 text with its UTC offset, kept to the microsecond."""
+    if not isinstance(value, str):
+        raise TypeError(f"a {type(value).__name__} is not an instant")
+    text = value.strip()
+    fraction = _FRACTION.search(text)
+    if fraction and fraction.group(1)[6:].strip("0"):
+        raise ValueError(FINER)
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        raise ValueError("no UTC offset")
+    return parsed.astimezone(UTC)
+
+
+def _as_instant(array: pa.Array, name: str) -> tuple[pa.Array, Bad]:
+    if pa.types.is_timestamp(array.type):
+        if array.type.tz is None:
+            reason = f"column {name!r}: a timestamp without time zone (an instant needs its offset)"
+            bad = {index: reason for index in rows_where(pc.is_valid(array))}
+            return pa.nulls(len(array), ARROW_TYPES["timestamptz"]), bad
+        return instant_range(array.cast(pa.timestamp(array.type.unit, tz="UTC")), name)
+    if pa.types.is_null(array.type):
+        return array.cast(ARROW_TYPES["timestamptz"]), {}
+    if not pa.types.is_string(array.type):
+        return by_value(array, "timestamptz", name, parse_instant, ARROW_TYPES["timestamptz"])
+    array, bad = text_problems(array, name)
+    array = pc.utf8_trim_whitespace(array)
+    try:
+        typed = array.cast(ARROW_TYPES["timestamptz"])
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        typed, more = by_value(
+            array, "timestamptz", name, parse_instant, ARROW_TYPES["timestamptz"]
+        )
+        bad.update(more)
+    typed, outside = instant_range(typed, name)
+    return typed, {**bad, **outside}
+
+
+_CASTS: dict[str, Callable[[pa.Array, str], tuple[pa.Array, Bad]]] = {
+    "string": _as_string,
+    "json_text": _as_json_text,
+    "int64": _as_int,
+    "float64": _as_float,
+    "bool": _as_bool,
+    "timestamptz": _as_instant,
 }
 
 
-def _cast_vectorized(array: pa.ChunkedArray, kind: str) -> pa.ChunkedArray:
-    target = ARROW_TYPES[kind]
-    if array.type == target:
-        return array
-    if kind == "timestamptz" and pa.types.is_timestamp(array.type):
-        if array.type.tz is None:
-            raise pa.ArrowInvalid("timestamp without time zone")
-        return array.cast(target)
-    if kind == "json_text" and not pa.types.is_string(array.type):
-        raise pa.ArrowInvalid("nested value must be serialised row by row")
-    if kind == "string" and not (pa.types.is_string(array.type) or pa.types.is_null(array.type)):
-        raise pa.ArrowInvalid("non-string value kept as its JSON text row by row")
-    return array.cast(target)
-
-
-def _invalid_json_rows(array: pa.ChunkedArray, name: str) -> dict[int, str]:
-    """Rows whose text is not valid JSON, checked vectorised by DuckDB's ``json_valid``."""
-    con = duckdb.connect()
-    try:
-        con.register("t", pa.table({"v": array}))
-        valid = con.sql("select coalesce(json_valid(v), true) from t").to_arrow_table()
-    finally:
-        con.close()
-    invalid = pc.indices_nonzero(pc.invert(valid.column(0))).to_pylist()
-    values = array.take(invalid).to_pylist() if invalid else []
-    return {
-        int(index): f"column {name!r}: {value!r} is not valid JSON"
-        for index, value in zip(invalid, values, strict=True)
-    }
-
-
-def cast_column(array: pa.ChunkedArray, kind: str, name: str) -> tuple[pa.Array, dict[int, str]]:
+def cast_column(
+    array: pa.Array | pa.ChunkedArray, kind: str, name: str
+) -> tuple[pa.Array, dict[int, str]]:
     """Cast a column to its declared kind; values that cannot be typed are reported by index.
 
     Returns:
         The typed column (bad values as null) and ``{row_index: reason}`` for the bad values.
     """
-    if kind == "json_text" and pa.types.is_string(array.type):
-        return array, _invalid_json_rows(array, name)
-    try:
-        return _cast_vectorized(array, kind), {}
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-        pass
-    parse = _PY_PARSERS[kind]
-    values: list[Any] = []
-    bad: dict[int, str] = {}
-    for index, value in enumerate(array.to_pylist()):
-        if value is None or (isinstance(value, str) and value == "" and kind != "string"):
-            values.append(None)
-            continue
-        try:
-            values.append(parse(value))
-        except (ValueError, TypeError, KeyError, orjson.JSONDecodeError) as exc:
-            values.append(None)
-            bad[index] = f"column {name!r}: cannot read {value!r} as {kind} ({exc})"
-    return pa.array(values, type=ARROW_TYPES[kind]), bad
+    typed, bad = _CASTS[kind](as_text(plain(array)), name)
+    return typed.cast(ARROW_TYPES[kind]), bad

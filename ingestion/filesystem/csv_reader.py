@@ -14,7 +14,7 @@ from typing import IO, Any
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from ingestion.filesystem.contract import Chunk, FileContract, conform, reject
+from ingestion.filesystem.contract import Chunk, FileContract, reject
 from ingestion.filesystem.lines import printable, text_lines, undecodable
 
 logger = logging.getLogger(__name__)
@@ -31,10 +31,10 @@ def _read_header(stream: IO[bytes]) -> list[str]:
 
 
 def header_problem(stream: IO[bytes], contract: FileContract) -> str | None:
-    """Why the CSV header cannot be used (missing required or duplicate/empty names), or None.
+    """Why the CSV header cannot be used (a required column missing from it), or None.
 
     A file delivered without its header line would otherwise lose its first row unseen (read
-    as the header), and a header with repeated names cannot be mapped to columns at all.
+    as the header). Empty or repeated names are refused as columns when the rows are typed.
     """
     try:
         header = _read_header(stream)
@@ -43,9 +43,6 @@ def header_problem(stream: IO[bytes], contract: FileContract) -> str | None:
     missing = [name for name in contract.required if name not in header]
     if missing:
         return f"CSV header lacks required column(s) {missing} (is the header line missing?)"
-    repeated = sorted({name for name in header if header.count(name) > 1 or not name.strip()})
-    if repeated:
-        return f"CSV header has empty or repeated column names {repeated}"
     return None
 
 
@@ -76,6 +73,7 @@ def _csv_fast_chunks(stream: IO[bytes], block_bytes: int) -> Iterator[Chunk]:
         parse_options=pacsv.ParseOptions(newlines_in_values=False),
         convert_options=pacsv.ConvertOptions(
             column_types={name: pa.string() for name in header},
+            null_values=[""],  # only an empty field is null: "NA", "null" or "NaN" are values
             strings_can_be_null=True,
             quoted_strings_can_be_null=False,
         ),
@@ -98,14 +96,14 @@ def csv_line_chunks(
     location: str,
 ) -> Iterator[tuple[Chunk | None, list[dict[str, Any]]]]:
     """Parse CSV lines one by one; a line with the wrong column count is rejected alone."""
-    rows: dict[str, list[Any]] = {}
+    rows: list[list[Any]] = [[] for _ in header or []]
     numbers: list[int] = []
     texts: list[str] = []
     rejected: list[dict[str, Any]] = []
     for number, line in lines:
         if header is None:
-            header = next(csv.reader([printable(line)]))
-            rows = {name: [] for name in header}
+            header = next(csv.reader([printable(line)]), [])
+            rows = [[] for _ in header]
             continue
         if not line.strip():
             continue
@@ -129,27 +127,30 @@ def csv_line_chunks(
                 )
             )
             continue
-        if not rows:
-            rows = {name: [] for name in header}
-        for name, value in zip(header, values, strict=True):
-            rows[name].append(value if value != "" else None)
+        for column, value in zip(rows, values, strict=True):
+            column.append(value if value != "" else None)
         numbers.append(number)
         texts.append(line)
         if len(numbers) >= contract.line_batch_rows:
-            yield _chunk_from_rows(rows, numbers, texts), rejected
-            rows, numbers, texts, rejected = {n: [] for n in header}, [], [], []
-    yield (_chunk_from_rows(rows, numbers, texts) if numbers else None), rejected
+            yield _chunk_from_rows(header, rows, numbers, texts), rejected
+            rows, numbers, texts, rejected = [[] for _ in header], [], [], []
+    if numbers and header is not None:
+        yield _chunk_from_rows(header, rows, numbers, texts), rejected
+    else:
+        yield None, rejected
 
 
-def _chunk_from_rows(rows: dict[str, list[Any]], numbers: list[int], texts: list[str]) -> Chunk:
-    table = pa.table({name: pa.array(values, type=pa.string()) for name, values in rows.items()})
-    return Chunk(table, numbers, texts)
+def _chunk_from_rows(
+    header: list[str], rows: list[list[Any]], numbers: list[int], texts: list[str]
+) -> Chunk:
+    arrays = [pa.array(values, type=pa.string()) for values in rows]
+    return Chunk(pa.Table.from_arrays(arrays, names=header), numbers, texts)
 
 
 def read_csv(
     stream: IO[bytes], location: str, contract: FileContract
-) -> Iterator[tuple[pa.Table | None, list[dict[str, Any]]]]:
-    """Read a CSV file into (good rows, rejected records) pairs: streamed, then line by line."""
+) -> Iterator[tuple[Chunk | None, list[dict[str, Any]]]]:
+    """Read a CSV file into (rows, rejected records) pairs: streamed, then line by line."""
     problem = header_problem(stream, contract)
     if problem:
         yield from _unusable_file_rows(stream, problem, contract, location)
@@ -157,14 +158,11 @@ def read_csv(
     delivered = 0
     try:
         for block in _csv_fast_chunks(stream, contract.csv_block_bytes):
-            good, bad = conform(block, contract, location)
             delivered += block.table.num_rows
-            yield good, bad
+            yield block, []
         return
     except (pa.ArrowInvalid, UnicodeDecodeError, StopIteration) as exc:
         logger.info("fast CSV read of %s failed (%s); reading line by line", location, exc)
     stream.seek(0)
     lines = text_lines(stream, skip_data_lines=delivered)
-    for chunk, rejected in csv_line_chunks(lines, None, contract, location):
-        good, bad = conform(chunk, contract, location) if chunk else (None, [])
-        yield good, rejected + bad
+    yield from csv_line_chunks(lines, None, contract, location)

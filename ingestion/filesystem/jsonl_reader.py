@@ -1,15 +1,23 @@
-"""JSON lines: parsed line by line (``properties`` is an object there, kept as JSON text)."""
+"""JSON lines: parsed line by line (``properties`` is an object there, kept as JSON text).
+
+orjson reads a number too small or too large for a double, or an integer past 64 bits, as a
+different value (``1e-400`` as 0.0); such lines are re-read by Python's parser and rejected.
+"""
 
 from __future__ import annotations
 
+import json
+import math
+import re
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 import orjson
 import pyarrow as pa
 
-from ingestion.filesystem.contract import Chunk, FileContract, conform, reject
+from ingestion.filesystem.contract import Chunk, FileContract, reject
 from ingestion.filesystem.lines import printable, text_lines, undecodable
+from ingestion.filesystem.values import json_text
 
 
 def jsonl_line_chunks(
@@ -32,6 +40,10 @@ def jsonl_line_chunks(
         except orjson.JSONDecodeError as exc:
             rejected.append(reject(contract, location, number, line, f"invalid JSON ({exc})"))
             continue
+        changed = _SUSPECT.search(line) and _number_problem(line)
+        if changed:
+            rejected.append(reject(contract, location, number, line, changed))
+            continue
         if not isinstance(value, dict):
             rejected.append(reject(contract, location, number, line, "line is not a JSON object"))
             continue
@@ -44,6 +56,33 @@ def jsonl_line_chunks(
     yield (_chunk_from_records(records, numbers, texts) if numbers else None), rejected
 
 
+_SUSPECT = re.compile(r"[0-9][eE][-+]?[0-9]{3}|[0-9]{20}")
+
+
+def _exact_float(text: str) -> float:
+    value = float(text)
+    mantissa = re.split("[eE]", text)[0]
+    if math.isinf(value) or (value == 0.0 and mantissa.strip("-+0.")):
+        raise ValueError(f"the number {text} is out of the float64 range")
+    return value
+
+
+def _exact_int(text: str) -> int:
+    value = int(text)
+    if not -(2**63) <= value < 2**64:
+        raise ValueError(f"the integer {text} does not fit 64 bits")
+    return value
+
+
+def _number_problem(line: str) -> str | None:
+    """Why a JSON line holds a number orjson would read as another value, or None."""
+    try:
+        json.loads(line, parse_float=_exact_float, parse_int=_exact_int)
+    except ValueError as exc:
+        return f"invalid JSON ({exc}; it would load as a different value)"
+    return None
+
+
 def _chunk_from_records(
     records: list[dict[str, Any]], numbers: list[int], texts: list[str]
 ) -> Chunk:
@@ -53,21 +92,28 @@ def _chunk_from_records(
             if key not in names:
                 names.append(key)
     columns = {name: [record.get(name) for record in records] for name in names}
-    arrays = {}
-    for name, values in columns.items():
-        try:
-            arrays[name] = pa.array(values)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed types: keep every value's JSON
-            arrays[name] = pa.array(
-                [v if v is None or isinstance(v, str) else orjson.dumps(v).decode() for v in values]
-            )
+    arrays = {name: _column(values) for name, values in columns.items()}
     return Chunk(pa.table(arrays) if arrays else pa.table({}), numbers, texts)
+
+
+def _column(values: list[Any]) -> pa.Array:
+    """One key's values: typed by Arrow when all are of one kind, else each value's JSON text.
+
+    Objects and lists are kept as their JSON text, not as Arrow structs (which would add the
+    keys of other rows as nulls and turn integers into floats); mixed kinds too (Arrow would
+    read ``true`` next to ``1.5`` as 1.0).
+    """
+    kinds = {type(v) for v in values if v is not None}
+    if len(kinds) == 1 and not kinds & {dict, list}:
+        try:
+            return pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            pass
+    return pa.array([v if v is None or isinstance(v, str) else json_text(v) for v in values])
 
 
 def read_jsonl(
     stream: IO[bytes], location: str, contract: FileContract
-) -> Iterator[tuple[pa.Table | None, list[dict[str, Any]]]]:
-    """Read a JSON lines file into (good rows, rejected records) pairs."""
-    for chunk, rejected in jsonl_line_chunks(text_lines(stream), contract, location):
-        good, bad = conform(chunk, contract, location) if chunk else (None, [])
-        yield good, rejected + bad
+) -> Iterator[tuple[Chunk | None, list[dict[str, Any]]]]:
+    """Read a JSON lines file into (rows, rejected records) pairs."""
+    yield from jsonl_line_chunks(text_lines(stream), contract, location)

@@ -8,7 +8,7 @@ from typing import IO, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ingestion.filesystem.contract import Chunk, FileContract, conform, reject
+from ingestion.filesystem.contract import Chunk, FileContract, reject
 
 
 def _parquet_chunks(stream: IO[bytes], batch_rows: int) -> Iterator[Chunk]:
@@ -22,8 +22,8 @@ def _parquet_chunks(stream: IO[bytes], batch_rows: int) -> Iterator[Chunk]:
 
 def read_parquet(
     stream: IO[bytes], location: str, contract: FileContract
-) -> Iterator[tuple[pa.Table | None, list[dict[str, Any]]]]:
-    """Read a Parquet file into (good rows, rejected records) pairs.
+) -> Iterator[tuple[Chunk | None, list[dict[str, Any]]]]:
+    """Read a Parquet file into (rows, rejected records) pairs.
 
     A file damaged past its footer check keeps the rows before the damage and rejects the rest
     in one record; a file that cannot be opened is rejected whole (position 0).
@@ -32,8 +32,8 @@ def read_parquet(
     try:
         for part in _parquet_chunks(stream, contract.batch_rows):
             read += part.table.num_rows
-            yield conform(part, contract, location)
-    except (pa.ArrowInvalid, OSError) as exc:
+            yield part, []
+    except (pa.ArrowException, OSError) as exc:
         if read:  # damaged past the footer check: the rows before were loaded
             reason = f"unreadable Parquet data from row {read + 1} on; rest not loaded ({exc})"
             yield None, [reject(contract, location, read + 1, None, reason)]

@@ -10,15 +10,22 @@ not by the file size.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import IO, Any
 
 import pyarrow as pa
 
-from ingestion.filesystem.contract import FileContract, reject
+from ingestion import rejects
+from ingestion.filesystem.contract import Chunk, FileColumns, FileContract, conform, reject
 from ingestion.filesystem.csv_reader import read_csv
+from ingestion.filesystem.helpers import compression_problem
 from ingestion.filesystem.jsonl_reader import read_jsonl
+from ingestion.filesystem.listing import LandingZone
 from ingestion.filesystem.parquet_reader import read_parquet
+
+logger = logging.getLogger(__name__)
+FAILED = "the reader failed"
 
 
 def file_format(name: str) -> str | None:
@@ -44,6 +51,18 @@ def read_file(
         location: the path recorded in ``_file_name`` and ``rejected_records.location``.
         contract: the declared columns and required fields.
     """
+    seen = FileColumns()
+    for chunk, rejected in _chunks(stream, name, location, contract):
+        good, bad = conform(chunk, contract, location, seen) if chunk is not None else (None, [])
+        yield good, rejected + bad
+    refused = seen.records(contract, location)
+    if refused:
+        yield None, refused
+
+
+def _chunks(
+    stream: IO[bytes], name: str, location: str, contract: FileContract
+) -> Iterator[tuple[Chunk | None, list[dict[str, Any]]]]:
     kind = file_format(name)
     if kind == "parquet":
         yield from read_parquet(stream, location, contract)
@@ -53,3 +72,37 @@ def read_file(
         yield from read_csv(stream, location, contract)
     else:
         yield None, [reject(contract, location, 0, None, f"unsupported file type: {name}")]
+
+
+def read_landed(
+    zone: LandingZone, location: str, contract: FileContract
+) -> Iterator[tuple[pa.Table | None, list[dict[str, Any]]]]:
+    """Read one file of a landing zone as the loader does, never raising for its content.
+
+    A compressed file is checked to its end first and refused whole when cut or corrupt. A
+    reader error (a loader bug) is recorded after the last line read, and the run goes on.
+    """
+    if location.lower().endswith(".gz"):
+        broken = compression_problem(lambda: zone.open(location))
+        if broken:  # refused whole rather than loaded up to the cut
+            yield None, [reject(contract, location, 0, None, broken)]
+            return
+    last = 0
+    try:
+        with zone.open(location) as stream:
+            name = location.rsplit("/", 1)[-1]
+            for good, bad in read_file(stream, name, location, contract):
+                last = max([last, *(r["position"] for r in bad)])
+                if good is not None and good.num_rows:
+                    last = max(last, good.column("_file_line")[-1].as_py())
+                yield good, bad
+    except Exception as exc:
+        logger.error("source %s: reading file %s failed", contract.source_name, location,
+                     exc_info=True)  # fmt: skip
+        reason = (
+            f"{FAILED} after line {last} ({type(exc).__name__}: {exc}); the rest of the file is "
+            "not loaded (a loader bug: please report it)"
+        )
+        position = last + 1 if last else 0
+        yield None, [rejects.record(contract.source_name, contract.resource_name, location,
+                                    position, None, reason)]  # fmt: skip

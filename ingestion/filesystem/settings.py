@@ -17,7 +17,6 @@ DEFAULT_PARTITION_PATTERN = r"date=(\d{4}-\d{2}-\d{2})"
 DEFAULT_TABLE = "events"
 DEFAULT_PRIMARY_KEY = "event_id"
 DEFAULT_BATCH_ROWS = 200_000
-FILES_PER_PAGE = 20
 
 
 class FilesystemSettings(Settings):

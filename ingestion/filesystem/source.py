@@ -1,30 +1,35 @@
 """The ``@dlt.source`` of the file-drop type: files in a folder or bucket, read into Arrow.
 
-One ``filesystem`` resource per configured glob lists new files (incremental on the file's
-modification time); a transformer reads each file with Arrow (``readers.py``) and yields the
-rows, deduplicated on the primary key by a merge, plus ``rejected_records`` for lines that
-break the contract. The staged rows are declared de-duplicated (dlt then skips its ranking
-window) until a key repeats within the run (``repeats.py``).
+One resource lists the landing zone once, compares the listing with the file registry (the
+files already taken, kept in the raw dataset) and reads each new or changed file with Arrow
+(``readers.py``): the rows go to the table, deduplicated on the primary key by a merge, lines
+that break the contract to ``rejected_records``, and one registry row per file, all in the same
+load package. The staged rows are declared de-duplicated (dlt then skips its ranking window)
+until a key repeats within the run (``repeats.py``).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 import dlt
+import pyarrow as pa
 from dlt.common.typing import TSecretValue
 from dlt.extract import DltResource
-from dlt.sources.filesystem import FileItemDict, filesystem
 
 from ingestion import rejects
 from ingestion.config import SourceConfig, resolve_secrets, system_factory
+from ingestion.filesystem import registry
 from ingestion.filesystem.contract import FileContract
-from ingestion.filesystem.helpers import absolute_url, compression_problem, glob_slug, in_window
-from ingestion.filesystem.readers import file_format, read_file
+from ingestion.filesystem.extras import ExtraColumns, stored_label
+from ingestion.filesystem.helpers import absolute_url, in_window
+from ingestion.filesystem.listing import LandingZone, Listed
+from ingestion.filesystem.plan import Decision, plan
+from ingestion.filesystem.readers import file_format, read_landed
 from ingestion.filesystem.repeats import RunKeys
-from ingestion.filesystem.settings import FILES_PER_PAGE, FilesystemSettings
+from ingestion.filesystem.settings import FilesystemSettings
 from ingestion.run_options import RunOptions
 from ingestion.typed_settings import validated
 
@@ -32,10 +37,7 @@ logger = logging.getLogger(__name__)
 
 DEDUPLICATED_HINT = "x-stage-data-deduplicated"  # dlt's table hint behind "deduplicated"
 STAGED_ROWS_REPEAT = dlt.mark.make_hints(additional_table_hints={DEDUPLICATED_HINT: False})
-
-
-class FileReadError(RuntimeError):
-    """A file broke the reader in a way it does not turn into rejected records."""
+REGISTRY_MARK = "file_registry"  # in the resource's state: the registry says what was read
 
 
 def contract_of(name: str, settings: FilesystemSettings) -> FileContract:
@@ -56,6 +58,14 @@ def resolved_settings(spec: SourceConfig) -> FilesystemSettings:
     factory = system_factory(spec)
     config = resolve_configuration(factory.ref.SPEC(), sections=("sources", spec.name, spec.name))
     return _settings(spec.name, {k: config[k] for k in FilesystemSettings.model_fields})
+
+
+def landing_zone(name: str, settings: FilesystemSettings) -> LandingZone:
+    """The landing zone of a file-drop system (its credentials resolved)."""
+    credentials = None
+    if settings.credentials is not None:  # cloud buckets; local folders need none
+        credentials = resolve_secrets(settings.credentials, f"{name}.credentials")
+    return LandingZone(absolute_url(settings.bucket_url), list(settings.globs), credentials)
 
 
 def _settings(name: str, given: dict[str, Any]) -> FilesystemSettings:
@@ -115,20 +125,70 @@ def filesystem_source(
     return _resources(name, _settings(name, given), options)
 
 
+def prepare(contract: FileContract, schema: Any) -> None:
+    """Name and type extra columns as a pipeline's schema does (its stored table included)."""
+    contract.landed_name = schema.naming.normalize_path
+    stored = schema.tables.get(contract.resource_name, {}).get("columns", {})
+    labels = {name: stored_label(dict(column)) for name, column in stored.items()}
+    contract.extras = ExtraColumns(
+        {n: label for n, label in labels.items() if label and n not in contract.columns}
+    )
+
+
+def _registered(name: str, contract: FileContract) -> dict[str, registry.Registered]:
+    """The registry this run starts from, the contract set up from the pipeline's schema.
+
+    Empty when the resource's state was wiped (``--full-refresh`` and ``--reload`` re-read every
+    file: the state only holds a mark that the registry is in use) and when the resource is
+    iterated outside a pipeline.
+    """
+    from dlt.common.storages.exceptions import CurrentLoadPackageStateNotAvailable
+
+    try:
+        package = dlt.current.load_package_state()
+    except CurrentLoadPackageStateNotAvailable:
+        return {}
+    prepare(contract, dlt.current.source_schema())
+    state = dlt.current.resource_state()
+    in_use = state.get(REGISTRY_MARK, False)
+    state[REGISTRY_MARK] = True
+    if package["state"].get("refresh") or not in_use:
+        return {}
+    return registry.read(dlt.current.pipeline().dataset_name, name)
+
+
+class _Batches:
+    """Good rows of small files gathered into batches of about ``batch_rows`` rows."""
+
+    def __init__(self, batch_rows: int, mark: Callable[[pa.Table], Any]) -> None:
+        self.batch_rows = batch_rows
+        self.mark = mark
+        self.tables: list[pa.Table] = []
+        self.rows = 0
+
+    def add(self, table: pa.Table) -> Iterator[Any]:
+        self.tables.append(table)
+        self.rows += table.num_rows
+        if self.rows >= self.batch_rows:
+            yield from self.flush()
+
+    def flush(self) -> Iterator[Any]:
+        if self.tables:
+            table = pa.concat_tables(self.tables, promote_options="default")
+            self.tables, self.rows = [], 0
+            yield self.mark(table)
+
+
 def _resources(name: str, settings: FilesystemSettings, options: RunOptions) -> list[DltResource]:
     counter, start, end = options.counter, options.start, options.end
     contract = contract_of(name, settings)
     table = contract.resource_name
-    primary_key = settings.primary_key
-    bucket_url = absolute_url(settings.bucket_url)
     pattern = settings.partition_pattern
     backfill = start is not None or end is not None
-    run_keys = RunKeys([primary_key] if isinstance(primary_key, str) else list(primary_key))
-    file_options: dict[str, Any] = {}
-    if settings.credentials is not None:  # cloud buckets; local folders need none
-        file_options["credentials"] = resolve_secrets(settings.credentials, f"{name}.credentials")
+    run_keys = RunKeys([settings.primary_key] if isinstance(settings.primary_key, str)
+                       else list(settings.primary_key))  # fmt: skip
 
-    def checked(good: Any) -> Any:
+    def checked(good: pa.Table) -> Any:
         """The rows, marked so dlt's merge de-duplicates them once any key of the run repeats.
 
         Every item after the first repeat carries the mark: another resource's unmarked item
@@ -138,51 +198,85 @@ def _resources(name: str, settings: FilesystemSettings, options: RunOptions) -> 
             return dlt.mark.with_hints(good, STAGED_ROWS_REPEAT)
         return good
 
-    def read_files(items: list[FileItemDict]) -> Iterator[Any]:
-        for item in items:
-            location = item["relative_path"]
-            if file_format(item["file_name"]) is None:
-                continue
-            counter.reread.add(location)
-            broken = compression_problem(item)
-            if broken:  # a cut .gz file is refused whole rather than loaded up to the cut
-                counter[table] += 1
-                yield rejects.mark([rejects.record(name, table, location, 0, None, broken)])
-                continue
-            failure = None
-            with item.open() as stream:
-                try:
-                    for good, rejected in read_file(stream, item["file_name"], location, contract):
-                        if rejected:
-                            counter[table] += len(rejected)
-                            yield rejects.mark(rejected)
-                        if good is not None:
-                            yield checked(good)
-                except Exception as exc:  # a reader bug: fail the run, naming the file
-                    logger.error("reading file %s failed", location, exc_info=True)
-                    failure = f"cannot read file {location}: {type(exc).__name__}: {exc}"
-            if failure:  # raised outside the handler so the run's error line names the file
-                raise FileReadError(failure)
+    def rejected(rows: list[dict[str, Any]]) -> Any:
+        counter[table] += len(rows)
+        return rejects.mark(rows)
 
-    resources = [rejects.rejected_records_resource(name)]
-    for glob in settings.globs:
-        slug = glob_slug(glob)
-        files = filesystem(
-            bucket_url=bucket_url, file_glob=glob, files_per_page=FILES_PER_PAGE, **file_options
-        ).with_name(f"files_{slug}")
-        if backfill:
-            files.add_filter(lambda item: in_window(item, start, end, pattern))
+    def read_one(
+        zone: LandingZone, entry: Listed, batches: _Batches, again: bool
+    ) -> Generator[Any, None, tuple[int, int]]:
+        """Read one file; returns (rows loaded, records rejected).
+
+        A path read before (``again``) has its older rejected records superseded by this read's.
+        """
+        if again:
+            counter.reread.add(entry.location)
+        loaded = refused = 0
+        for good, bad in read_landed(zone, entry.location, contract):
+            if bad:
+                refused += len(bad)
+                yield rejected(bad)
+            if good is not None:
+                loaded += good.num_rows
+                yield from batches.add(good)
+        return loaded, refused
+
+    def take(zone: LandingZone, decision: Decision, entries: registry.Entries,
+             batches: _Batches) -> Iterator[Any]:  # fmt: skip
+        entry, action = decision.entry, decision.action
+        if action in ("refuse", "unreadable"):
+            assert decision.reason is not None
+            record = rejects.record(name, table, entry.location, 0, None, decision.reason)
+            yield rejected([record])
+            if action == "refuse" and decision.previous is not None:
+                counter.reread.add(entry.location)  # a path read before: its older records go
+            outcome = registry.REFUSED if action == "refuse" else registry.UNREADABLE
+            entries.add(entry.location, entry.size, entry.mtime_us, outcome)
+        elif action == "same_content":
+            entries.add(entry.location, entry.size, entry.mtime_us, registry.SAME_CONTENT,
+                        decision.sha256, decision.same_as)  # fmt: skip
+        elif action == "touched":
+            previous = decision.previous
+            assert previous is not None
+            entries.add(
+                entry.location,
+                entry.size,
+                entry.mtime_us,
+                previous.outcome,
+                decision.sha256,
+                previous.same_as,
+            )
         else:
-            files.apply_hints(incremental=dlt.sources.incremental("modification_date"))
-        reader = dlt.transformer(
-            read_files,
-            name=f"{table}_{slug}",
-            table_name=table,
-            write_disposition="merge",
-            primary_key=primary_key,
-        )
-        rows = files | reader
-        # staged rows are unique on the key until one repeats within the run (`checked`)
-        rows.apply_hints(additional_table_hints={DEDUPLICATED_HINT: True})
-        resources.append(rows)
-    return resources
+            again = decision.previous is not None
+            loaded, refused = yield from read_one(zone, entry, batches, again)
+            entries.add(entry.location, entry.size, entry.mtime_us, registry.READ,
+                        decision.sha256, None, loaded, refused)  # fmt: skip
+
+    def landing() -> Iterator[Any]:
+        zone = landing_zone(name, settings)
+        # a file the globs select but no reader reads is left alone; a link is always recorded
+        listed = [e for e in zone.listing() if e.refused or file_format(e.location) is not None]
+        window: Callable[[Listed], bool] | None = None
+        if backfill:
+            window = lambda entry: in_window(entry, start, end, pattern)  # noqa: E731
+        entries = registry.Entries(name)
+        batches = _Batches(contract.batch_rows, checked)
+        for decision in plan(zone, listed, _registered(name, contract), window):
+            yield from take(zone, decision, entries, batches)
+            if entries.full():
+                yield from (dlt.mark.with_hints(t, registry.hints(), create_table_variant=True)
+                            for t in entries.flush())  # fmt: skip
+        yield from batches.flush()
+        for rows in entries.flush():
+            yield dlt.mark.with_hints(rows, registry.hints(), create_table_variant=True)
+
+    rows = dlt.resource(
+        landing,
+        name=table,
+        table_name=table,
+        write_disposition="merge",
+        primary_key=settings.primary_key,
+    )
+    # staged rows are unique on the key until one repeats within the run (`checked`)
+    rows.apply_hints(additional_table_hints={DEDUPLICATED_HINT: True})
+    return [rejects.rejected_records_resource(name), rows]

@@ -88,8 +88,9 @@ def landed_keys(dataset: str, table: str, key: str) -> pa.Array | None:
 
 def flagged_keys(dataset: str, table: str) -> dict[str, bool]:
     """The keys recorded for ``table`` so far, with their latest ``is_deleted``."""
-    rows = _warehouse_rows(
-        f'select record_key, is_deleted from "{dataset}"."{TABLE}" where table_name = \'{table}\''
+    rows = _warehouse_rows(  # oldest first: on an append-only lake the latest flag wins
+        f'select record_key, is_deleted from "{dataset}"."{TABLE}" '
+        f"where table_name = '{table}' order by detected_at, _dlt_load_id"
     )
     return {str(k): bool(d) for k, d in rows or []}
 
@@ -152,8 +153,11 @@ def landed_fingerprint(
     """
     column = f'"{key}"'
     squares = f"({column} % {MODULUS}) * ({column} % {MODULUS})"
+    landed = f'"{dataset}"."{table}"'
+    if warehouse.appends_only(warehouse.current("loader")):  # a key may have several versions
+        landed = f'(select distinct {column} from "{dataset}"."{table}") as landed'
     rows = _warehouse_rows(
-        f'select count(*), sum({column}), sum({squares}), max({column}) from "{dataset}"."{table}"'
+        f"select count(*), sum({column}), sum({squares}), max({column}) from {landed}"
     )
     if not rows or not isinstance(rows[0][3], int):
         return None

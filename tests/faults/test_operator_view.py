@@ -220,3 +220,19 @@ def test_file_names_with_console_markup_do_not_break_the_clis(
     assert len(rejected) == 2, rejected
     assert status.returncode == 0, status.stderr[-2000:]
     assert all("[/]" in str(row["location"]) for row in rejected), rejected
+
+    # an error that names a path with markup in it: printed as it is, the CLI does not crash
+    sources = yaml.safe_load((REPO_ROOT / "ingestion" / "sources.yml").read_text())
+    missing = tmp_path / "[b]x[" / "]no-such-landing"
+    sources["events"]["bucket_url"] = str(missing)
+    (tmp_path / "sources.yml").write_text(yaml.safe_dump(sources))
+    failed = subprocess.run(
+        [sys.executable, "-m", "ingestion", "--source", "events"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+        env={**cli.env, "INGESTION_SOURCES": str(tmp_path / "sources.yml")},
+    )  # fmt: skip
+    named = failed.returncode == 1 and "[b]x[/]no-such-landing" in failed.stderr
+    figure(AREA, "an error naming a path with console markup is printed as it is", named,
+           "True", named)  # fmt: skip
+    assert named, failed.stderr[-3000:]
+    assert "MarkupError" not in failed.stderr

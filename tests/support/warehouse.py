@@ -20,6 +20,8 @@ from ingestion import warehouse
 def of_env(env: Mapping[str, str], database: str | None = None) -> warehouse.Warehouse:
     """The warehouse ``env`` names (``database`` instead of ``PGDATABASE`` if given)."""
     kind = env.get("WAREHOUSE") or ("postgres" if "PGHOST" in env else "duckdb")
+    if kind == "spark":
+        return warehouse.Warehouse("spark", lake_url=env["LAKE_URL"])
     if kind == "duckdb":
         return warehouse.Warehouse("duckdb", duckdb_path=Path(env["DUCKDB_PATH"]))
     pg = {
@@ -33,8 +35,12 @@ def of_env(env: Mapping[str, str], database: str | None = None) -> warehouse.War
 
 
 def connect(env: Mapping[str, str], database: str | None = None) -> Any:
-    """A DB-API connection to the warehouse ``env`` names (DuckDB read-only)."""
+    """A DB-API connection to the warehouse ``env`` names (DuckDB read-only; Spark's files)."""
     wh = of_env(env, database)
+    if wh.kind == "spark":
+        from tests.support import spark
+
+        return spark.connect(env)
     if wh.kind == "duckdb":
         import duckdb
 
@@ -92,6 +98,10 @@ def fresh_env(
     kind: str, folder: Path, server: pg_server.PostgresServer | None = None
 ) -> dict[str, str]:
     """A new, empty warehouse of ``kind``: a DuckDB file under ``folder`` or a database."""
+    if kind == "spark":
+        from tests.support.spark import spark_env
+
+        return spark_env(folder)
     env = {"WAREHOUSE": kind}
     if kind == "duckdb":
         env["DUCKDB_PATH"] = str(folder / "warehouse" / "analytics.duckdb")

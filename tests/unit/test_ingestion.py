@@ -14,7 +14,7 @@ import requests
 from ingestion import config
 from ingestion.filesystem.columns import cast_column
 from ingestion.filesystem.contract import FileContract
-from ingestion.filesystem.helpers import glob_slug, partition_date
+from ingestion.filesystem.helpers import partition_date
 from ingestion.filesystem.readers import read_file
 from ingestion.filesystem.repeats import RunKeys
 from ingestion.rest_api import hooks as rest
@@ -178,7 +178,6 @@ def test_body_fields_are_copied_onto_each_row():
 
 
 def test_naming_helpers():
-    assert glob_slug("**/*.jsonl.gz") == "jsonl_gz"
     assert str(partition_date("date=2026-11-02/late.parquet", r"date=(\d{4}-\d{2}-\d{2})")) == (
         "2026-11-02"
     )

@@ -76,14 +76,14 @@ final as (
                     partition by layer, source_table, record_key, reason, _dlt_load_id
                     order by record_text
                 ) as {{ dbt.type_string() }})
-            ) as varchar
+            ) as {{ type_varchar() }}
         ) as quarantine_id,
-        cast(layer as varchar) as layer,
-        cast(source_table as varchar) as source_table,
-        cast(record_key as varchar) as record_key,
-        cast(reason as varchar) as reason,
-        cast(record_text as varchar) as record_text,
-        cast(_dlt_load_id as varchar) as dlt_load_id
+        cast(layer as {{ type_varchar() }}) as layer,
+        cast(source_table as {{ type_varchar() }}) as source_table,
+        cast(record_key as {{ type_varchar() }}) as record_key,
+        cast(reason as {{ type_varchar() }}) as reason,
+        cast(record_text as {{ type_varchar() }}) as record_text,
+        cast(_dlt_load_id as {{ type_varchar() }}) as dlt_load_id
     from unioned
 )
 

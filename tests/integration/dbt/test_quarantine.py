@@ -70,6 +70,7 @@ def test_refused_rows_are_listed_with_their_reason_and_guarded_by_share_tests(
             "--vars",
             "{quarantine_warn_share: 0.2, quarantine_error_share: 0.3}",
         )
-    assert [r["status"] for r in between.results] == ["warn"]
+    # (the project's on-run-start hook reports too: only the test's own result counts)
+    assert [r["status"] for r in between.results if r["unique_id"].startswith("test.")] == ["warn"]
     assert between.success
-    assert [r["status"] for r in below.results] == ["pass"]
+    assert [r["status"] for r in below.results if r["unique_id"].startswith("test.")] == ["pass"]

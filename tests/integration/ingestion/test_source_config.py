@@ -98,7 +98,7 @@ def _drop(folder: Path, ids: list[str]) -> None:
 
 def _event_ids(spec: config.SourceConfig) -> list[str]:
     source = config.build_source(spec, RejectCounter())
-    tables = list(source.resources["events_csv"])
+    tables = [t for t in source.resources["events"] if "_file_name" in t.column_names]
     return sorted(i for table in tables for i in table.column("event_id").to_pylist())
 
 

@@ -2,7 +2,8 @@
     config(
         materialized='incremental',
         unique_key='event_id',
-        incremental_strategy='delete+insert',
+        incremental_strategy=upsert_strategy(),
+        partition_by=date_partitions('event_date'),
         on_schema_change='fail'
     )
 }}
@@ -141,4 +142,4 @@ sessionized as (
     from numbered
 )
 
-select * from sessionized
+{{ complete_partitions('sessionized', 'event_id', 'event_date') }}

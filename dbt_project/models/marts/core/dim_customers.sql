@@ -84,17 +84,17 @@ joined as (
 final as (
     select
         cast(customer_id as bigint) as customer_id,
-        cast(email_hash as varchar) as email_hash,
-        cast(email_domain as varchar) as email_domain,
-        cast(email_domain_type as varchar) as email_domain_type,
+        cast(email_hash as {{ type_varchar() }}) as email_hash,
+        cast(email_domain as {{ type_varchar() }}) as email_domain,
+        cast(email_domain_type as {{ type_varchar() }}) as email_domain_type,
         cast(has_phone as boolean) as has_phone,
-        cast(country_code as varchar) as country_code,
-        cast(country_name as varchar) as country_name,
-        cast(region as varchar) as region,
-        cast(city as varchar) as city,
-        cast(signup_channel as varchar) as signup_channel,
+        cast(country_code as {{ type_varchar() }}) as country_code,
+        cast(country_name as {{ type_varchar() }}) as country_name,
+        cast(region as {{ type_varchar() }}) as region,
+        cast(city as {{ type_varchar() }}) as city,
+        cast(signup_channel as {{ type_varchar() }}) as signup_channel,
         cast(is_marketing_opt_in as boolean) as is_marketing_opt_in,
-        cast(tags as varchar) as tags,
+        cast(tags as {{ type_varchar() }}) as tags,
         cast(signed_up_at as timestamp) as signed_up_at,
         cast(updated_at as timestamp) as updated_at,
         cast(is_deleted as boolean) as is_deleted,
@@ -118,9 +118,9 @@ final as (
                         cast(recency_score as {{ dbt.type_string() }})
                         || cast(frequency_score as {{ dbt.type_string() }})
                         || cast(monetary_score as {{ dbt.type_string() }})
-            end as varchar
+            end as {{ type_varchar() }}
         ) as rfm_score,
-        cast(rfm_segment as varchar) as rfm_segment
+        cast(rfm_segment as {{ type_varchar() }}) as rfm_segment
     from joined
 )
 

@@ -2,15 +2,17 @@
     config(
         materialized='incremental',
         unique_key='order_id',
-        incremental_strategy='delete+insert',
+        incremental_strategy=upsert_strategy(),
+        partition_by=date_partitions('order_date'),
         on_schema_change='fail',
         post_hook=[
-            "delete from {{ this }} as target where not exists (select 1 from {{ ref('int_orders_converted') }} as kept where kept.order_id = target.order_id)"
+            "{{ remove_rows('not exists (select 1 from ' ~ ref('int_orders_converted') ~ ' as kept where kept.order_id = target.order_id)', 'order_date') }}"
         ]
     )
 }}
 {#- Incremental: all orders of each customer with a change, so order numbers stay right. -#}
-{#- The post-hook drops orders refused or deleted since: NOT EXISTS (anti-join), not NOT IN. -#}
+{#- The post-hook drops orders refused or deleted since: NOT EXISTS (anti-join), not NOT IN;
+    on Spark the final select leaves them out and the hook drops partitions left with none. -#}
 -- depends_on: {{ ref('base_shop__orders') }}
 -- depends_on: {{ ref('stg_shop__deleted_records') }}
 -- depends_on: {{ ref('int_orders_converted') }}
@@ -84,15 +86,15 @@ final as (
         cast(customer_id as bigint) as customer_id,
         cast(customer_order_number as integer) as customer_order_number,
         cast(is_first_order as boolean) as is_first_order,
-        cast(status as varchar) as status,
+        cast(status as {{ type_varchar() }}) as status,
         cast(is_revenue as boolean) as is_revenue,
-        cast(currency as varchar) as currency,
+        cast(currency as {{ type_varchar() }}) as currency,
         cast(subtotal as numeric(18, 2)) as subtotal,
         cast(discount_amount as numeric(18, 2)) as discount_amount,
         cast(shipping_amount as numeric(18, 2)) as shipping_amount,
         cast(total_amount as numeric(18, 2)) as total_amount,
         cast(net_amount as numeric(18, 2)) as net_amount,
-        cast('{{ var("base_currency") }}' as varchar) as base_currency,
+        cast('{{ var("base_currency") }}' as {{ type_varchar() }}) as base_currency,
         cast(fx_rate_date as date) as fx_rate_date,
         cast(fx_rate as numeric(18, 6)) as fx_rate,
         cast(total_amount_base as numeric(18, 2)) as total_amount_base,
@@ -106,4 +108,7 @@ final as (
     from selected
 )
 
-select * from final
+{{ complete_partitions('final', 'order_id', 'order_date', dropped=
+    'not exists (select 1 from ' ~ ref('int_orders_converted') ~ ' as kept'
+    ~ ' where kept.order_id = target.order_id)'
+) }}

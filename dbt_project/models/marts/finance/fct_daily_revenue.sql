@@ -41,10 +41,10 @@ daily as (
 final as (
     select
         cast(daily.order_date as date) as order_date,
-        cast(daily.country_code as varchar) as country_code,
-        cast(coalesce(countries.country_name, 'Unknown') as varchar) as country_name,
-        cast(coalesce(countries.region, 'Unknown') as varchar) as region,
-        cast('{{ var("base_currency") }}' as varchar) as base_currency,
+        cast(daily.country_code as {{ type_varchar() }}) as country_code,
+        cast(coalesce(countries.country_name, 'Unknown') as {{ type_varchar() }}) as country_name,
+        cast(coalesce(countries.region, 'Unknown') as {{ type_varchar() }}) as region,
+        cast('{{ var("base_currency") }}' as {{ type_varchar() }}) as base_currency,
         cast(daily.orders as bigint) as orders,
         cast(daily.revenue as numeric(18, 2)) as revenue,
         cast(daily.customers as bigint) as customers,

@@ -37,7 +37,7 @@ final as (
     select
         cast(session_date as date) as session_date,
         cast(step_number as integer) as step_number,
-        cast(step_name as varchar) as step_name,
+        cast(step_name as {{ type_varchar() }}) as step_name,
         cast(sessions as bigint) as sessions,
         cast(
             round(cast(sessions as numeric) / nullif(first_step_sessions, 0), 4)

@@ -2,10 +2,11 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
+        incremental_strategy=append_strategy(),
+        partition_by=date_partitions('session_date'),
         on_schema_change='fail',
         pre_hook="
-            {% if is_incremental() %}
+            {% if is_incremental() and deletes_in_place() %}
                 delete from {{ this }}
                 where session_id in (
                     select kept.session_id
@@ -64,8 +65,8 @@ aggregated as (
 
 final as (
     select
-        cast(aggregated.session_id as varchar) as session_id,
-        cast(aggregated.anonymous_id as varchar) as anonymous_id,
+        cast(aggregated.session_id as {{ type_varchar() }}) as session_id,
+        cast(aggregated.anonymous_id as {{ type_varchar() }}) as anonymous_id,
         cast(aggregated.customer_id as bigint) as customer_id,
         cast(aggregated.session_number as integer) as session_number,
         cast(aggregated.started_at as timestamp) as started_at,
@@ -74,13 +75,13 @@ final as (
         cast(
             {{ seconds_between('aggregated.started_at', 'aggregated.ended_at') }} as bigint
         ) as duration_seconds,
-        cast(aggregated.landing_page_url as varchar) as landing_page_url,
+        cast(aggregated.landing_page_url as {{ type_varchar() }}) as landing_page_url,
         cast(
             case
                 when aggregated.landing_utm_source is not null then aggregated.landing_utm_source
                 when aggregated.landing_referrer is null then '(direct)'
                 else lower(split_part(split_part(aggregated.landing_referrer, '://', 2), '/', 1))
-            end as varchar
+            end as {{ type_varchar() }}
         ) as traffic_source,
         cast(
             case
@@ -88,18 +89,25 @@ final as (
                 when aggregated.landing_utm_source is not null then '(not set)'
                 when aggregated.landing_referrer is null then '(none)'
                 else 'referral'
-            end as varchar
+            end as {{ type_varchar() }}
         ) as traffic_medium,
-        cast(aggregated.landing_utm_campaign as varchar) as utm_campaign,
-        cast(aggregated.landing_device as varchar) as device,
+        cast(aggregated.landing_utm_campaign as {{ type_varchar() }}) as utm_campaign,
+        cast(aggregated.landing_device as {{ type_varchar() }}) as device,
         cast(aggregated.event_count as bigint) as event_count,
         cast(aggregated.page_view_count as bigint) as page_view_count,
         cast(aggregated.has_product_view = 1 as boolean) as has_product_view,
         cast(aggregated.has_add_to_cart = 1 as boolean) as has_add_to_cart,
         cast(aggregated.has_checkout_started = 1 as boolean) as has_checkout_started,
         cast(aggregated.has_purchase = 1 as boolean) as is_converted,
-        cast(aggregated._sessionized_load_id as varchar) as _sessionized_load_id
+        cast(aggregated._sessionized_load_id as {{ type_varchar() }}) as _sessionized_load_id
     from aggregated
 )
 
-select * from final
+{#- where sessions are not deleted in place, the sessionised-again ones are left out instead -#}
+{{ complete_partitions('final', 'session_id', 'session_date', dropped=
+    'exists (select 1 from ' ~ ref('int_events_sessionized') ~ ' as resessionized'
+    ~ ' where resessionized._sessionized_load_id > '
+    ~ newest_kept_load('_sessionized_load_id')
+    ~ ' and resessionized.anonymous_id = target.anonymous_id'
+    ~ ' and resessionized.session_number <= target.session_number)'
+) }}

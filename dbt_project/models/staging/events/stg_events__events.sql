@@ -2,7 +2,8 @@
     config(
         materialized='incremental',
         unique_key='event_id',
-        incremental_strategy='delete+insert',
+        incremental_strategy=upsert_strategy(),
+        partition_by=date_partitions('event_date'),
         on_schema_change='fail'
     )
 }}
@@ -23,11 +24,11 @@ new_events as {{ cte_materialized(false) }} (
     {% endif %}
 ),
 
-{# raw ids are unique (the loader merges on them): only ids equal once trimmed are ranked #}
+{# merged raw ids are unique: only ids equal once trimmed are ranked (all on an append-only lake) #}
 padded_ids as (
     select event_id
     from new_events
-    where is_event_id_padded
+    where {{ 'true' if raw_keys_repeat() else 'is_event_id_padded' }}
 ),
 
 repeated_ids as (
@@ -99,4 +100,4 @@ accepted as (
     where quarantine_reason is null
 )
 
-select * from accepted
+{{ complete_partitions('accepted', 'event_id', 'event_date') }}

@@ -12,6 +12,23 @@ renamed as (
         {{ to_utc_timestamp('detected_at') }} as detected_at,
         _dlt_load_id
     from source
+),
+
+{# the latest verdict per key where raw is append-only (merged raw holds only that one) #}
+latest as (
+    {{ latest_version_per_key(
+        'renamed', ['table_name', 'record_key'], 'detected_at desc, _dlt_load_id desc'
+    ) }}
+),
+
+final as (
+    select
+        table_name,
+        record_key,
+        is_deleted,
+        detected_at,
+        _dlt_load_id
+    from latest
 )
 
-select * from renamed
+select * from final
