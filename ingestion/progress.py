@@ -9,6 +9,7 @@ rows, load counts files (dlt's "jobs").
 
 from __future__ import annotations
 
+import atexit
 import sys
 import time
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from typing import Any, TextIO
 from dlt.common.runtime.collector import Collector
 
 HEARTBEAT_S = 10.0
+_shown: list[Any] = []  # the one live display on screen (rich allows one at a time)
 STEPS = {"Extract": "extract", "Normalize": "normalize", "Load": "load"}
 
 
@@ -123,10 +125,12 @@ class ProgressCollector(Collector):
             from rich.console import Console
             from rich.live import Live
 
+            end_live_display()  # a source that failed, or loaded nothing, leaves its table
             console = Console(file=self.stream)
             self._live = Live(render_table(self.progress), console=console, transient=False,
                               refresh_per_second=4, redirect_stdout=False)  # fmt: skip
             self._live.start()
+            _shown.append(self._live)
 
     def _stop(self) -> None:
         p, now = self.progress, time.monotonic()
@@ -136,7 +140,7 @@ class ProgressCollector(Collector):
         if self._live is not None:
             self._live.update(render_table(p), refresh=True)
             if p.step == "load":  # the source is done: its last frame stays on screen
-                self._live.stop()
+                end_live_display()
                 self._live = None
         else:
             self._write(plain_lines(p, p.step))
@@ -153,6 +157,13 @@ class ProgressCollector(Collector):
         self._last_line = time.monotonic()
         for line in lines:
             print(line, file=self.stream, flush=True)
+
+
+@atexit.register
+def end_live_display() -> None:
+    """Stop the live display on screen, if any, leaving its last frame (and the cursor) shown."""
+    while _shown:
+        _shown.pop().stop()
 
 
 def collector(progress: Any, source: str) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import re
 
-from ingestion.progress import ProgressCollector
+from ingestion.progress import ProgressCollector, end_live_display
 
 
 class Terminal(io.StringIO):
@@ -61,3 +61,28 @@ def test_off_a_terminal_plain_lines_one_per_table_and_step() -> None:
         "crm load: 2/2 files",
     ]
     assert "\x1b" not in log.getvalue()
+
+
+def test_a_source_that_stops_before_its_load_leaves_its_table_to_the_next_one() -> None:
+    """A failed source's live display ends when the next starts (two would redraw over each
+    other, and one never stopped leaves the cursor hidden)."""
+    screen = Terminal()
+    failed = ProgressCollector("crm", live=True, stream=screen)
+    try:
+        with failed("Extract crm"):
+            failed.update("customers", inc=7)
+            raise ConnectionError("the API went away")
+    except ConnectionError:
+        pass
+    first = failed._live
+    assert first is not None and first.is_started
+
+    second = ProgressCollector("fx", live=True, stream=screen)
+    with second("Extract fx"):
+        assert not first.is_started
+        second.update("rates", inc=3)
+    end_live_display()  # what the process does at exit
+
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.getvalue())
+    assert re.search(r"customers\s*│\s*7\s*│", text)  # the failed source's last frame
+    assert re.search(r"rates\s*│\s*3\s*│", text)
