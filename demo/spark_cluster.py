@@ -13,16 +13,15 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from demo.pg_server import free_port
 
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 90.0
@@ -163,6 +162,15 @@ def _spawn(root: Path, name: str, args: list[str], ui_port: int) -> Daemon:
     return Daemon(name, process, ui_port, work_dir)
 
 
+def distinct_free_ports(count: int) -> list[int]:
+    """``count`` free loopback ports, all different (each held open until all are chosen)."""
+    with ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in sockets:
+            sock.bind((HOST, 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+
+
 def _write_conf(root: Path) -> None:
     """spark-defaults.conf for drivers started with ``env()``: the event log, loopback."""
     (root / "events").mkdir(parents=True, exist_ok=True)
@@ -188,13 +196,13 @@ def start(root: Path, workers: int = 2, cores: int = 1, memory: str = "1g") -> S
     t0 = time.monotonic()
     root = root.resolve()
     _write_conf(root)
-    port, ui_port = free_port(), free_port()
+    port, ui_port, *worker_uis = distinct_free_ports(2 + workers)
     master_args = ["org.apache.spark.deploy.master.Master", "--host", HOST, "--port", str(port)]
     master = _spawn(root, "master", [*master_args, "--webui-port", str(ui_port)], ui_port)
     cluster = SparkCluster(root, master, f"spark://{HOST}:{port}")
     try:
         for i in range(workers):
-            worker_ui = free_port()
+            worker_ui = worker_uis[i]
             worker_args = ["org.apache.spark.deploy.worker.Worker", "--host", HOST]
             worker_args += ["--cores", str(cores), "--memory", memory]
             worker_args += ["--webui-port", str(worker_ui), cluster.master_url]
@@ -217,8 +225,8 @@ def _wait_for_workers(cluster: SparkCluster, expected: int) -> None:
         try:
             if cluster.alive_workers() == expected:
                 return
-        except OSError:
-            pass  # the master's web UI is not up yet
+        except (OSError, ValueError):
+            pass  # the master's web UI is not up yet (or answers before its JSON page is)
         time.sleep(0.5)
     raise SparkUnavailable(f"{expected} workers did not register within {START_TIMEOUT_S:.0f} s")
 

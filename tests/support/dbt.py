@@ -50,6 +50,11 @@ def tiny_project(project: Path) -> Path:
     return write_profiles(project)
 
 
+def _saved_query_without_export(result: dict[str, Any]) -> bool:
+    """dbt build reports a saved query with no export to write as ``no-op``."""
+    return str(result["unique_id"]).startswith("saved_query.") and result["status"] == "no-op"
+
+
 @dataclass
 class DbtRun:
     """Outcome of one dbt invocation: exit code, per-node results, and the output."""
@@ -71,7 +76,7 @@ class DbtRun:
         return [
             f"{r['unique_id']}: {r['status']}: {r.get('message')}"
             for r in self.results
-            if r["status"] not in ("pass", "success", "warn")
+            if r["status"] not in ("pass", "success", "warn") and not _saved_query_without_export(r)
         ]
 
     def warnings(self) -> list[str]:
