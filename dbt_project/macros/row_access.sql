@@ -8,18 +8,37 @@
 
 {% macro postgres__row_access() -%}
     {%- set kind = (model.config.get('meta') or {}).get('row_access', 'none') -%}
+    {{ row_access_policy(this, kind) }}
+    {%- if execute and this.identifier == 'dim_customers' -%}
+        {#- the customer marts built before dim_customers existed get their full policy now -#}
+        {%- for node in graph.nodes.values()
+            if node.resource_type == 'model'
+            and (node.config.meta or {}).get('row_access') == 'customer' -%}
+            {%- set relation = adapter.get_relation(node.database, node.schema, node.alias) -%}
+            {%- if relation is not none -%}
+                ;
+                {{ row_access_policy(relation, 'customer') }}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Enable row-level security on a mart and (re)create its select policy. -#}
+{% macro row_access_policy(relation, kind) -%}
     {#- the regions of the current role; a role not listed is not restricted -#}
-    {%- set mine = "select region from " ~ this.schema ~ ".reader_regions"
+    {%- set mine = "select region from " ~ relation.schema ~ ".reader_regions"
         ~ " where role_name = current_user" -%}
     {%- set visible = "not exists (" ~ mine ~ ")" -%}
+    {%- set dim = adapter.get_relation(relation.database, relation.schema, 'dim_customers') -%}
     {%- if kind == 'region' -%}
         {%- set visible = visible ~ " or region in (" ~ mine ~ ")" -%}
-    {%- elif kind == 'customer' -%}
-        {%- set visible = visible ~ " or " ~ this.schema ~ ".customer_visible(customer_id)" -%}
+    {%- elif kind == 'customer' and dim is not none -%}
+        {#- until dim_customers exists a restricted role sees no row -#}
+        {%- set visible = visible ~ " or " ~ relation.schema ~ ".customer_visible(customer_id)" -%}
     {%- endif -%}
-    alter table {{ this }} enable row level security;
-    drop policy if exists row_access on {{ this }};
-    create policy row_access on {{ this }} for select using ({{ visible }})
+    alter table {{ relation }} enable row level security;
+    drop policy if exists row_access on {{ relation }};
+    create policy row_access on {{ relation }} for select using ({{ visible }})
 {%- endmacro %}
 
 {#- The region list and the customer check the policies read; on-run-start, where marts exist. -#}
