@@ -64,6 +64,10 @@ warehouse-roles: install ## As a PostgreSQL admin (PG*): create/update the loade
 airflow-check: ## Load the Airflow DAG in a cached Airflow venv (.cache/airflow-venv)
 	orchestration/airflow/check_dag.sh
 
+prefect-flow: install demo-data demo-api ## Run the Prefect flow once (a temporary local Prefect server unless PREFECT_API_URL is set)
+	PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS=$${PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS:-120} \
+	  $(BIN)/python orchestration/prefect/flow.py
+
 system-deps: ## Install PostgreSQL server, Chromium and a Java runtime (Spark) OS packages if missing
 	./scripts/ensure-system-deps.sh
 
@@ -98,5 +102,5 @@ bench: install system-deps ## Benchmark a 10M-event day (BENCH_ARGS="--scale 100
 clean: stop ## Remove local warehouse, demo data and dbt artefacts (keeps .venv)
 	rm -rf warehouse $(DEMO_DIR) target logs reports
 
-.PHONY: help install install-spark test-spark demo-data demo-api stop run advance ingest status report warehouse-roles airflow-check system-deps test faults \
+.PHONY: help install install-spark test-spark demo-data demo-api stop run advance ingest status report warehouse-roles airflow-check prefect-flow system-deps test faults \
 	lint format docs bench clean

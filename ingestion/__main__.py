@@ -1,5 +1,5 @@
 """CLI: ``python -m ingestion [run|replay] [--source NAME] [--full-refresh | --reload [--yes]]
-[--start D --end D] [--time-limit S]``.
+[--start D --end D] [--time-limit S] [--quiet]``, or ``python -m ingestion --list``.
 
 A thin CLI over the run script's load step (``python -m orchestration ingest``): it takes the
 one run lock, loads (or replays rejected records), records the run in the ledger and prints the
@@ -46,7 +46,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--yes", action="store_true", help="confirm --reload")
     parser.add_argument("--start", type=date.fromisoformat, help="backfill window start (day)")
     parser.add_argument("--end", type=date.fromisoformat, help="backfill window end (day)")
-    parser.add_argument("--quiet", action="store_true", help="no progress display")
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress (default: a live table per source on a terminal, else plain lines)",
+    )
+    parser.add_argument(
+        "--list",
+        action="store_true",
+        help="print the enabled sources (or the --source ones, checked), one a line, and exit",
+    )
     add_time_limit(parser)
     return parser.parse_args(argv)
 
@@ -57,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     from orchestration.runner import RunRequest
 
     args = parse_args(argv)
+    if args.list:
+        return list_sources(args.sources)
     if args.yes and not args.reload:
         print("error: --yes confirms --reload and means nothing alone", file=sys.stderr)
         return 2
@@ -72,10 +83,23 @@ def main(argv: list[str] | None = None) -> int:
         end=args.end.isoformat() if args.end else None,
         skip_dbt=True,
         retries=0,
-        progress=None if args.quiet else "log",
+        progress=None if args.quiet else ("live" if sys.stderr.isatty() else "lines"),
         time_limit_s=args.time_limit_s,
     )
     return run_and_report(request)
+
+
+def list_sources(names: list[str] | None) -> int:
+    """Print the selected sources' names (every enabled one by default); 2 on a bad file."""
+    from ingestion import config
+
+    try:
+        selected = config.select(config.load(), names)
+    except config.SourceConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print("\n".join(spec.name for spec in selected))
+    return 0
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ default; ``s3://``, ``gs://``, ``az://`` URLs take dlt's usual filesystem creden
 
 Python reads the lake through DuckDB (:func:`connect`): one view per ``<dataset>.<table>`` over
 its files, so the loaders' SQL (row counts, dlt state, landed keys) runs unchanged. Spark, dbt's
-engine, reads the same folders as external tables (``dbt_project/macros/spark/lake_tables.sql``).
+engine, reads the same folders as external tables
+(``dbt_project/ops_package/macros/lake_tables.sql``).
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from dlt.common.runtime import run_context
 
 from ingestion import config as config_mod
 from ingestion import lake, package_repair, rejects, reread, time_limit, warehouse
+from ingestion import progress as progress_display
 from ingestion.errors import describe_error
 from ingestion.redact import install_on_root_handlers, redact
 from ingestion.rest_api.settings import MATERIALIZED_SUFFIX
@@ -58,7 +59,7 @@ def make_pipeline(name: str, dataset: str, wh: warehouse.Warehouse, progress: An
         destination=warehouse.destination(wh),
         dataset_name=dataset,
         pipelines_dir=str(pipelines_dir(wh)),
-        progress=time_limit.progress(progress),
+        progress=time_limit.progress(progress_display.collector(progress, name)),
     )
 
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, PlainValidator, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, PlainValidator, ValidationError
 from pydantic_core import ErrorDetails
+
+from ingestion.window import check_format
 
 
 class SourceConfigError(ValueError):
@@ -43,6 +45,8 @@ def _secret(value: object) -> str | dict[str, Any]:
 ColumnNames = Annotated[str | list[str], PlainValidator(_column_names)]
 # A credential: a string, a `secret:<key>`/`file:<path>` reference, or a mapping of fields.
 SecretValue = Annotated[str | dict[str, Any], PlainValidator(_secret)]
+# How a cursor is written, so a backfill window is rendered alike (``ingestion/window.py``).
+WindowFormat = Annotated[str, AfterValidator(check_format)]
 
 
 def key_path(parts: tuple[int | str, ...]) -> str:

@@ -1,8 +1,9 @@
 """Run ``dbt build`` in-process through ``dbtRunner`` and summarise its node results.
 
-dbt reads ``dbt_project.yml`` from the project dir (the repo root) and ``profiles.yml`` from
-``DBT_PROFILES_DIR`` (default: the repo root, copied from ``profiles.example.yml`` when missing).
-``DBT_TARGET_PATH`` / ``DBT_LOG_PATH`` move its artifacts and logs (tests use temp dirs).
+dbt reads ``dbt_project.yml`` from the project dir (``settings.dbt_project()``: this repo unless
+configured) and ``profiles.yml`` from ``DBT_PROFILES_DIR`` (default: the project dir, where
+``profiles.example.yml`` is copied when no ``profiles.yml`` exists). ``DBT_TARGET_PATH`` /
+``DBT_LOG_PATH`` move its artifacts and logs (tests use temp dirs).
 """
 
 from __future__ import annotations
@@ -16,17 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from ingestion.redact import scrub_file
+from orchestration import ops_models
+from orchestration.dbt_failures import retry_can_help
 from orchestration.ledger import NodeResult
+from orchestration.settings import REPO_ROOT
 
 log = logging.getLogger(__name__)
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-def dbt_project_dir() -> Path:
-    """The dbt project: ``DBT_PROJECT_DIR`` (dbt's own variable) or the repo root."""
-    return Path(os.environ.get("DBT_PROJECT_DIR") or REPO_ROOT)
 
 
 TEST_PASSED = {"pass"}
@@ -43,6 +42,10 @@ class DbtOutcome:
     invocation_id: str | None
     results: list[NodeResult] = field(default_factory=list)
     error: str | None = None
+    # the exceptions dbt raised before or instead of running nodes (type and message)
+    exceptions: list[str] = field(default_factory=list)
+    # (status, message) of the ops models that failed after this build (not its results)
+    ops_failures: list[tuple[str, str | None]] = field(default_factory=list)
 
     def _count(self, resource_type: str, statuses: set[str]) -> int:
         return sum(
@@ -67,19 +70,35 @@ class DbtOutcome:
 
     @property
     def retryable(self) -> bool:
-        """False when the only problems are failed data tests: a retry would fail the same way."""
+        """True only when every failure is the outside world's (network, lock, a killed
+        connection): a compile error, an error in a model's SQL or a failed test is not."""
         if self.success:
             return False
-        failing = [r for r in self.results if r.status in NODE_FAILED]
-        if not failing:
-            return True  # dbt itself failed (profile, connection, parse): worth another try
-        return any(r.resource_type not in {"test", "unit_test"} for r in failing)
+        failing = [(r.status, r.message) for r in self.results if r.status in NODE_FAILED]
+        return retry_can_help(self.exceptions, failing + self.ops_failures)
+
+    def then(self, ops: DbtOutcome) -> DbtOutcome:
+        """This build followed by the run of the ops models (the run script's own views: their
+        nodes are not this build's results, a failure of theirs fails the step)."""
+        if ops.success:
+            return self
+        failing = [(r.status, r.message) for r in ops.results if r.status in NODE_FAILED]
+        return DbtOutcome(
+            False,
+            self.invocation_id,
+            self.results,
+            error=self.error or f"ops models ({ops_models.OPS_PACKAGE.name}): {ops.error}",
+            exceptions=self.exceptions + ops.exceptions,
+            ops_failures=self.ops_failures + failing,
+        )
 
 
-def profiles_dir(project_dir: Path) -> Path:
-    """Where dbt finds ``profiles.yml``; copies ``profiles.example.yml`` in when none exists."""
+def profiles_dir(project_dir: Path, profile: str | None = None) -> Path:
+    """Where dbt finds ``profiles.yml``: ``DBT_PROFILES_DIR`` (if it defines ``profile``, when
+    one is named), else the project's folder, with ``profiles.example.yml`` copied in when it
+    has none."""
     explicit = os.environ.get("DBT_PROFILES_DIR")
-    if explicit:
+    if explicit and (profile is None or profile in _profile_names(Path(explicit))):
         return Path(explicit)
     target = project_dir / "profiles.yml"
     example = project_dir / "profiles.example.yml"
@@ -89,6 +108,15 @@ def profiles_dir(project_dir: Path) -> Path:
     return project_dir
 
 
+def _profile_names(folder: Path) -> set[str]:
+    """The profiles a folder's ``profiles.yml`` defines (none when unreadable)."""
+    try:
+        profiles = yaml.safe_load((folder / "profiles.yml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return set()
+    return set(profiles) if isinstance(profiles, dict) else set()
+
+
 def build_args(
     select: str | None = None,
     full_refresh: bool = False,
@@ -96,7 +124,7 @@ def build_args(
     project_dir: Path | None = None,
 ) -> list[str]:
     """The dbt CLI arguments of one build."""
-    project_dir = project_dir or dbt_project_dir()
+    project_dir = project_dir or REPO_ROOT
     args = [
         "build",
         "--project-dir",
@@ -130,8 +158,11 @@ def _node_result(result: Any) -> NodeResult:
 
 
 def default_log_dir(args: list[str]) -> Path:
-    """The default dbt log folder of a build: ``<project dir>/logs``."""
-    return Path(args[args.index("--project-dir") + 1]) / "logs"
+    """The dbt log folder of a build: ``--log-path``, ``DBT_LOG_PATH`` or ``<project>/logs``."""
+    if "--log-path" in args:
+        return Path(args[args.index("--log-path") + 1])
+    explicit = os.environ.get("DBT_LOG_PATH")
+    return Path(explicit) if explicit else Path(args[args.index("--project-dir") + 1]) / "logs"
 
 
 def _failure_summary(results: Sequence[NodeResult]) -> str:
@@ -149,26 +180,42 @@ def run_build(
     dbt_vars: dict[str, Any] | None = None,
     project: Path | None = None,
 ) -> DbtOutcome:
-    """Invoke ``dbt build`` once and return its outcome (never raises for dbt failures)."""
+    """Invoke ``dbt build`` once and return its outcome (never raises for dbt failures).
+
+    A project without the ops models (``status``/``report`` read them) is followed by a run of
+    the ops package, whatever its own build did (``ops_models.py``).
+    """
+    project = project or REPO_ROOT
+    outcome = invoke(build_args(select, full_refresh, dbt_vars, project))
+    if ops_models.defined_in(project):
+        return outcome
+    ops_profiles = profiles_dir(REPO_ROOT, profile=ops_models.PROFILE)
+    return outcome.then(invoke(ops_models.run_args(ops_profiles)))
+
+
+def invoke(args: list[str]) -> DbtOutcome:
+    """Run one dbt command in-process and summarise its results (never raises for dbt's)."""
     from dbt.cli.main import dbtRunner
     from dbt_common.invocation import get_invocation_id
 
-    args = build_args(select, full_refresh, dbt_vars, project)
     log.info("dbt %s", " ".join(args))
     try:
         res = dbtRunner().invoke(args)
     except Exception as exc:  # dbt's own crash: report it as a failed step
-        return DbtOutcome(False, None, error=f"dbt crashed: {type(exc).__name__}: {exc}")
+        crash = f"{type(exc).__name__}: {exc}"
+        return DbtOutcome(False, None, error=f"dbt crashed: {crash}", exceptions=[crash])
     invocation_id = get_invocation_id()
-    scrub_file(Path(os.environ.get("DBT_LOG_PATH") or default_log_dir(args)) / "dbt.log")
+    scrub_file(default_log_dir(args) / "dbt.log")
     results = [_node_result(r) for r in getattr(res.result, "results", None) or []]
     if res.success:
         return DbtOutcome(True, invocation_id, results)
+    exceptions = []
     if res.exception is not None:
         # one line: dbt puts the reason (e.g. "password authentication failed") on the second
-        error = f"{type(res.exception).__name__}: {' '.join(str(res.exception).split())}"
+        exceptions.append(f"{type(res.exception).__name__}: {' '.join(str(res.exception).split())}")
+        error = exceptions[0]
     elif results:
         error = _failure_summary(results)
     else:
         error = "dbt build failed without node results (see dbt's log)"
-    return DbtOutcome(False, invocation_id, results, error=error)
+    return DbtOutcome(False, invocation_id, results, error=error, exceptions=exceptions)

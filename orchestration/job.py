@@ -165,9 +165,10 @@ class Job:
     def _dbt(self) -> bool:
         def attempt() -> Attempt[dbt_step.DbtOutcome]:
             result = dbt_step.run_build(
-                select=self.request.select,
+                select=self.request.select or self.cfg.dbt_select,
                 full_refresh=self.request.full_refresh or self.request.reload,
                 dbt_vars=self.request.dbt_vars or None,
+                project=self.cfg.dbt_project_dir,
             )
             return Attempt(result, error=result.error, retryable=result.retryable)
 

@@ -52,7 +52,10 @@ def with_retries(
         outcome = attempt_fn(number)
         if on_attempt is not None:
             on_attempt(number, outcome)
-        if outcome.ok or not outcome.retryable or number > len(delays):
+        if outcome.ok or number > len(delays):
+            return outcome, number
+        if not outcome.retryable:
+            log.warning("step %s failed; not retried: a retry would fail the same way", name)
             return outcome, number
         delay = delays[number - 1]
         log.warning(

@@ -34,7 +34,7 @@ import yaml
 
 from ingestion import config as source_config
 from ingestion import warehouse as wh
-from orchestration import dbt_step, grants, regional
+from orchestration import grants, regional, settings
 from orchestration.ledger import SCHEMA as LEDGER_SCHEMA
 
 log = logging.getLogger(__name__)
@@ -153,7 +153,7 @@ def make_plan(database: str, reader_schemas: Iterable[str] = DEFAULT_READER_SCHE
     """Work out roles and schemas from the sources file and the dbt project."""
     loader, transformer, reader = roles_from_env()
     raw = raw_schemas(source_config.load().values())
-    project_dir = dbt_step.dbt_project_dir()
+    project_dir = settings.dbt_project()
     dbt = [
         s
         for s in dbt_schemas(project_dir, profile_target_schema(project_dir))
@@ -222,7 +222,12 @@ def main(reader_schemas: list[str] | None = None) -> int:
     try:
         plan = make_plan(admin.pg["database"], reader_schemas or DEFAULT_READER_SCHEMAS)
         secrets = passwords(plan)
-    except (RolesConfigError, source_config.SourceConfigError, OSError) as exc:
+    except (
+        RolesConfigError,
+        settings.SettingsError,
+        source_config.SourceConfigError,
+        OSError,
+    ) as exc:
         log.error("warehouse-roles: %s", exc)
         return EXIT_CONFIG
     try:

@@ -1,4 +1,4 @@
-"""Settings of the run script: retries, backoff, alert webhook, lock location.
+"""Settings of the run script: retries, backoff, alert webhook, dbt project, lock location.
 
 Values come from dlt's config providers, so the same key can be set in three places (first wins):
 the environment (``ORCHESTRATION__RETRIES``), ``.dlt/secrets.toml`` or ``.dlt/config.toml``
@@ -18,6 +18,7 @@ from ingestion.redact import register
 DEFAULT_RETRIES = 2
 DEFAULT_BACKOFF_S = 10.0
 DEFAULT_LOCK_PATH = "warehouse/.run.lock"
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 class SettingsError(ValueError):
@@ -33,12 +34,16 @@ class Settings:
         backoff_s: wait before the first retry; doubled before each further one.
         alert_webhook_url: Slack-compatible incoming webhook, or None to send no alert.
         alert_on_warning: also alert when a run succeeds with warnings (e.g. warned tests).
+        dbt_project_dir: the dbt project the dbt step builds (``dbt_project()``).
+        dbt_select: the selection of a build when no ``--select`` is given (None: everything).
     """
 
     retries: int = DEFAULT_RETRIES
     backoff_s: float = DEFAULT_BACKOFF_S
     alert_webhook_url: str | None = None
     alert_on_warning: bool = False
+    dbt_project_dir: Path = REPO_ROOT
+    dbt_select: str | None = None
 
 
 def _lookup(key: str, secret: bool = False) -> Any:
@@ -50,6 +55,32 @@ def _lookup(key: str, secret: bool = False) -> Any:
         return accessor.get(f"orchestration.{key}")
     except Exception:  # a provider that cannot be read counts as "not set"
         return None
+
+
+def _origin(key: str) -> str:
+    """Where a setting was read, for error messages: its environment variable or the files."""
+    variable = f"ORCHESTRATION__{key.upper()}"
+    return variable if variable in os.environ else ".dlt/config.toml or .dlt/secrets.toml"
+
+
+def dbt_project() -> Path:
+    """The dbt project the run script builds: ``DBT_PROJECT_DIR`` (dbt's own variable), else
+    ``[orchestration] dbt_project_dir`` (relative to the working directory), else this repo.
+
+    Raises:
+        SettingsError: the folder holds no ``dbt_project.yml`` (the setting and its origin named).
+    """
+    explicit = os.environ.get("DBT_PROJECT_DIR")
+    configured = explicit or _lookup("dbt_project_dir")
+    if not configured:
+        return REPO_ROOT
+    project = Path(str(configured)).expanduser().resolve()
+    if not (project / "dbt_project.yml").is_file():
+        where = "DBT_PROJECT_DIR"
+        if not explicit:
+            where = f"[orchestration] dbt_project_dir in {_origin('dbt_project_dir')}"
+        raise SettingsError(f"{where}: {configured!r} holds no dbt_project.yml")
+    return project
 
 
 def _as_bool(value: Any) -> bool:
@@ -79,11 +110,19 @@ def load(retries: int | None = None, backoff_s: float | None = None) -> Settings
     webhook = _lookup("alert_webhook_url", secret=True)
     register(str(webhook) if webhook else None)
     on_warning = _lookup("alert_on_warning")
+    select = _lookup("dbt_select")
+    if select is not None and not isinstance(select, str):
+        raise SettingsError(
+            f"[orchestration] dbt_select in {_origin('dbt_select')} must be a string "
+            "(a dbt selection such as 'tag:daily +fct_orders')"
+        )
     return Settings(
         retries=resolved_retries,
         backoff_s=resolved_backoff,
         alert_webhook_url=str(webhook) if webhook else None,
         alert_on_warning=_as_bool(on_warning) if on_warning is not None else False,
+        dbt_project_dir=dbt_project(),
+        dbt_select=(select.strip() or None) if select else None,
     )
 
 

@@ -5,7 +5,8 @@ with the reason, never coerced: text must be UTF-8 without NUL (PostgreSQL refus
 fit int64, a float text that overflows or underflows to zero is refused (``nan`` and ``inf``
 written as such are kept), an instant needs its UTC offset, whole microseconds and a year from
 1 to 9999 (what every reader down the line, Python included, can hold), and JSON text must be
-strict JSON that PostgreSQL's ``json`` parses (no ``NaN``, trailing commas or ``\\u0000``).
+strict JSON that PostgreSQL's ``json`` parses (no ``NaN``, trailing commas or ``\\u0000``), and
+a decimal is exact with at most 29 digits before the point and 9 after (never rounded).
 Text is checked against one grammar per kind first, so a value's fate never depends on the
 other values of its batch; the casts themselves are vectorised.
 """
@@ -47,7 +48,12 @@ ARROW_TYPES: dict[str, pa.DataType] = {
     "bool": pa.bool_(),
     "timestamptz": pa.timestamp("us", tz="UTC"),
     "json_text": pa.string(),
+    "decimal": pa.decimal128(38, 9),
 }
+DECIMAL_TEXT = r"^\s*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)\s*$"
+# what decimal(38, 9) holds exactly: 29 digits before the point, 9 after (zeros aside)
+DECIMAL_FITS = r"^[+-]?0*(?:[0-9]{1,29}(?:\.[0-9]{0,9}0*)?|\.[0-9]{0,9}0*)$"
+DECIMAL_LIMITS = "more digits than decimal(38, 9) holds (29 before the point, 9 after)"
 INT_TEXT = r"^\s*[+-]?[0-9]+\s*$"
 FLOAT_TEXT = (
     r"^\s*[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|(?i:inf|infinity|nan))\s*$"
@@ -165,6 +171,37 @@ def _as_float(array: pa.Array, name: str) -> tuple[pa.Array, Bad]:
     return null_where(typed, bad), bad
 
 
+def _parse_decimal(value: Any) -> Decimal:
+    """A number as written (a float by its shortest text) if decimal(38, 9) holds it exactly."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
+        raise TypeError(f"a {type(value).__name__} is not a decimal")
+    try:
+        number = Decimal(repr(value) if isinstance(value, float) else str(value).strip())
+    except ArithmeticError as exc:
+        raise ValueError("not a decimal number") from exc
+    if not number.is_finite():
+        raise ValueError("not a finite number")
+    try:
+        exact = abs(number) < 10**29 and number == round(number, 9)
+    except ArithmeticError:  # past what Decimal's context rounds
+        exact = False
+    if not exact:
+        raise ValueError(DECIMAL_LIMITS)
+    return number
+
+
+def _as_decimal(array: pa.Array, name: str) -> tuple[pa.Array, Bad]:
+    target = ARROW_TYPES["decimal"]
+    if pa.types.is_string(array.type):
+        text, bad = _grammar(array, DECIMAL_TEXT, "decimal", name)
+        for index in rows_where(pc.invert(pc.match_substring_regex(text, DECIMAL_FITS))):
+            bad[index] = f"column {name!r}: {shown(text[index].as_py())} has {DECIMAL_LIMITS}"
+        return null_where(text, bad).cast(target), bad
+    if pa.types.is_integer(array.type) or pa.types.is_null(array.type):
+        return array.cast(target), {}
+    return by_value(array, "decimal", name, _parse_decimal, target)
+
+
 def _reject_type(kind: str) -> Callable[[Any], Any]:
     def parse(value: Any) -> Any:
         raise TypeError(f"a {type(value).__name__} is not a {kind}")
@@ -227,6 +264,7 @@ _CASTS: dict[str, Callable[[pa.Array, str], tuple[pa.Array, Bad]]] = {
     "float64": _as_float,
     "bool": _as_bool,
     "timestamptz": _as_instant,
+    "decimal": _as_decimal,
 }
 
 

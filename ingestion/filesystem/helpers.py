@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import IO
 
 from ingestion.filesystem.listing import Listed
+from ingestion.window import parse_day
 
 
 def absolute_url(bucket_url: str) -> str:
@@ -20,15 +21,11 @@ def absolute_url(bucket_url: str) -> str:
     return Path(bucket_url).resolve().as_uri()
 
 
-def partition_date(path: str, pattern: str) -> date | None:
-    """The ``date=YYYY-MM-DD`` partition of a path, if it has one."""
+def partition_date(path: str, pattern: str, window_format: str = "date") -> date | None:
+    """The UTC day of a path's partition (``date=YYYY-MM-DD``, ``ts=<epoch>``, ...), if it has
+    one that reads (``date=2026-13-45`` has none)."""
     found = re.search(pattern, path)
-    if not found:
-        return None
-    try:
-        return date.fromisoformat(found.group(1))
-    except ValueError:  # date=2026-13-45: no partition day
-        return None
+    return parse_day(found.group(1), window_format) if found else None
 
 
 def compression_problem(open_file: Callable[[], IO[bytes]]) -> str | None:
@@ -46,9 +43,11 @@ def compression_problem(open_file: Callable[[], IO[bytes]]) -> str | None:
     return None
 
 
-def in_window(entry: Listed, start: date | None, end: date | None, pattern: str) -> bool:
+def in_window(
+    entry: Listed, start: date | None, end: date | None, pattern: str, window_format: str = "date"
+) -> bool:
     """Whether a file's partition day (else its modification day) is inside a backfill window."""
-    day = partition_date(entry.location, pattern)
+    day = partition_date(entry.location, pattern, window_format)
     if day is None:
         day = datetime.fromtimestamp(entry.mtime_us / 1_000_000, UTC).date()
     return (start is None or day >= start) and (end is None or day <= end)

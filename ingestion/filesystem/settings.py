@@ -7,10 +7,10 @@ from typing import Literal
 
 from pydantic import Field, PositiveInt, ValidationInfo, field_validator
 
-from ingestion.typed_settings import ColumnNames, SecretValue, Settings
+from ingestion.typed_settings import ColumnNames, SecretValue, Settings, WindowFormat
 
 # How a declared column is typed (``columns.ARROW_TYPES`` holds the Arrow type of each).
-ColumnKind = Literal["string", "int64", "float64", "bool", "timestamptz", "json_text"]
+ColumnKind = Literal["string", "int64", "float64", "bool", "timestamptz", "json_text", "decimal"]
 
 DEFAULT_GLOBS = ("**/*.parquet", "**/*.jsonl.gz", "**/*.jsonl", "**/*.csv")
 DEFAULT_PARTITION_PATTERN = r"date=(\d{4}-\d{2}-\d{2})"
@@ -30,8 +30,10 @@ class FilesystemSettings(Settings):
     table: str = DEFAULT_TABLE
     primary_key: ColumnNames = DEFAULT_PRIMARY_KEY
     required: list[str] = Field(default_factory=list)
-    # a regex whose first group is the YYYY-MM-DD partition of a path (--start/--end)
+    # a regex whose first group is the partition of a path (--start/--end), written as
+    # window_format says (date: YYYY-MM-DD; datetime, epoch_s, epoch_ms or a strftime format)
     partition_pattern: str = DEFAULT_PARTITION_PATTERN
+    window_format: WindowFormat = "date"
     # rows per Arrow batch, i.e. per Parquet row group the loader writes
     batch_rows: PositiveInt = DEFAULT_BATCH_ROWS
 
@@ -52,5 +54,5 @@ class FilesystemSettings(Settings):
         except re.error as exc:
             raise ValueError(f"not a regular expression ({exc})") from None
         if groups < 1:
-            raise ValueError("needs a group holding the YYYY-MM-DD day")
+            raise ValueError("needs a group holding the partition (see window_format)")
         return value

@@ -82,6 +82,7 @@ def filesystem_source(
     primary_key: str | list[str] | None = None,
     required: list[str] | None = None,
     partition_pattern: str | None = None,
+    window_format: str | None = None,
     batch_rows: int | None = None,
     run: RunOptions | None = None,
 ) -> list[DltResource]:
@@ -94,14 +95,16 @@ def filesystem_source(
     Args:
         bucket_url: a local folder, ``file://``, ``s3://``, ``gs://``, ``az://``, ...
         columns: the declared columns and their kinds (``string``, ``int64``, ``float64``,
-            ``bool``, ``timestamptz``, ``json_text``); other columns load as sent.
+            ``bool``, ``timestamptz``, ``json_text``, ``decimal``); other columns load as sent.
         credentials: the bucket's credentials (dlt's fields for its filesystem), or a
             ``secret:``/``file:`` reference; local folders need none.
         globs: one glob per format; the reader follows the file name's ending.
         table: the table the rows land in.
         primary_key: the merge key (rows re-sent in a later file replace the kept ones).
         required: columns a row must have a value in, else it is rejected.
-        partition_pattern: a regex whose first group is a path's YYYY-MM-DD partition.
+        partition_pattern: a regex whose first group is a path's partition.
+        window_format: how that partition is written (``date``: YYYY-MM-DD, ``datetime``,
+            ``epoch_s``, ``epoch_ms`` or a strftime format; ``ingestion/window.py``).
         batch_rows: rows per Arrow batch (per Parquet row group the loader writes).
         run: this run's reject counter and backfill window (not configuration): a backfill
             selects files by partition day (else modification day) and touches no cursor.
@@ -120,6 +123,7 @@ def filesystem_source(
         "primary_key": primary_key,
         "required": required,
         "partition_pattern": partition_pattern,
+        "window_format": window_format,
         "batch_rows": batch_rows,
     }
     return _resources(name, _settings(name, given), options)
@@ -183,7 +187,7 @@ def _resources(name: str, settings: FilesystemSettings, options: RunOptions) -> 
     counter, start, end = options.counter, options.start, options.end
     contract = contract_of(name, settings)
     table = contract.resource_name
-    pattern = settings.partition_pattern
+    pattern, window_format = settings.partition_pattern, settings.window_format
     backfill = start is not None or end is not None
     run_keys = RunKeys([settings.primary_key] if isinstance(settings.primary_key, str)
                        else list(settings.primary_key))  # fmt: skip
@@ -258,7 +262,7 @@ def _resources(name: str, settings: FilesystemSettings, options: RunOptions) -> 
         listed = [e for e in zone.listing() if e.refused or file_format(e.location) is not None]
         window: Callable[[Listed], bool] | None = None
         if backfill:
-            window = lambda entry: in_window(entry, start, end, pattern)  # noqa: E731
+            window = lambda entry: in_window(entry, start, end, pattern, window_format)  # noqa: E731
         entries = registry.Entries(name)
         batches = _Batches(contract.batch_rows, checked)
         for decision in plan(zone, listed, _registered(name, contract), window):

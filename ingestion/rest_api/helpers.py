@@ -2,14 +2,15 @@
 
 dlt takes ``client``, ``resource_defaults`` and the resources as they are declared; this module
 fills the auth secrets, resolves ``secret:``/``file:`` references, adds the response hooks, takes
-out the keys dlt does not know (``materialize``, ``copy_body_fields``, ``end_param``) and bounds
-the incremental cursors by a ``--start/--end`` window.
+out the keys dlt does not know (``materialize``, ``copy_body_fields``, ``end_param``,
+``window_format``) and bounds the incremental cursors by a ``--start/--end`` window written as
+the cursor is (``ingestion/window.py``).
 """
 
 from __future__ import annotations
 
 import copy
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import dlt
@@ -28,12 +29,22 @@ from ingestion.rest_api.settings import (
     DeclaredResource,
     RestApiSettings,
 )
+from ingestion.window import bounds, last_day
 
 
-def _iso(day: date, cursor_sample: object) -> str:
-    """Format a window bound like the configured cursor (date or timestamp)."""
-    text = str(cursor_sample or "")
-    return day.isoformat() if len(text) == 10 else f"{day.isoformat()}T00:00:00Z"
+def _window_format(where: str, declared: str | None, initial_value: object) -> str:
+    """The cursor's ``window_format``: declared, else ISO like ``initial_value`` (date or time).
+
+    Raises:
+        SourceConfigError: a numeric cursor without one (seconds or milliseconds?).
+    """
+    if declared:
+        return declared
+    if isinstance(initial_value, int | float):
+        raise SourceConfigError(
+            f"{where}.window_format: a numeric cursor needs epoch_s or epoch_ms for --start/--end"
+        )
+    return "date" if len(str(initial_value or "")) == 10 else "datetime"
 
 
 def _endpoint(
@@ -49,6 +60,7 @@ def _endpoint(
     endpoint = _placeholder_safe(endpoint, where) if live else _masked(endpoint)
     endpoint.pop("copy_body_fields", None)
     end_param = endpoint.pop("end_param", None)
+    declared_format = endpoint.pop("window_format", None)
     if live:
         defaults = settings.resource_defaults.get("endpoint")
         defaults = defaults if isinstance(defaults, dict) else {}
@@ -64,13 +76,14 @@ def _endpoint(
     start, end = window
     incremental = endpoint.get("incremental")
     if isinstance(incremental, dict) and (start or end):
-        sample = incremental.get("initial_value")
+        kind = _window_format(where, declared_format, incremental.get("initial_value"))
+        first, after = bounds(start, end, kind)
         if start:
-            incremental["initial_value"] = _iso(start, sample)
-        incremental["end_value"] = _iso((end or date.today()) + timedelta(days=1), sample)
+            incremental["initial_value"] = first
+        incremental["end_value"] = after
         incremental["range_end"] = "open"
         if end_param:
-            endpoint.setdefault("params", {})[end_param] = (end or date.today()).isoformat()
+            endpoint.setdefault("params", {})[end_param] = last_day(end, kind)
     return endpoint
 
 
@@ -116,6 +129,19 @@ def _client(name: str, settings: RestApiSettings) -> dict[str, Any]:
     return client
 
 
+def _masked_client(settings: RestApiSettings) -> dict[str, Any]:
+    """The client as dlt's validator sees it: secrets hidden, the injected auth secret present
+    (``password`` of ``http_basic`` is required there; its value is read when the source runs)."""
+    client = _masked(copy.deepcopy(settings.client))
+    auth = client.get("auth")
+    if isinstance(auth, dict):
+        kind = auth.get("type", "bearer")
+        for secret, auth_type in AUTH_SECRETS.items():
+            if kind == auth_type:
+                auth.setdefault(secret, "<hidden>")
+    return client
+
+
 def rest_api_config(
     name: str,
     settings: RestApiSettings,
@@ -144,7 +170,7 @@ def rest_api_config(
         declared = resolve_secrets(declared, where) if live else _masked(declared)
         declared["endpoint"] = _endpoint(name, settings, resource, (start, end), live)
         resources.append(declared)
-    client = _client(name, settings) if live else _masked(copy.deepcopy(settings.client))
+    client = _client(name, settings) if live else _masked_client(settings)
     return {
         "client": client,  # type: ignore[typeddict-item]
         "resource_defaults": defaults,

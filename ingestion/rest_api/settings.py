@@ -3,7 +3,7 @@
 ``client``, ``resource_defaults`` and each resource are dlt's ``RESTAPIConfig`` pieces, which dlt
 checks when the source is built. Checked here, before dlt is imported: the keys of the system's
 entry, each resource's name and the three keys this type adds to dlt's (``materialize``,
-``copy_body_fields``, ``end_param``).
+``copy_body_fields``, ``end_param``, ``window_format``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ingestion.typed_settings import Settings
+from ingestion.typed_settings import Settings, WindowFormat
 
 # Suffix of the resources that create a declared table before its first row.
 MATERIALIZED_SUFFIX = "_materialized"
@@ -21,15 +21,19 @@ AUTH_SECRETS = {"token": "bearer", "api_key": "api_key", "password": "http_basic
 
 
 class DeclaredEndpoint(BaseModel):
-    """An endpoint: dlt's ``Endpoint`` keys plus ``copy_body_fields`` and ``end_param``."""
+    """An endpoint: dlt's ``Endpoint`` keys plus ``copy_body_fields``, ``end_param`` and
+    ``window_format``."""
 
     model_config = ConfigDict(extra="allow", strict=True, frozen=True)
 
     path: str | None = None
     # top-level body fields copied onto every row (FX: ``base``)
     copy_body_fields: list[str] = Field(default_factory=list)
-    # query parameter that receives the last day of a --start/--end window
+    # query parameter that receives the end of a --start/--end window
     end_param: str | None = None
+    # how the incremental cursor is written: date, datetime, epoch_s, epoch_ms or a strftime
+    # format; a window's bounds are rendered alike (default: like initial_value, ISO)
+    window_format: WindowFormat | None = None
 
 
 class DeclaredResource(BaseModel):

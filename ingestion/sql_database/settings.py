@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, PositiveInt, field_validator, model_validator
 
-from ingestion.typed_settings import ColumnNames, Settings
+from ingestion.typed_settings import ColumnNames, Settings, WindowFormat
 
 Backend = Literal["pyarrow", "connectorx", "sqlalchemy", "pandas"]
 NonNegativeSeconds = Annotated[float, Field(ge=0)]
@@ -24,6 +24,9 @@ class TableSettings(Settings):
 
     primary_key: ColumnNames | None = None
     cursor: str | None = None
+    # a cursor column of text or numbers: how it is written (datetime, epoch_s, a strftime
+    # format, ...), so a --start/--end window is compared alike; unset: a date/time column
+    window_format: WindowFormat | None = None
     # re-read this many seconds before the last cursor value (the source's default otherwise)
     lag_seconds: NonNegativeSeconds | None = None
     # record rows removed from the source in ``deleted_records`` (see deletes.py)

@@ -27,6 +27,7 @@ from ingestion.sql_database.deletes import deleted_records_resource
 from ingestion.sql_database.helpers import TableMissing, engine_url
 from ingestion.sql_database.settings import SqlDatabaseSettings, TableSettings
 from ingestion.typed_settings import validated
+from ingestion.window import bounds
 
 
 def _incremental(
@@ -36,11 +37,12 @@ def _incremental(
     if not spec.cursor:
         return None
     if start or end:
+        first: Any = datetime.combine(start or date(1970, 1, 1), time.min)
+        after: Any = datetime.combine((end or date.today()) + timedelta(days=1), time.min)
+        if spec.window_format:  # a cursor column of text or numbers: bounds written alike
+            first, after = bounds(start, end, spec.window_format)
         return dlt.sources.incremental(
-            spec.cursor,
-            initial_value=datetime.combine(start or date(1970, 1, 1), time.min),
-            end_value=datetime.combine((end or date.today()) + timedelta(days=1), time.min),
-            range_end="open",
+            spec.cursor, initial_value=first, end_value=after, range_end="open"
         )
     lag = spec.lag_seconds if spec.lag_seconds is not None else default_lag
     return dlt.sources.incremental(spec.cursor, lag=lag)

@@ -1,4 +1,6 @@
-"""The dbt docs site builds offline and draws the lineage graph in a real browser."""
+"""The dbt docs site builds offline and draws the lineage graph in a real browser: sources,
+staging and marts, then the semantic layer (semantic models, metrics, saved queries) and the
+exposures that consume them, where the lineage ends."""
 
 from __future__ import annotations
 
@@ -25,12 +27,15 @@ GRAPH_PROBE = """() => {
     for (let i = 3; i < data.length; i += 4) if (data[i] !== 0) return true;
     return false;
   });
-  return {nodes: cy.nodes().filter((n) => n.visible()).map((n) => n.id()), painted};
+  const edges = cy.edges().map((e) => [e.source().id(), e.target().id()]);
+  return {nodes: cy.nodes().filter((n) => n.visible()).map((n) => n.id()), edges, painted};
 }"""
 
 
 @pytest.mark.slow
-def test_static_docs_site_draws_lineage_from_sources_through_staging_to_marts(tmp_path):
+def test_static_docs_site_draws_lineage_from_sources_through_marts_and_metrics_to_exposures(
+    tmp_path,
+):
     target = tmp_path / "target"
     write_profiles(tmp_path)
     env = {**os.environ, "WAREHOUSE": "duckdb", "DUCKDB_PATH": str(tmp_path / "docs.duckdb")}
@@ -62,3 +67,20 @@ def test_static_docs_site_draws_lineage_from_sources_through_staging_to_marts(tm
     assert any(n.startswith("model.customer_analytics.fct_") for n in nodes)
     assert "model.customer_analytics.dim_customers" in nodes
     assert graph["painted"], "the graph canvas is blank"
+
+    prefix = "customer_analytics"
+    for node in (
+        f"semantic_model.{prefix}.orders",
+        f"metric.{prefix}.revenue",
+        f"metric.{prefix}.cohort_retention_rate",
+        f"saved_query.{prefix}.daily_revenue_by_country",
+        f"exposure.{prefix}.health_report",
+        f"exposure.{prefix}.customer_analytics_dashboard",
+    ):
+        assert node in nodes, node
+    edges = {tuple(edge) for edge in graph["edges"]}
+    assert (f"model.{prefix}.fct_orders", f"semantic_model.{prefix}.orders") in edges
+    assert (f"metric.{prefix}.revenue", f"exposure.{prefix}.customer_analytics_dashboard") in edges
+    assert (f"model.{prefix}.ops_run_history", f"exposure.{prefix}.health_report") in edges
+    # the consumers end the lineage: nothing depends on an exposure
+    assert not [edge for edge in edges if edge[0].startswith("exposure.")]

@@ -62,14 +62,18 @@ def _node(resource_type: str, status: str) -> NodeResult:
     return NodeResult(f"{resource_type}.p.x_{status}", resource_type, "x", status, 0.1)
 
 
-def test_only_failed_data_tests_make_a_dbt_failure_not_worth_retrying() -> None:
+def test_failed_data_tests_and_model_errors_are_not_worth_retrying_a_lost_connection_is() -> None:
     tests_only = DbtOutcome(False, "i", [_node("model", "success"), _node("test", "fail")])
     model_error = DbtOutcome(False, "i", [_node("model", "error"), _node("test", "pass")])
     no_results = DbtOutcome(False, None, [], error="profile not found")
+    lost = _node("model", "error")
+    lost.message = "Database Error in model x\n  server closed the connection unexpectedly"
+    connection_lost = DbtOutcome(False, "i", [lost, _node("test", "pass")])
 
     assert not tests_only.retryable
-    assert model_error.retryable
-    assert no_results.retryable
+    assert not model_error.retryable
+    assert not no_results.retryable
+    assert connection_lost.retryable
     assert (tests_only.models_built, tests_only.tests_failed) == (1, 1)
 
 

@@ -43,3 +43,10 @@ def type_timestamp():
 
 def type_numeric():
     return "numeric"
+
+
+def date_spine(datepart, start_date, end_date):
+    return (
+        f"select cast(d as date) as date_{datepart} "
+        f"from generate_series({start_date}, {end_date}, interval '1 {datepart}') as d"
+    )

@@ -51,18 +51,6 @@
     {{ return(false) }}
 {%- endmacro %}
 
-{#- The lake's ledger appends a version of a run's row at each save: the newest is the run. -#}
-{% macro spark__ledger_relation(table_name, columns) -%}
-    {%- set relation = default__ledger_relation(table_name, columns) -%}
-    {%- if table_name == 'runs' and 'empty_ledger' not in relation | string -%}
-        (
-            {{ latest_version_per_key(relation, 'run_id', '_written_at desc') }}
-        ) as latest_runs
-    {%- else -%}
-        {{ relation }}
-    {%- endif -%}
-{%- endmacro %}
-
 {#- complete_partitions left the rows out of the partitions it wrote; a partition left with
     none at all was not written (dynamic overwrite): what still matches is dropped whole. -#}
 {% macro spark__remove_rows(condition, partition) -%}

@@ -40,7 +40,7 @@ def test_run_builds_dbt_and_records_the_run_in_the_ledger_without_alerting(
     assert steps == [{"step": "dbt_build", "attempt": 1, "status": "success"}]
 
 
-def test_failing_dbt_step_is_retried_then_named_in_one_line_with_exit_code_1(
+def test_a_model_error_is_not_retried_and_is_named_in_one_line_with_exit_code_1(
     cli_duckdb: Cli, tiny_dbt: Path
 ) -> None:
     (tiny_dbt / "models" / "broken.sql").write_text("select * from no_such_table\n")
@@ -50,10 +50,11 @@ def test_failing_dbt_step_is_retried_then_named_in_one_line_with_exit_code_1(
     assert result.returncode == 1
     failed_lines = [line for line in result.stderr.splitlines() if line.startswith("FAILED")]
     assert len(failed_lines) == 1
-    assert failed_lines[0].startswith("FAILED at step dbt_build after 3 attempt(s): ")
+    assert failed_lines[0].startswith("FAILED at step dbt_build after 1 attempt(s): ")
     assert "broken" in failed_lines[0]
+    assert "not retried: a retry would fail the same way" in result.stderr
     steps = dict_rows(cli_duckdb.env, "select attempt, status from ops.run_steps order by 1")
-    assert steps == [{"attempt": n, "status": "failed"} for n in (1, 2, 3)]
+    assert steps == [{"attempt": 1, "status": "failed"}]
     (run,) = dict_rows(cli_duckdb.env, "select * from ops.runs")
     assert (run["status"], run["failed_step"]) == ("failed", "dbt_build")
     # the good model was still built: a failed node does not undo the others

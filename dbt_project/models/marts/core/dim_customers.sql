@@ -104,7 +104,9 @@ final as (
         cast(lifetime_orders_placed as bigint) as lifetime_orders_placed,
         cast(lifetime_orders as bigint) as lifetime_orders,
         cast(lifetime_revenue as numeric(18, 2)) as lifetime_revenue,
-        cast(round(average_order_value, 2) as numeric(18, 2)) as average_order_value,
+        cast(
+            round(cast(average_order_value as numeric(28, 10)), 2) as numeric(18, 2)
+        ) as average_order_value,
         cast(days_since_last_order as integer) as days_since_last_order,
         cast(recency_score as integer) as recency_score,
         cast(frequency_score as integer) as frequency_score,

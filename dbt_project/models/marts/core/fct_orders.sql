@@ -101,6 +101,7 @@ final as (
         cast(net_amount_base as numeric(18, 2)) as net_amount_base,
         cast(line_count as integer) as line_count,
         cast(item_count as integer) as item_count,
+        cast(is_first_revenue_order as boolean) as is_first_revenue_order,
         cast(created_at as timestamp) as created_at,
         cast(order_date as date) as order_date,
         cast(updated_at as timestamp) as updated_at

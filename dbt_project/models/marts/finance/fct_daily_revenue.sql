@@ -49,7 +49,10 @@ final as (
         cast(daily.revenue as numeric(18, 2)) as revenue,
         cast(daily.customers as bigint) as customers,
         cast(daily.new_customers as bigint) as new_customers,
-        cast(round(daily.revenue / daily.orders, 2) as numeric(18, 2)) as average_order_value
+        {#- the quotient as a decimal first: DuckDB divides decimals in double precision -#}
+        cast(
+            round(cast(daily.revenue / daily.orders as numeric(28, 10)), 2) as numeric(18, 2)
+        ) as average_order_value
     from daily
     left join countries
         on daily.country_code = countries.country_code
