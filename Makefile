@@ -58,7 +58,7 @@ status: install ## Last runs, freshness per source, failing tests, rejected and 
 report: install ## Write reports/health.html from the run ledger
 	$(BIN)/python -m orchestration report --out reports/health.html
 
-warehouse-roles: install ## As a PostgreSQL admin (PG*): create/update the loader, transformer and reader roles (passwords: LOADER_PGPASSWORD, DBT_PGPASSWORD, READER_PGPASSWORD)
+warehouse-roles: install ## As a PostgreSQL admin (PG*): create/update the loader, transformer and reader roles (passwords: LOADER_PGPASSWORD, DBT_PGPASSWORD, READER_PGPASSWORD); READER_REGIONS=EU,... adds regional readers (READER_EU_PGPASSWORD)
 	$(BIN)/python -m orchestration warehouse-roles
 
 airflow-check: ## Load the Airflow DAG in a cached Airflow venv (.cache/airflow-venv)

@@ -4,6 +4,9 @@ The tests and the benchmark start one each (``start()``) and stop it at the end.
 
 ``initdb`` into a temp dir, a free port, trust auth on loopback only, stopped at the end.
 PostgreSQL refuses to run as root, so as root the server runs as the ``postgres`` OS user.
+``start(tls=True)`` serves TLS only: a throwaway CA (``demo.tls_certs``) signs the server's and
+the administrator's certificates, and ``pg_hba.conf`` admits only ``hostssl`` connections that
+present a client certificate naming their role; plain connections are rejected.
 """
 
 from __future__ import annotations
@@ -16,6 +19,14 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from demo import tls_certs
+
+# a TLS-only server: encrypted connections with a verified client certificate, nothing else
+TLS_HBA = """\
+hostssl all all 127.0.0.1/32 trust clientcert=verify-full
+hostnossl all all 0.0.0.0/0 reject
+"""
 
 
 class PostgresUnavailable(RuntimeError):
@@ -53,16 +64,29 @@ class PostgresServer:
     datadir: Path
     _as_user: list[str]
     _bindir: Path
+    tls: tls_certs.TlsFiles | None = None
 
     def env(self, database: str) -> dict[str, str]:
-        """libpq variables pointing at ``database`` on this server."""
-        return {
+        """libpq variables pointing at ``database`` on this server (TLS ones if it has TLS)."""
+        env = {
             "PGHOST": self.host,
             "PGPORT": str(self.port),
             "PGUSER": self.user,
             "PGPASSWORD": "",
             "PGDATABASE": database,
         }
+        if self.tls is not None:
+            env.update(self.tls.client_env(self.user))
+        return env
+
+    def connect_args(self, database: str) -> dict[str, str]:
+        """psycopg2 keyword arguments for the administrator on ``database``."""
+        args = {"host": self.host, "port": str(self.port), "user": self.user, "dbname": database}
+        if self.tls is not None:
+            cert, key = self.tls.clients[self.user]
+            args.update(sslmode="verify-full", sslrootcert=str(self.tls.ca_cert))
+            args.update(sslcert=str(cert), sslkey=str(key))
+        return args
 
     def crash(self) -> None:
         """Stop the server abruptly (``pg_ctl -m immediate``): no checkpoint, crash recovery
@@ -100,8 +124,12 @@ class PostgresServer:
         shutil.rmtree(self.datadir.parent, ignore_errors=True)
 
 
-def start() -> PostgresServer:
-    """Initialise and start a server; raise PostgresUnavailable with the reason if it fails."""
+def start(tls: bool = False) -> PostgresServer:
+    """Initialise and start a server; raise PostgresUnavailable with the reason if it fails.
+
+    Args:
+        tls: serve TLS only (a throwaway CA, client certificates required; module docstring).
+    """
     bins = bindir()
     root = Path(tempfile.mkdtemp(prefix="ca-pg-"))
     datadir = root / "data"
@@ -136,6 +164,12 @@ def start() -> PostgresServer:
         "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
         "-c max_connections=200 -c shared_buffers=256MB"
     )
+    files = _tls_files(root, datadir, user, bool(as_user)) if tls else None
+    if files is not None:
+        opts += (
+            f" -c ssl=on -c ssl_cert_file={files.server_cert} -c ssl_key_file={files.server_key}"
+            f" -c ssl_ca_file={files.ca_cert}"
+        )
     started = run(
         [
             str(bins / "pg_ctl"),
@@ -154,7 +188,7 @@ def start() -> PostgresServer:
     if started.returncode != 0:
         log = (root / "server.log").read_text() if (root / "server.log").exists() else ""
         raise PostgresUnavailable(f"pg_ctl start failed: {started.stderr.strip()} {log[-2000:]}")
-    server = PostgresServer("127.0.0.1", port, user, datadir, as_user, bins)
+    server = PostgresServer("127.0.0.1", port, user, datadir, as_user, bins, files)
     deadline = time.time() + 30
     while time.time() < deadline:
         if run([str(bins / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)]).returncode == 0:
@@ -164,10 +198,22 @@ def start() -> PostgresServer:
     raise PostgresUnavailable("PostgreSQL did not become ready within 30 s")
 
 
+def _tls_files(root: Path, datadir: Path, user: str, as_other_user: bool) -> tls_certs.TlsFiles:
+    """Write the CA and the pairs, hand the server's key to the server's user, admit only TLS."""
+    files = tls_certs.make(root / "tls", [user])
+    if as_other_user:
+        shutil.chown(files.server_key, user=user)
+        shutil.chown(files.server_cert, user=user)
+    (datadir / "pg_hba.conf").write_text(TLS_HBA)
+    if as_other_user:
+        shutil.chown(datadir / "pg_hba.conf", user=user)
+    return files
+
+
 def create_database(server: PostgresServer, name: str) -> None:
     import psycopg2
 
-    conn = psycopg2.connect(host=server.host, port=server.port, user=server.user, dbname="postgres")
+    conn = psycopg2.connect(**server.connect_args("postgres"))
     conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute(f'drop database if exists "{name}" with (force)')

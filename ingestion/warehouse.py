@@ -10,7 +10,8 @@ lake, dbt's (the transformer role, also ``status``/``report``) is the catalog.
 Least privilege on PostgreSQL: each tool may log in as its own role. The loaders (and the run
 ledger) use ``LOADER_PGUSER``/``LOADER_PGPASSWORD``, dbt (and ``status``/``report``) use
 ``DBT_PGUSER``/``DBT_PGPASSWORD``; each falls back to ``PGUSER``/``PGPASSWORD`` when unset.
-``python -m orchestration warehouse-roles`` creates the roles.
+``python -m orchestration warehouse-roles`` creates the roles. TLS settings (``PGSSLMODE`` and
+the rest) are read by ``ingestion.pg_tls`` and passed to every PostgreSQL connection.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from ingestion import pg_tls
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +69,8 @@ class Warehouse:
         if self.kind == "spark":
             return f"spark, lake {self.lake_url}"
         assert self.pg is not None
-        return f"postgresql://{self.pg['user']}@{self.pg['host']}:{self.pg['port']}/{self.pg['database']}"
+        where = f"{self.pg['user']}@{self.pg['host']}:{self.pg['port']}/{self.pg['database']}"
+        return f"postgresql://{where}{pg_tls.describe(self.pg)}"
 
 
 def current(role: str | None = None) -> Warehouse:
@@ -101,6 +105,7 @@ def postgres(role: str | None = None) -> Warehouse:
         "user": _role_env(prefix, "PGUSER", os.environ.get("USER", "postgres")),
         "password": _role_env(prefix, "PGPASSWORD", ""),
         "database": os.environ.get("PGDATABASE", "analytics"),
+        **pg_tls.settings(prefix),
     }
     return Warehouse("postgres", pg=pg)
 
@@ -135,6 +140,7 @@ def destination(warehouse: Warehouse | None = None) -> Any:
             "username": wh.pg["user"],
             "password": wh.pg["password"],
             "database": wh.pg["database"],
+            "query": tls_params(wh),
         }
     )
 
@@ -174,7 +180,14 @@ def connect(warehouse: Warehouse | None = None) -> Any:
         user=wh.pg["user"],
         password=wh.pg["password"],
         dbname=wh.pg["database"],
+        **tls_params(wh),
     )
+
+
+def tls_params(wh: Warehouse) -> dict[str, str]:
+    """The libpq TLS parameters of a PostgreSQL warehouse (``ingestion.pg_tls``)."""
+    assert wh.pg is not None
+    return {k: v for k, v in wh.pg.items() if k in pg_tls.TLS_VARIABLES}
 
 
 def _connect_duckdb(wh: Warehouse) -> Any:

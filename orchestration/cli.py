@@ -1,4 +1,4 @@
-"""``python -m orchestration run|ingest|build|backfill|replay|status|report|warehouse-roles``.
+"""``python -m orchestration run|ingest|build|backfill|replay|status|report|warehouse-roles|erase``.
 
 Exit codes: 0 success, 1 a step failed (the step is named on one line on stderr), 2 bad
 arguments or settings (or a ``--reload`` without ``--yes``: it lists what it would forget and
@@ -143,6 +143,16 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SCHEMA",
         help="dbt schema the reader may read (repeatable; default: marts)",
     )
+    erase = sub.add_parser(
+        "erase",
+        help="record a GDPR erasure request (carrying it out is not built yet: ADR 0008)",
+        description="Record an erasure request in ops.erasure_requests: a keyed hash of the "
+        "subject (ERASURE_SECRET), the time and who asked, never the personal data.",
+    )
+    subject = erase.add_mutually_exclusive_group(required=True)
+    subject.add_argument("--customer-id", help="the CRM customer id")
+    subject.add_argument("--email", help="the person's email address")
+    erase.add_argument("--requested-by", help="who asked (default: the OS user)")
     return parser
 
 
@@ -219,6 +229,10 @@ def main(argv: list[str] | None = None) -> int:
             from orchestration import roles
 
             return roles.main(reader_schemas=args.reader_schemas)
+        if args.command == "erase":
+            from orchestration import erasure
+
+            return erasure.main(args.customer_id, args.email, args.requested_by)
         request = request_from_args(args)
     except argparse.ArgumentTypeError as exc:
         parser.print_usage(sys.stderr)

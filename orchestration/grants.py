@@ -5,6 +5,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from orchestration.regional import MARTS
+from orchestration.regional import record as record_regions
+
 if TYPE_CHECKING:
     from orchestration.roles import Plan, Role
 
@@ -86,7 +89,7 @@ def apply(conn: Any, plan: Plan, secrets: dict[str, str]) -> None:
     """Create or update the roles, schemas and grants in one transaction."""
     import psycopg2.extensions
 
-    loader, transformer, reader = plan.roles
+    loader, transformer, reader = plan.loader, plan.transformer, plan.reader
     with conn.cursor() as cur:
         me = _current_user(cur)
         if me in {r.name for r in plan.roles}:
@@ -117,6 +120,10 @@ def apply(conn: Any, plan: Plan, secrets: dict[str, str]) -> None:
         run.grant_read(plan.ledger_schema, loader, transformer, create=True)
         for schema in plan.reader_schemas:
             run.grant_read(schema, transformer, reader)
+        for regional_reader in plan.roles[3:]:
+            cur.execute(f"grant connect on database {db} to {ident(regional_reader.name)}")
+            run.grant_read(MARTS, transformer, regional_reader)
+        record_regions(cur, plan.regional, ident(transformer.name))
     conn.commit()
 
 

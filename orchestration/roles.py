@@ -11,6 +11,8 @@ and the schemas they own, idempotently (run it again after adding a source or a 
   views in ``ops`` and reads the raw schemas and the ledger.
 - ``reader`` (``READER_PGUSER``, default ``reader``) has USAGE and SELECT on ``marts`` only,
   with default privileges so tables dbt creates later are readable too.
+- with ``READER_REGIONS=EU,...``, a regional reader per region: the reader's grants on ``marts``,
+  and the marts' row-level policies show it only its region's rows (``orchestration.regional``).
 
 Neither writer may create schemas; both get TEMPORARY (dlt's merges of nested tables, dbt's
 incremental models and snapshots use temp tables). ``CONNECT`` is revoked from PUBLIC. Passwords
@@ -32,7 +34,7 @@ import yaml
 
 from ingestion import config as source_config
 from ingestion import warehouse as wh
-from orchestration import grants, settings
+from orchestration import grants, regional, settings
 from orchestration.ledger import SCHEMA as LEDGER_SCHEMA
 
 log = logging.getLogger(__name__)
@@ -73,10 +75,13 @@ class Plan:
     ledger_schema: str
     transformer_schemas: tuple[str, ...]
     reader_schemas: tuple[str, ...]
+    regional: tuple[regional.RegionalReader, ...] = ()
 
     @property
-    def roles(self) -> tuple[Role, Role, Role]:
-        return (self.loader, self.transformer, self.reader)
+    def roles(self) -> tuple[Role, ...]:
+        """Every login role of the plan: the three, then the regional readers."""
+        regional_roles = [Role("regional reader", r.name, r.password_env) for r in self.regional]
+        return (self.loader, self.transformer, self.reader, *regional_roles)
 
 
 def roles_from_env() -> tuple[Role, Role, Role]:
@@ -161,6 +166,15 @@ def make_plan(database: str, reader_schemas: Iterable[str] = DEFAULT_READER_SCHE
     unknown = [s for s in readable if s not in dbt]
     if unknown:
         raise RolesConfigError(f"--reader-schema {unknown} is not a dbt schema ({dbt})")
+    try:
+        regionals = regional.from_env(project_dir, reader.name)
+    except (ValueError, OSError) as exc:
+        raise RolesConfigError(str(exc)) from None
+    if regionals and regional.MARTS not in dbt:
+        raise RolesConfigError(f"READER_REGIONS needs the dbt schema {regional.MARTS!r}")
+    names = [loader.name, transformer.name, reader.name, *(r.name for r in regionals)]
+    if len(set(names)) != len(names):
+        raise RolesConfigError(f"role names must differ: {names}")
     return Plan(
         database=database,
         loader=loader,
@@ -171,6 +185,7 @@ def make_plan(database: str, reader_schemas: Iterable[str] = DEFAULT_READER_SCHE
         ledger_schema=LEDGER_SCHEMA,
         transformer_schemas=tuple(dbt),
         reader_schemas=readable,
+        regional=regionals,
     )
 
 
@@ -196,6 +211,7 @@ def describe(plan: Plan) -> list[str]:
         f"{plan.transformer.name}: owns {', '.join(plan.transformer_schemas)}; views in "
         f"{plan.ledger_schema}; reads {', '.join(plan.raw_schemas)}, {plan.ledger_schema}",
         f"{plan.reader.name}: reads {', '.join(plan.reader_schemas)}",
+        *(f"{r.name}: reads {regional.MARTS}, rows of region {r.region}" for r in plan.regional),
     ]
 
 

@@ -21,7 +21,7 @@ from rich.table import Table
 
 from ingestion import warehouse as wh
 from ingestion.redact import redact
-from orchestration import settings
+from orchestration import erasure, settings
 from orchestration.lock import describe_holder
 from orchestration.summary import utcnow
 
@@ -48,6 +48,7 @@ class Snapshot:
     problems: list[dict[str, Any]]
     rejects: list[dict[str, Any]]
     taken_at: str = ""
+    erasures: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
 
 def _parse_ts(value: Any) -> datetime | None:
@@ -119,7 +120,9 @@ def snapshot(warehouse: wh.Warehouse, limit: int = 10) -> Snapshot:
         (runs[0]["run_id"],),
     ) if runs else []  # fmt: skip
     rejects = _ops(warehouse, "select * from {ops}.ops_rejected_rows order by table_name")
-    return Snapshot(runs, sources, problems, rejects, taken_at=now.isoformat(timespec="seconds"))
+    erasures = erasure.requests(warehouse) if warehouse.kind != "spark" else []
+    taken_at = now.isoformat(timespec="seconds")
+    return Snapshot(runs, sources, problems, rejects, taken_at, erasures)
 
 
 def snapshot_path(warehouse: wh.Warehouse) -> Path:
@@ -215,6 +218,15 @@ def render(console: Console, snap: Snapshot, location: str) -> None:
             "No raw tables loaded yet.",
         )
     )
+    render_erasures(console, snap.erasures)
+
+
+def render_erasures(console: Console, requests: list[dict[str, Any]]) -> None:
+    """The erasure requests and their state, when there are any."""
+    if requests:
+        columns = ["request_id", "subject_kind", "requested_at", "requested_by", "state"]
+        columns += ["attempts", "last_error", "completed_at"]
+        console.print(_table("Erasure requests (docs/privacy.md)", requests, columns, ""))
 
 
 def main(limit: int = 10, console: Console | None = None) -> int:
@@ -228,6 +240,7 @@ def main(limit: int = 10, console: Console | None = None) -> int:
             snap = snapshot(warehouse, limit)
     except OpsModelsMissing as exc:
         console.print(f"[yellow]{escape(str(exc))}[/yellow]")
+        render_erasures(console, erasure.requests(warehouse) if warehouse.kind != "spark" else [])
         return 0
     except Exception as exc:
         busy = warehouse_busy(exc)

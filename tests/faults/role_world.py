@@ -107,9 +107,9 @@ class World:
         create_database(self.server, self.secrets["admin_password"], name)
         return name
 
-    def warehouse_roles(self, database: str) -> subprocess.CompletedProcess[str]:
-        """``python -m orchestration warehouse-roles`` as the administrator."""
-        env = self.admin_env(database)
+    def warehouse_roles(self, database: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        """``python -m orchestration warehouse-roles`` as the administrator (``extra`` env)."""
+        env = {**self.admin_env(database), **extra}
         if self.sources_file is not None:
             env["INGESTION_SOURCES"] = str(self.sources_file)
         return subprocess.run(
@@ -269,7 +269,7 @@ def _sources_file(folder: Path) -> Path:
 
 
 @contextmanager
-def world(tmp: Path, with_sources: bool) -> Iterator[World]:
+def world(tmp: Path, with_sources: bool, scale: float = 0.01) -> Iterator[World]:
     """Start the world; ``with_sources`` adds the demo shop (API, shop database, event files)."""
     names = (
         "admin_password",
@@ -287,16 +287,16 @@ def world(tmp: Path, with_sources: bool) -> Iterator[World]:
         w = World(server=server, tmp=tmp, secrets=values)
         w.webhook = stack.enter_context(receiver())
         if with_sources:
-            _add_sources(w, stack)
+            _add_sources(w, stack, scale)
         yield w
 
 
-def _add_sources(w: World, stack: ExitStack) -> None:
+def _add_sources(w: World, stack: ExitStack, scale: float) -> None:
     from demo.server import running_server
     from demo.shop import copy_to_postgres
     from tests.support.demo import generate
 
-    demo_dir = generate(w.tmp / "demo_data", scale=0.01)
+    demo_dir = generate(w.tmp / "demo_data", scale=scale)
     # the demo API's token file is where the token comes from (by design), not a leak
     (demo_dir / "api_token").write_text(w.secrets["crm_token"])
     conn = w.connect("postgres")

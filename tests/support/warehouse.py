@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from demo import pg_server
-from ingestion import warehouse
+from ingestion import pg_tls, warehouse
 
 
 def of_env(env: Mapping[str, str], database: str | None = None) -> warehouse.Warehouse:
@@ -30,6 +30,7 @@ def of_env(env: Mapping[str, str], database: str | None = None) -> warehouse.War
         "user": env["PGUSER"],
         "password": env.get("PGPASSWORD", ""),
         "database": database or env["PGDATABASE"],
+        **pg_tls.settings(env=env),
     }
     return warehouse.Warehouse("postgres", pg=pg)
 
