@@ -3,7 +3,8 @@ nothing: the registry travels in the same load package, so the next run finishes
 before it lists the folder, and reads no file twice.
 
 dlt commits each table's merge in its own transaction (rejected_records, file_registry, events
-here); the load is killed right after one of them committed.
+here); the load is killed right after one of them committed, or right after a table's rows were
+staged, before dlt marked that job done (a resumed package stages them again).
 """
 
 from __future__ import annotations
@@ -36,20 +37,36 @@ from tests.support.paths import REPO_ROOT
 from tests.support.warehouse import query_current
 
 KILLED = 137
-# Kill right after this table's merge committed (fast: the registry before the rows).
-AFTER = ["file_registry", "rejected_records", "events"][: size(1, 3)]
+# Kill right after a table's job: its merge committed, or its rows staged (dlt runs a staging
+# job again when it resumes the package, so those rows are staged twice). Fast: two of five.
+AFTER = [
+    ("merge", "file_registry"),
+    ("staging", "events"),
+    ("merge", "rejected_records"),
+    ("merge", "events"),
+    ("staging", "rejected_records"),
+][: size(2, 5)]
 DRIVER = """
 import os, sys
+from dlt.common.destination.client import RunnableLoadJob
 from dlt.destinations.job_client_impl import SqlLoadJob
-
-run = SqlLoadJob.run
-
-def run_then_die(self):
-    run(self)
-    if os.path.basename(self._file_path).split(".")[0] == sys.argv[1]:
-        os._exit(137)
-
-SqlLoadJob.run = run_then_die
+step, table = sys.argv[1:3]
+def ours(job):
+    return os.path.basename(job._file_path).split(".")[0] == table
+if step == "merge":
+    run = SqlLoadJob.run
+    def run_then_die(self):
+        run(self)
+        if ours(self):
+            os._exit(137)
+    SqlLoadJob.run = run_then_die
+else:
+    managed = RunnableLoadJob.run_managed
+    def staged_then_die(self, *args):
+        managed(self, *args)
+        if ours(self) and not isinstance(self, SqlLoadJob) and self._state == "completed":
+            os._exit(137)
+    RunnableLoadJob.run_managed = staged_then_die
 import ingestion
 ingestion.load(["events"])
 """
@@ -61,9 +78,9 @@ def kind(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Mon
     return str(request.param)
 
 
-@pytest.mark.parametrize("after", AFTER)
+@pytest.mark.parametrize(("step", "table"), AFTER)
 def test_a_load_killed_between_rows_and_registry_loses_and_doubles_nothing(
-    kind: str, after: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, figure: Any
+    kind: str, step: str, table: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, figure: Any
 ) -> None:
     area = "file drops: kill safety"
     root = tmp_path / "landing"
@@ -73,7 +90,7 @@ def test_a_load_killed_between_rows_and_registry_loses_and_doubles_nothing(
     write(root / DAY / "b.csv", text([",".join(COLUMNS), *csv_rows]), EPOCH - 100)
 
     killed = subprocess.run(
-        [sys.executable, "-c", DRIVER, after], cwd=REPO_ROOT, capture_output=True, text=True
+        [sys.executable, "-c", DRIVER, step, table], cwd=REPO_ROOT, capture_output=True, text=True
     )
     finished = ingestion.load(sources=["events"])
     again = ingestion.load(sources=["events"])
@@ -83,7 +100,7 @@ def test_a_load_killed_between_rows_and_registry_loses_and_doubles_nothing(
     doubled = event_count() - len(set(loaded_events()))
     registered = query_current("select count(*) from raw_events.file_registry")[0][0]
     reread = again.tables["raw_events.events"].loaded + again.tables["raw_events.events"].rejected
-    wh = f"{kind}, killed after {after}"
+    wh = f"{kind}, killed after the {step} job of {table}"
     figure(area, "rows lost / doubled after the kill", f"{lost}/{doubled}", "0/0",
            lost == 0 and doubled == 0, wh)  # fmt: skip
     figure(area, "files read again by the run after", reread, "= 0", reread == 0, wh)
