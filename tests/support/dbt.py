@@ -50,9 +50,10 @@ def tiny_project(project: Path) -> Path:
     return write_profiles(project)
 
 
-def _saved_query_without_export(result: dict[str, Any]) -> bool:
-    """dbt build reports a saved query with no export to write as ``no-op``."""
-    return str(result["unique_id"]).startswith("saved_query.") and result["status"] == "no-op"
+def _not_executed(result: dict[str, Any]) -> bool:
+    """dbt build reports exposures and saved queries without exports as ``no-op``."""
+    kinds = ("saved_query.", "exposure.")
+    return str(result["unique_id"]).startswith(kinds) and result["status"] == "no-op"
 
 
 @dataclass
@@ -76,7 +77,7 @@ class DbtRun:
         return [
             f"{r['unique_id']}: {r['status']}: {r.get('message')}"
             for r in self.results
-            if r["status"] not in ("pass", "success", "warn") and not _saved_query_without_export(r)
+            if r["status"] not in ("pass", "success", "warn") and not _not_executed(r)
         ]
 
     def warnings(self) -> list[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+
 import pytest
 
 from ingestion import pg_tls, warehouse
@@ -66,3 +68,11 @@ def test_a_subject_hash_depends_on_the_key_and_the_normalised_identifier() -> No
     assert "ada" not in first
     with pytest.raises(erasure.ErasureConfigError, match="value hidden"):
         erasure.Subject.of("email", "ada-at-example")
+
+
+def test_every_country_belongs_to_a_listed_sales_region() -> None:
+    seeds = REPO_ROOT / "dbt_project" / "seeds"
+    with (seeds / "country_codes.csv").open(newline="") as countries:
+        used = {row["region"] for row in csv.DictReader(countries)}
+    listed = set(regional.sales_regions(REPO_ROOT).values())
+    assert used and not used - listed, sorted(used - listed)
