@@ -134,6 +134,8 @@ def load_source(
         cfg.name, cfg.dataset, datetime.now(UTC), full_refresh=full_refresh, reload=reload
     )
     pipeline = make_pipeline(cfg.name, cfg.dataset, wh, progress)
+    for load_id in package_repair.dedupe_resumed_packages(pipeline.working_dir):
+        logger.warning("%s: package %s, killed while loading, is finished now", cfg.name, load_id)
     for load_id in package_repair.drop_normalized_extract_leftovers(pipeline.working_dir):
         logger.warning(
             "%s: dropped the extracted copy of package %s, left by a run killed after"

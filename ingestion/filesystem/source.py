@@ -30,12 +30,12 @@ from ingestion.filesystem.plan import Decision, plan
 from ingestion.filesystem.readers import file_format, read_landed
 from ingestion.filesystem.repeats import RunKeys
 from ingestion.filesystem.settings import FilesystemSettings
+from ingestion.package_repair import DEDUPLICATED_HINT
 from ingestion.run_options import RunOptions
 from ingestion.typed_settings import validated
 
 logger = logging.getLogger(__name__)
 
-DEDUPLICATED_HINT = "x-stage-data-deduplicated"  # dlt's table hint behind "deduplicated"
 STAGED_ROWS_REPEAT = dlt.mark.make_hints(additional_table_hints={DEDUPLICATED_HINT: False})
 REGISTRY_MARK = "file_registry"  # in the resource's state: the registry says what was read
 
