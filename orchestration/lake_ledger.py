@@ -97,9 +97,21 @@ class LakeLedger(Ledger):
 
     def mark_abandoned(self, run_id: str, reason: str) -> None:
         """Append an ``abandoned`` version of a run still ``running``."""
-        current = self.latest_run(run_id)
-        if current is None or current["status"] != "running":
-            return
-        current.update(status="abandoned", ended_at=utcnow(), error=reason)
+        self._abandon([self.latest_run(run_id)], reason)
+
+    def abandon_unfinished(self, reason: str) -> None:
+        """Append an ``abandoned`` version of every run whose newest version is ``running``."""
+        newest = wh.query_dicts(
+            self.warehouse,
+            f"select * from {SCHEMA}.runs qualify row_number() over "
+            f"(partition by run_id order by {VERSION_COLUMN} desc) = 1",
+        )
+        self._abandon(newest, reason)
+
+    def _abandon(self, runs: Sequence[dict[str, Any] | None], reason: str) -> None:
+        running = [run for run in runs if run is not None and run["status"] == "running"]
         names = [f.name for f in SCHEMAS["runs"] if f.name != VERSION_COLUMN]
-        self._insert("runs", [tuple(current[name] for name in names)])
+        ended_at = utcnow()
+        for run in running:
+            run.update(status="abandoned", ended_at=ended_at, error=reason)
+        self._insert("runs", [tuple(run[name] for name in names) for run in running])

@@ -90,6 +90,24 @@ def test_a_run_saved_twice_keeps_both_versions_and_the_newest_wins(tmp_path: Pat
     assert (ledger.latest_run("r1") or {})["status"] == "success"
 
 
+def test_taking_the_lock_abandons_every_run_whose_newest_version_is_running(tmp_path: Path) -> None:
+    wh = warehouse.Warehouse("spark", lake_url=str(tmp_path / "lake"))
+    ledger = LakeLedger(wh)
+    ledger.ensure()
+    runs = {n: RunRecord(run_id=n, command="run", warehouse="spark", host="h", pid=1, args={})
+            for n in ("died", "done", "died-too")}  # fmt: skip
+    for run in runs.values():
+        ledger.save_run(run)
+    runs["done"].status = "success"
+    ledger.save_run(runs["done"])
+
+    ledger.abandon_unfinished("its process ended")
+
+    status = {n: (ledger.latest_run(n) or {}).get("status") for n in runs}
+    assert status == {"died": "abandoned", "done": "success", "died-too": "abandoned"}
+    assert (ledger.latest_run("died") or {})["error"] == "its process ended"
+
+
 def test_rejects_are_rewritten_out_of_the_lake(tmp_path: Path) -> None:
     wh = warehouse.Warehouse("spark", lake_url=str(tmp_path / "lake"))
     rows = pa.table(
