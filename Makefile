@@ -29,7 +29,7 @@ $(SPARK_STAMP): $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[dev,spark]'
 	touch $(SPARK_STAMP)
 
-install-spark: $(SPARK_STAMP) profiles.yml ## Add the Spark extra (pyspark, dbt-spark; ~850 MB, Java 17) to .venv
+install-spark: $(SPARK_STAMP) profiles.yml ## Add the Spark extra (pyspark, dbt-spark; Java 17) to .venv
 
 profiles.yml: profiles.example.yml
 	cp profiles.example.yml profiles.yml

@@ -43,12 +43,6 @@ def root(wh: Warehouse) -> str:
     return wh.lake_url if is_remote(wh.lake_url) else str(Path(wh.lake_url).resolve())
 
 
-def local_root(wh: Warehouse) -> Path | None:
-    """The lake's folder when it is local, else None."""
-    url = root(wh)
-    return None if is_remote(url) else Path(url)
-
-
 def destination(wh: Warehouse) -> Any:
     """dlt's ``filesystem`` destination writing Parquet into the lake."""
     import dlt

@@ -48,7 +48,7 @@ def dedupe_resumed_packages(working_dir: str | Path) -> list[str]:
             continue
         schema_file = package / PackageStorage.SCHEMA_FILE_NAME
         schema = json.loads(schema_file.read_text(encoding="utf-8"))
-        hinted = [t for t in schema.get("tables", {}).values() if t.get(DEDUPLICATED_HINT)]
+        hinted = [t for t in schema["tables"].values() if t.get(DEDUPLICATED_HINT)]
         for table in hinted:
             table[DEDUPLICATED_HINT] = False
         if hinted:

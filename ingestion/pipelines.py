@@ -221,7 +221,8 @@ def load(
             is landed (rows a source no longer serves stay).
         start: first day of a backfill window (inclusive); the incremental cursor is untouched.
         end: last day of a backfill window (inclusive).
-        progress: dlt progress display (``"log"``, ``"tqdm"``, ...), off by default.
+        progress: ``"live"`` (a table on a terminal), ``"lines"`` (plain lines) or any of
+            dlt's progress values (``"log"``, ``"tqdm"``, ...); off by default.
         reload: empty the sources' tables and read everything again: rows a source no longer
             serves are forgotten (``ingestion.reload.plan`` says which, before).
         time_limit_s: every source's time limit, instead of its ``time_limit_s`` setting.

@@ -158,7 +158,7 @@ def _when(run: dict[str, Any]) -> str:
 
 @cache
 def plotly_js() -> str:
-    """plotly.js, minified, from the installed ``plotly`` package (about 4.8 MB)."""
+    """plotly.js, minified, from the installed ``plotly`` package."""
     return get_plotlyjs()
 
 

@@ -15,7 +15,7 @@ import hmac
 import logging
 import os
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ingestion import warehouse as wh
@@ -59,7 +59,7 @@ class Subject:
     """Who is to be erased: the kind of identifier and its normalised value (never stored)."""
 
     kind: str
-    value: str
+    value: str = field(repr=False)
 
     @classmethod
     def of(cls, kind: str, raw: str) -> Subject:
