@@ -1,8 +1,8 @@
 """The project on Apache Spark: a two-worker standalone cluster on 127.0.0.1, the same marts.
 
-`make test` runs the slice: start the cluster, land one small demo in the lake and in DuckDB,
-build the models on the cluster while one worker is killed, and compare every mart row for row
-with DuckDB's build. `make test-spark` (SPARK_FULL=1) builds with every dbt test and runs the
+`make test` runs the slice: start the cluster, land one small demo in DuckDB and, through the
+run script (its lock and lake ledger), in the lake, build the models on the cluster while one
+worker is killed, and compare every mart row for row with DuckDB's build. `make test-spark` (SPARK_FULL=1) builds with every dbt test and runs the
 run script through an incremental day, a backfill and a full refresh, reconciling each with the
 demo's truth, then reads `status` and `report` on Spark.
 """
@@ -64,7 +64,10 @@ def test_spark_marts_on_a_two_worker_cluster_equal_duckdbs_though_a_worker_dies(
     spark_env = spark.spark_env(tmp_path / "spark", cluster)
     for _ in serve(demo_dir, monkeypatch):
         _load(duck_env)
-        _load(spark_env)
+        # the Spark side through the run script: its lock and lake ledger are in the slice
+        cli = Cli({**cli_env(tmp_path / "cli"), **spark_env})
+        ingested = cli("ingest", timeout=900)
+        assert ingested.returncode == 0, ingested.stdout[-3000:] + ingested.stderr[-3000:]
     selection = () if full() else MODELS_ONLY
 
     built = spark.DbtProcess(spark_env, tmp_path / "dbt_spark", "build", *selection)
