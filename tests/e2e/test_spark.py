@@ -2,9 +2,10 @@
 
 `make test` runs the slice: start the cluster, land one small demo in DuckDB and, through the
 run script (its lock and lake ledger), in the lake, build the models on the cluster while one
-worker is killed, and compare every mart row for row with DuckDB's build. `make test-spark` (SPARK_FULL=1) builds with every dbt test and runs the
-run script through an incremental day, a backfill and a full refresh, reconciling each with the
-demo's truth, then reads `status` and `report` on Spark.
+worker is killed, and compare every mart row for row with DuckDB's build. `make test-spark`
+(SPARK_FULL=1) builds with every dbt test and runs the run script through an incremental day,
+a backfill and a full refresh, reconciling each with the demo's truth, then reads `status` and
+`report` on Spark.
 """
 
 from __future__ import annotations
