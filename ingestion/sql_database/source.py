@@ -10,7 +10,7 @@ that carry ``deleted_at``, so they arrive like any other change. Rows removed fr
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import dlt
@@ -38,7 +38,8 @@ def _incremental(
         return None
     if start or end:
         first: Any = datetime.combine(start or date(1970, 1, 1), time.min)
-        after: Any = datetime.combine((end or date.today()) + timedelta(days=1), time.min)
+        last = end or datetime.now(UTC).date()  # today as window.bounds sees it: in UTC
+        after: Any = datetime.combine(last + timedelta(days=1), time.min)
         if spec.window_format:  # a cursor column of text or numbers: bounds written alike
             first, after = bounds(start, end, spec.window_format)
         return dlt.sources.incremental(
