@@ -28,6 +28,7 @@ from ingestion.errors import describe_error
 from ingestion.redact import install_on_root_handlers, redact
 from ingestion.rest_api.settings import MATERIALIZED_SUFFIX
 from ingestion.results import LoadReport, SourceLoad
+from ingestion.warehouse import table_counts
 from ingestion.window import as_day, check_window
 
 logger = logging.getLogger(__name__)
@@ -61,25 +62,6 @@ def make_pipeline(name: str, dataset: str, wh: warehouse.Warehouse, progress: An
         pipelines_dir=str(pipelines_dir(wh)),
         progress=time_limit.progress(progress_display.collector(progress, name)),
     )
-
-
-def table_counts(wh: warehouse.Warehouse, dataset: str) -> dict[str, int]:
-    """Row count of every data table in ``dataset`` (dlt's own ``_dlt_*`` tables excluded)."""
-    names = [
-        str(r[0])
-        for r in warehouse.query(
-            wh,
-            "select table_name from information_schema.tables where table_schema = %s",
-            (dataset,),
-        )
-        if not str(r[0]).startswith("_dlt_")
-    ]
-    if not names:
-        return {}
-    union = " union all ".join(
-        f'select \'{name}\', count(*) from "{dataset}"."{name}"' for name in names
-    )
-    return {str(name): int(n) for name, n in warehouse.query(wh, union)}
 
 
 def _remote_state_exists(wh: warehouse.Warehouse, dataset: str, pipeline_name: str) -> bool:

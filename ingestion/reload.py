@@ -58,23 +58,6 @@ class ReloadPlan:
         return out
 
 
-def _counts(wh: warehouse.Warehouse, dataset: str) -> dict[str, int]:
-    """Rows of each data table of ``dataset`` (dlt's ``_dlt_*`` tables left out)."""
-    names = [
-        str(r[0])
-        for r in warehouse.query(
-            wh,
-            "select table_name from information_schema.tables where table_schema = %s",
-            (dataset,),
-        )
-        if not str(r[0]).startswith("_dlt_")
-    ]
-    if not names:
-        return {}
-    union = " union all ".join(f'select \'{n}\', count(*) from "{dataset}"."{n}"' for n in names)
-    return {str(name): int(n) for name, n in warehouse.query(wh, union)}
-
-
 def _hard_deleted(wh: warehouse.Warehouse, cfg: config.SourceConfig) -> dict[str, int]:
     """Keys recorded as hard-deleted per raw table of a database source that detects them."""
     watched = {
@@ -99,7 +82,7 @@ def plan(wh: warehouse.Warehouse, names: list[str] | None = None) -> ReloadPlan:
     """
     out = ReloadPlan()
     for cfg in config.select(config.load(), names):
-        source = SourcePlan(cfg.name, cfg.dataset, _counts(wh, cfg.dataset))
+        source = SourcePlan(cfg.name, cfg.dataset, warehouse.table_counts(wh, cfg.dataset))
         if cfg.type == "sql_database" and DELETED_RECORDS in source.rows:
             source.unserved = _hard_deleted(wh, cfg)
         out.sources.append(source)
