@@ -220,10 +220,14 @@ def placeholders(wh: Warehouse, sql: str) -> str:
 
 @contextmanager
 def cursor(warehouse: Warehouse) -> Iterator[Any]:
-    """A cursor on a short-lived connection, committed when the block succeeds."""
+    """A cursor on a short-lived connection: one transaction, committed when the block succeeds."""
     conn = connect(warehouse)
     try:
-        yield conn.cursor()
+        if warehouse.kind == "duckdb" and not warehouse.read_only:
+            conn.begin()  # DuckDB's Python API autocommits every statement otherwise
+            yield conn
+        else:
+            yield conn.cursor()
         conn.commit()
     finally:
         conn.close()
