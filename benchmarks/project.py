@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from benchmarks import measure, warehouse_rows
+from benchmarks import measure, storage, warehouse_rows
 from benchmarks.results import StepResult
 
 if TYPE_CHECKING:
@@ -32,7 +32,16 @@ def ingest(
         log.info("  %s rows written (%s rejected)", f"{loaded:,}", f"{rejected:,}")
     except Exception as exc:  # counting is best effort; the timing stands
         step.note = f"rows not counted: {exc}"
+    _record_size(step, env)
     return step
+
+
+def _record_size(step: StepResult, env: dict[str, str]) -> None:
+    """The warehouse's size after the step (best effort, like the row counts)."""
+    try:
+        step.details["storage"] = storage.measure(env)
+    except Exception as exc:
+        step.details["storage"] = {"error": str(exc)}
 
 
 def dbt_build(bench: Bench, step_id: str, label: str, wh: str, rows: int | None) -> StepResult:
@@ -43,6 +52,7 @@ def dbt_build(bench: Bench, step_id: str, label: str, wh: str, rows: int | None)
     step.note = "rows = raw rows loaded for the day"
     run_results = Path(env["DBT_TARGET_PATH"]) / "run_results.json"
     step.details["slowest_nodes"] = measure.slowest_dbt_nodes(run_results)
+    _record_size(step, env)
     return step
 
 

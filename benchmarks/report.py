@@ -23,6 +23,10 @@ def _rss(value: int | None) -> str:
     return f"{value / GIB:.2f} GiB" if value >= GIB / 4 else f"{value / 1024**2:,.0f} MiB"
 
 
+def _size(value: int | None) -> str:
+    return "–" if value is None else f"{value / 1024**2:,.1f} MiB"
+
+
 def _met(target: TargetResult) -> str:
     return {True: "yes", False: "**no**", None: "n/a"}[target.met]
 
@@ -100,6 +104,7 @@ def markdown(meta: dict[str, Any], steps: list[StepResult], targets: list[Target
     lines += ["", f"{met} of {len(targets)} targets met, {missed} missed, "
               f"{len(targets) - met - missed} not measured.", ""]  # fmt: skip
     lines += _slowest_nodes(steps)
+    lines += _sizes(steps)
     if meta.get("notes"):
         lines += ["## Notes", ""] + [f"- {n}" for n in meta["notes"]] + [""]
     return "\n".join(lines)
@@ -114,6 +119,27 @@ def _slowest_nodes(steps: list[StepResult]) -> list[str]:
     for step in builds:
         nodes = ", ".join(f"{n['node']} {n['s']:g} s" for n in step.details["slowest_nodes"])
         lines.append(f"- {step.label} ({step.warehouse}, {_num(step.wall_s)} s): {nodes}")
+    return [*lines, ""]
+
+
+def _sizes(steps: list[StepResult]) -> list[str]:
+    """The warehouse's size after each project step (storage per day of data)."""
+    sized = [s for s in steps if s.details.get("storage") and "error" not in s.details["storage"]]
+    if not sized:
+        return []
+    lines = [
+        "## Warehouse size after each step",
+        "",
+        "| step | warehouse | on disk | used (DuckDB blocks) | dlt staging | rows in dlt staging |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for s in sized:
+        size = s.details["storage"]
+        disk = size.get("file_bytes", size.get("database_bytes"))
+        lines.append(
+            f"| {s.label} | {s.warehouse} | {_size(disk)} | {_size(size.get('used_bytes'))} "
+            f"| {_size(size.get('staging_bytes'))} | {_rows(size.get('staging_rows'))} |"
+        )
     return [*lines, ""]
 
 

@@ -22,7 +22,8 @@ _TABLES_SQL = (
 )
 
 
-def _connect(env: dict[str, str]) -> Any:
+def connect(env: dict[str, str]) -> Any:
+    """A connection to the warehouse ``env`` selects (None when the DuckDB file is missing)."""
     if env.get("WAREHOUSE") == "spark":  # the lake's files, through DuckDB views
         from ingestion import lake, warehouse
 
@@ -47,7 +48,7 @@ def _connect(env: dict[str, str]) -> Any:
 
 def snapshot(env: dict[str, str]) -> LoadCounts:
     """Rows per load id of every raw table in the warehouse that ``env`` selects."""
-    conn = _connect(env)
+    conn = connect(env)
     if conn is None:
         return {}
     counts: LoadCounts = {}
