@@ -1,0 +1,60 @@
+"""dbt on DuckDB runs in bounded memory: the profile's limits reach every model's connection."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+
+from tests.support.dbt import write_profiles
+from tests.support.env import clean_env
+
+PROJECT = 'name: settings_probe\nversion: "1.0"\nprofile: customer_analytics\n'
+MODEL = (
+    "{{ config(materialized='table') }}\n"
+    "select current_setting('memory_limit') as memory_limit,\n"
+    "    current_setting('threads') as threads,\n"
+    "    current_setting('temp_directory') as temp_directory\n"
+)
+
+
+def _settings_seen_by_a_model(tmp_path: Path, **env: str) -> tuple[str, int, str]:
+    """Build a one-model project that stores the settings its own connection had."""
+    project = tmp_path / "probe"
+    (project / "models").mkdir(parents=True)
+    (project / "dbt_project.yml").write_text(PROJECT)
+    (project / "models" / "settings.sql").write_text(MODEL)
+    write_profiles(project)
+    db = tmp_path / "probe.duckdb"
+    run_env = clean_env("DUCKDB_", "DBT_")
+    run_env.update(WAREHOUSE="duckdb", DUCKDB_PATH=str(db), **env)
+    dbt = str(Path(sys.executable).parent / "dbt")
+    done = subprocess.run(
+        [dbt, "run", "--profiles-dir", str(project), "--project-dir", str(project)],
+        cwd=project,
+        env=run_env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+    with duckdb.connect(str(db), read_only=True) as conn:
+        row = conn.execute("select * from analytics.settings").fetchone()
+    assert row is not None
+    return str(row[0]), int(row[1]), str(row[2])
+
+
+def test_the_profile_bounds_duckdb_memory_and_spills_beside_the_database(tmp_path: Path) -> None:
+    limit, threads, temp = _settings_seen_by_a_model(tmp_path)
+    assert limit == "2.7 GiB"  # 3GB, as DuckDB prints it
+    assert threads == 2
+    assert temp == str(tmp_path / "probe.duckdb.tmp")
+
+
+def test_the_limits_are_overridable_from_the_environment(tmp_path: Path) -> None:
+    spill = tmp_path / "spill"
+    limit, threads, temp = _settings_seen_by_a_model(
+        tmp_path, DUCKDB_MEMORY_LIMIT="1GB", DUCKDB_THREADS="1", DUCKDB_TEMP_DIRECTORY=str(spill)
+    )
+    assert (limit, threads, temp) == ("953.6 MiB", 1, str(spill))
