@@ -93,6 +93,9 @@ format: install ## Apply ruff format and sqlfluff fixes
 	$(BIN)/ruff check --fix .
 	$(BIN)/sqlfluff fix dbt_project --processes 2
 
+history-tests: install ## The weekly job: dbt build testing every row of the incremental models (not only the rows this build touched)
+	$(BIN)/python -m orchestration build --full-history-tests
+
 docs: install ## Build the dbt docs site (target/index.html and target/static_index.html)
 	$(BIN)/dbt docs generate --static
 
@@ -103,4 +106,4 @@ clean: stop ## Remove local warehouse, demo data and dbt artefacts (keeps .venv)
 	rm -rf warehouse $(DEMO_DIR) target logs reports
 
 .PHONY: help install install-spark test-spark demo-data demo-api stop run advance ingest status report warehouse-roles airflow-check prefect-flow system-deps test faults \
-	lint format docs bench clean
+	lint format docs history-tests bench clean

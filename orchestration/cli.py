@@ -106,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     build = sub.add_parser("build", help="the dbt build step alone (run --skip-ingest)")
     build.add_argument("--select", help="dbt selection passed to `dbt build --select`")
     build.add_argument("--full-refresh", action="store_true", help="dbt build --full-refresh")
+    build.add_argument(
+        "--full-history-tests",
+        action="store_true",
+        help="test every row of the incremental models, not only the rows this build touched "
+        "(the weekly job)",
+    )
     build.add_argument("--retries", type=int)
     build.add_argument("--backoff", type=float, dest="backoff_s")
 
@@ -179,6 +185,8 @@ def request_from_args(args: argparse.Namespace) -> runner.RunRequest:
             raise argparse.ArgumentTypeError(f"--start {args.start} is after --end {args.end}")
         request.start, request.end = args.start, args.end
         request.dbt_vars = {"start_date": args.start, "end_date": args.end}
+    if getattr(args, "full_history_tests", False):
+        request.dbt_vars = {**request.dbt_vars, "full_history_tests": True}
     return request
 
 

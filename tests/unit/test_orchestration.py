@@ -139,6 +139,17 @@ def test_lock_is_released_after_the_block_even_when_it_raises(tmp_path: Path) ->
     assert not lock_file.exists()
 
 
+def test_full_history_tests_is_a_dbt_var_of_the_build() -> None:
+    from orchestration.cli import build_parser, request_from_args
+
+    parser = build_parser()
+    weekly = request_from_args(parser.parse_args(["build", "--full-history-tests"]))
+    daily = request_from_args(parser.parse_args(["build"]))
+
+    assert weekly.dbt_vars == {"full_history_tests": True} and weekly.skip_ingest
+    assert not daily.dbt_vars
+
+
 def test_reload_needs_its_own_flag_and_yes_alone_is_refused() -> None:
     from orchestration.cli import build_parser, request_from_args
 

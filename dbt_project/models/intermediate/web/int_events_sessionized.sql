@@ -4,7 +4,8 @@
         unique_key='event_id',
         incremental_strategy=upsert_strategy(),
         partition_by=date_partitions('event_date'),
-        on_schema_change='fail'
+        on_schema_change='fail',
+        pre_hook="{{ record_build_window('_sessionized_load_id') }}"
     )
 }}
 {#- Incremental: only the tail of each visitor with new events is sessionised again. -#}

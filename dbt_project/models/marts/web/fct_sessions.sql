@@ -5,7 +5,9 @@
         incremental_strategy=append_strategy(),
         partition_by=date_partitions('session_date'),
         on_schema_change='fail',
-        pre_hook="
+        pre_hook=[
+            "{{ record_build_window('_sessionized_load_id') }}",
+            "
             {% if is_incremental() and deletes_in_place() %}
                 delete from {{ this }}
                 where session_id in (
@@ -24,7 +26,8 @@
                             and kept.session_number >= resessionized.first_resessionized
                 )
             {% endif %}
-        "
+            "
+        ]
     )
 }}
 with
