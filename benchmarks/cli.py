@@ -54,6 +54,15 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         help="comma-separated: duckdb,postgres,spark (default duckdb,postgres; spark runs on a "
         "local two-worker cluster)",
     )
+    p.add_argument(
+        "--history-days",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead of the day-1/day-2 run: N days of history, then the next day's "
+        "incremental build (tests on touched rows, then on the whole history) and a full "
+        "refresh of all N + 1 days, from the same state (no limits, naive or 2× steps)",
+    )
     p.add_argument("--skip-naive", action="store_true", help="skip the pandas to_sql baseline")
     p.add_argument(
         "--skip-2x",
@@ -131,6 +140,7 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         results_dir=a.results_dir,
         name=a.name or (QUICK_NAME if quick else defaults.name),
         step_timeout_s=a.step_timeout,
+        history_days=a.history_days,
     )
 
 

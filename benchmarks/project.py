@@ -44,11 +44,19 @@ def _record_size(step: StepResult, env: dict[str, str]) -> None:
         step.details["storage"] = {"error": str(exc)}
 
 
-def dbt_build(bench: Bench, step_id: str, label: str, wh: str, rows: int | None) -> StepResult:
-    """``dbt build`` from the repo root against ``wh``."""
+def dbt_build(
+    bench: Bench,
+    step_id: str,
+    label: str,
+    wh: str,
+    rows: int | None,
+    args: list[str] | None = None,
+) -> StepResult:
+    """``dbt build [args]`` from the repo root against ``wh``."""
     dbt = str(Path(bench.ws.python).parent / "dbt")
     env = bench.ws.wh_env(wh)
-    step = bench.run_step(step_id, label, "project", [dbt, "build"], env, wh, rows)
+    cmd = [dbt, "build", *(args or [])]
+    step = bench.run_step(step_id, label, "project", cmd, env, wh, rows)
     step.note = "rows = raw rows loaded for the day"
     run_results = Path(env["DBT_TARGET_PATH"]) / "run_results.json"
     step.details["slowest_nodes"] = measure.slowest_dbt_nodes(run_results)

@@ -118,7 +118,14 @@ def _slowest_nodes(steps: list[StepResult]) -> list[str]:
     lines = ["## Slowest dbt nodes", ""]
     for step in builds:
         nodes = ", ".join(f"{n['node']} {n['s']:g} s" for n in step.details["slowest_nodes"])
-        lines.append(f"- {step.label} ({step.warehouse}, {_num(step.wall_s)} s): {nodes}")
+        tests = ""
+        if step.details.get("tests"):
+            d = step.details
+            tests = (
+                f" [{d['tests']} data tests: {d['test_s']:g} s summed, of which the event "
+                f"chain's {d['windowed_tests']}: {d['windowed_test_s']:g} s]"
+            )
+        lines.append(f"- {step.label} ({step.warehouse}, {_num(step.wall_s)} s){tests}: {nodes}")
     return [*lines, ""]
 
 

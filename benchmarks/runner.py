@@ -14,7 +14,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import baselines, measure, project, report, run_info, spark, targets
+from benchmarks import baselines, history, measure, project, report, run_info, spark, targets
 from benchmarks.results import StepResult
 from benchmarks.settings import (
     DEFAULT_SOURCES,
@@ -127,12 +127,13 @@ class Bench:
 
     # -- the demo day -----------------------------------------------------------------------
     def generate(self) -> bool:
-        """Generate one demo day at the chosen scale into the work dir (or copy a saved one)."""
+        """Generate the demo days at the chosen scale into the work dir (or copy a saved one)."""
         if self.s.demo_from is not None:
             return self._copy_demo(self.s.demo_from)
+        days = self.s.history_days or 1
         step = self.run_step(
             "demo.generate",
-            f"demo generate 1 day at scale {self.s.scale:g}",
+            f"demo generate {days} day(s) at scale {self.s.scale:g}",
             "demo",
             [
                 self.ws.python,
@@ -140,7 +141,7 @@ class Bench:
                 "demo",
                 "generate",
                 "--days",
-                "1",
+                str(days),
                 "--scale",
                 f"{self.s.scale:g}",
                 "--seed",
@@ -150,7 +151,7 @@ class Bench:
         )
         step.rows = self.ws.manifest_events() or step.rows
         if step.rows:
-            self.events_per_day = step.rows
+            self.events_per_day = step.rows // days
         return step.ok
 
     def _copy_demo(self, source: Path) -> bool:
@@ -241,6 +242,11 @@ class Bench:
     def _phases(self) -> None:
         if not self.generate():
             raise RuntimeError("demo generate failed; nothing to measure")
+        if self.s.history_days:
+            if "postgres" in self.s.warehouses:
+                self.ws.start_postgres()
+            history.phases(self)
+            return
         if "postgres" in self.s.warehouses or not self.s.skip_naive:
             self.ws.start_postgres()
         if "spark" in self.s.warehouses:

@@ -33,6 +33,7 @@ class Settings:
     name: str = "latest"
     seed: int = 42
     step_timeout_s: float = 1800.0
+    history_days: int = 0  # > 0: the next day after this many days of history (history.py)
 
 
 def sources_config() -> dict[str, Any]:

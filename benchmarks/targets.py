@@ -16,6 +16,7 @@ END_TO_END_LIMIT_S = {"duckdb": 120.0, "postgres": 480.0}
 NOOP_LIMIT_S = 5.0
 NAIVE_FACTOR = 20.0  # issue #22: a bare COPY is ~25× pandas to_sql, so 50× was out of reach
 DAY2_FACTOR = 1.0  # day 2's incremental build costs no more than day 1's full one
+HISTORY_FACTOR = 0.25  # after a week of history: the next day vs a full refresh of every day
 
 
 def _fmt(value: float, unit: str) -> str:
@@ -139,6 +140,16 @@ def evaluate(
 ) -> list[TargetResult]:
     """Check every target that applies to the selected warehouses."""
     c = _Checker(steps, scale)
+    if any(".history." in step_id for step_id in steps):  # a --history-days run
+        for wh in warehouses:
+            c.ratio(
+                f"history_{wh}",
+                f"Next day's incremental dbt build vs a full refresh of the history ({wh})",
+                f"{wh}.history.next_day",
+                f"{wh}.history.full_refresh",
+                HISTORY_FACTOR,
+            )
+        return c.results
     if "duckdb" in warehouses:
         c.ratio(
             "events_duckdb",

@@ -139,6 +139,27 @@ class Workspace:
 
         pg_server.create_database(self.pg, name)
 
+    def copy_database(self, source: str, name: str) -> None:
+        """Database ``name`` (replaced if present) as a copy of ``source`` (no one connected)."""
+        self._admin(
+            f'drop database if exists "{name}" with (force)',
+            f'create database "{name}" template "{source}"',
+        )
+
+    def drop_database(self, name: str) -> None:
+        """Drop database ``name`` on the throwaway server."""
+        self._admin(f'drop database if exists "{name}" with (force)')
+
+    def _admin(self, *statements: str) -> None:
+        import psycopg2
+
+        conn = psycopg2.connect(**self.pg.connect_args("postgres"))
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            for sql in statements:
+                cur.execute(sql)
+        conn.close()
+
     def start_spark(self) -> None:
         """A local Spark cluster (a master, two workers) for the Spark steps."""
         from benchmarks import spark

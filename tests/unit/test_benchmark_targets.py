@@ -114,3 +114,16 @@ def test_the_slowest_dbt_nodes_are_ranked_from_run_results_and_listed_in_the_rep
     meta = _meta(1.0, 1)
     text = report.markdown(meta, [build], [])
     assert "- dbt build (day 1, full) (duckdb, 55.0 s): stg_events__events 40 s, dim 9.2 s" in text
+
+
+def test_a_history_run_checks_the_next_day_against_a_full_refresh_only() -> None:
+    steps = {
+        s.id: s
+        for s in [
+            _step("duckdb.history.next_day", 20.0),
+            _step("duckdb.history.full_refresh", 100.0),
+            _step("duckdb.history.next_day_full_tests", 30.0),
+        ]
+    }
+    found = targets.evaluate(steps, ["duckdb"], 100)
+    assert [(t.id, t.value, t.met) for t in found] == [("history_duckdb", 0.2, True)]
