@@ -1,4 +1,5 @@
-"""dbt on DuckDB runs in bounded memory: the profile's limits reach every model's connection."""
+"""dbt on DuckDB runs in bounded memory: the profile's limits reach every model's connection,
+and a build that spilled to disk goes on with its next models."""
 
 from __future__ import annotations
 
@@ -12,19 +13,26 @@ from tests.support.dbt import write_profiles
 from tests.support.env import clean_env
 
 PROJECT = 'name: settings_probe\nversion: "1.0"\nprofile: customer_analytics\n'
+# a sort of ~3M hashed rows: it spills under a 150MB limit
+BIG_SORT = (
+    "{{ config(materialized='table') }}\n"
+    "select i, md5(cast(i as varchar)) as h from range(3000000) as t(i) order by h\n"
+)
 MODEL = (
     "{{ config(materialized='table') }}\n"
     "select current_setting('memory_limit') as memory_limit,\n"
     "    current_setting('threads') as threads,\n"
-    "    current_setting('temp_directory') as temp_directory\n"
+    "    current_setting('temp_directory') as temp_directory,\n"
+    "    (select count(*) from {{ ref('big_sort') }}) as sorted_rows\n"
 )
 
 
 def _settings_seen_by_a_model(tmp_path: Path, **env: str) -> tuple[str, int, str]:
-    """Build a one-model project that stores the settings its own connection had."""
+    """Build a big sort, then a model that stores the settings its own connection had."""
     project = tmp_path / "probe"
     (project / "models").mkdir(parents=True)
     (project / "dbt_project.yml").write_text(PROJECT)
+    (project / "models" / "big_sort.sql").write_text(BIG_SORT)
     (project / "models" / "settings.sql").write_text(MODEL)
     write_profiles(project)
     db = tmp_path / "probe.duckdb"
@@ -41,7 +49,7 @@ def _settings_seen_by_a_model(tmp_path: Path, **env: str) -> tuple[str, int, str
     assert done.returncode == 0, done.stdout[-3000:]
     with duckdb.connect(str(db), read_only=True) as conn:
         row = conn.execute("select * from analytics.settings").fetchone()
-    assert row is not None
+    assert row is not None and row[3] == 3_000_000
     return str(row[0]), int(row[1]), str(row[2])
 
 
@@ -52,9 +60,10 @@ def test_the_profile_bounds_duckdb_memory_and_spills_beside_the_database(tmp_pat
     assert temp == str(tmp_path / "probe.duckdb.tmp")
 
 
-def test_the_limits_are_overridable_from_the_environment(tmp_path: Path) -> None:
+def test_the_limits_are_overridable_and_a_build_that_spilled_goes_on(tmp_path: Path) -> None:
     spill = tmp_path / "spill"
     limit, threads, temp = _settings_seen_by_a_model(
-        tmp_path, DUCKDB_MEMORY_LIMIT="1GB", DUCKDB_THREADS="1", DUCKDB_TEMP_DIRECTORY=str(spill)
+        tmp_path, DUCKDB_MEMORY_LIMIT="150MB", DUCKDB_THREADS="1", DUCKDB_TEMP_DIRECTORY=str(spill)
     )
-    assert (limit, threads, temp) == ("953.6 MiB", 1, str(spill))
+    # the sort spilled; a profile that SET temp_directory on every cursor failed the next model
+    assert (limit, threads, temp) == ("143.0 MiB", 1, str(spill))
