@@ -162,6 +162,7 @@ def measure(ws: Workspace, bench: WatchBench, wh: str) -> dict[str, Any]:
         prep_run_s=round(prep_s, 1),
         events_per_file=visitors * len(stream.STEPS),
         idle_phase_s=round(idle_wall, 1),
+        idle_cpu_s=round(cpu_idle, 2),  # /proc counts in clock ticks (10 ms)
         idle_cpu_ms_per_cycle=round(1000 * cpu_idle / idle_cycles, 2),
         load_average_before_stream=[round(x, 2) for x in load_before],
         load_average_after=[round(x, 2) for x in os.getloadavg()],

@@ -1,4 +1,5 @@
-"""The watch mode as a real process: fed a file while it runs, stopped by SIGTERM mid-cycle.
+"""The watch mode as a real process: fed a file while it runs, refused by another run's lock,
+stopped by SIGTERM mid-cycle.
 
 The warehouse starts empty and the watch builds the event chain up to ``fct_daily_funnel``
 (``--select +fct_daily_funnel``): its default, ``source:events+``, also rebuilds the quarantine
@@ -9,8 +10,10 @@ below without a process.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -40,7 +43,7 @@ def _wait(check: Any, what: str, proc: subprocess.Popen[str], timeout: float = 1
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_watch_loads_a_file_landed_while_it_runs_and_stops_cleanly_on_sigterm(
+def test_watch_loads_a_file_landed_while_it_runs_after_the_lock_frees_and_stops_on_sigterm(
     tmp_path: Path, tiny_demo: Path
 ) -> None:
     demo_dir = shutil.copytree(tiny_demo, tmp_path / "demo")
@@ -49,9 +52,10 @@ def test_watch_loads_a_file_landed_while_it_runs_and_stops_cleanly_on_sigterm(
     lock = Path(env["DUCKDB_PATH"]).parent / ".run.lock"
     runs_sql = "select * from ops.runs where command = 'watch' order by started_at"
     args = ["watch", "--interval", "1", "--source", "events", "--select", "+fct_daily_funnel"]
+    log = tmp_path / "watch.log"
     proc = subprocess.Popen(
         [sys.executable, "-m", "orchestration", *args],
-        cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=REPO_ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
         # the first cycle loads what the landing zone holds; the test reads only between cycles
@@ -61,15 +65,21 @@ def test_watch_loads_a_file_landed_while_it_runs_and_stops_cleanly_on_sigterm(
         first = dict_rows(env, runs_sql)
         assert first[0]["status"] == "success" and first[0]["rows_loaded"] > 0
 
+        # another run holds the lock (this live process): the cycle waits for the next one
+        holder = {"pid": os.getpid(), "host": socket.gethostname(), "run_id": "other"}
+        lock.write_text(json.dumps({**holder, "command": "run", "started_at": "now"}))
         landed = stream.land(demo_dir / "landing" / "events", batch=0, visitors=10)
+        _wait(lambda: "retry next cycle" in log.read_text(), "a cycle refused by the lock", proc)
+        lock.unlink()
         _wait(lock.exists, "the cycle that takes the new file", proc)
         proc.send_signal(signal.SIGTERM)  # mid-cycle: the cycle finishes, then the watch stops
-        out, _ = proc.communicate(timeout=150)
+        proc.wait(timeout=150)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
 
+    out = log.read_text()
     assert proc.returncode == 0, out[-3000:]
     assert "watch stopped by SIGTERM" in out
     assert not lock.exists()
