@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import signal
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from orchestration import runner
@@ -52,17 +52,28 @@ class Tally:
     failed: int = 0
     locked: int = 0
     idle_since_run: int = 0
-    idle_poll_s: list[float] = field(default_factory=list)
+    idle_poll_s: float = 0.0  # the idle cycles' polls since the last recorded run, summed
+    idle_poll_max_s: float = 0.0
+
+    def idle(self, poll_s: float) -> None:
+        """Count an idle cycle whose poll took ``poll_s``."""
+        self.idle_since_run += 1
+        self.idle_poll_s += poll_s
+        self.idle_poll_max_s = max(self.idle_poll_max_s, poll_s)
+
+    def recorded(self) -> None:
+        """A run was written to the ledger, with the idle cycles before it."""
+        self.runs += 1
+        self.idle_since_run, self.idle_poll_s, self.idle_poll_max_s = 0, 0.0, 0.0
 
     def idle_cost(self) -> dict[str, Any]:
         """The idle cycles since the last recorded run and what their polls cost."""
-        polls = self.idle_poll_s
-        if not polls:
-            return {"idle_cycles": self.idle_since_run}
+        if not self.idle_since_run:
+            return {"idle_cycles": 0}
         return {
             "idle_cycles": self.idle_since_run,
-            "idle_poll_ms_mean": round(1000 * sum(polls) / len(polls), 3),
-            "idle_poll_ms_max": round(1000 * max(polls), 3),
+            "idle_poll_ms_mean": round(1000 * self.idle_poll_s / self.idle_since_run, 3),
+            "idle_poll_ms_max": round(1000 * self.idle_poll_max_s, 3),
         }
 
 
@@ -112,8 +123,7 @@ class Watcher:
         polled = time.perf_counter()
         found = self.poll()
         if not found:
-            self.tally.idle_since_run += 1
-            self.tally.idle_poll_s.append(time.perf_counter() - polled)
+            self.tally.idle(time.perf_counter() - polled)
             return
         for _, batch in found:
             log.info("watch cycle %d: %s", self.tally.cycles, batch.describe())
@@ -123,7 +133,8 @@ class Watcher:
             self.tally.locked += 1
             log.info("watch cycle %d: %s; retry next cycle", self.tally.cycles, result.message)
             return
-        self._recorded()
+        if result.run is not None:
+            self.tally.recorded()
         if result.exit_code != runner.EXIT_OK:
             self.tally.failed += 1
             self._failing = True
@@ -143,18 +154,13 @@ class Watcher:
                 run.duration_s or 0.0,
             )
 
-    def _recorded(self) -> None:
-        self.tally.runs += 1
-        self.tally.idle_since_run = 0
-        self.tally.idle_poll_s = []
-
     def close(self, stopped_by: str) -> None:
         """Record the idle cycles since the last run (or a watch that never ran one)."""
         if self.tally.idle_since_run == 0 and self.tally.runs > 0:
             return
         result = runner.execute(self.request([], stopped_by=stopped_by))
         if result.exit_code == runner.EXIT_OK:
-            self._recorded()
+            self.tally.recorded()
         else:
             log.warning("watch: the closing record was not written: %s", result.message)
 
