@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -130,8 +131,12 @@ class WatchProcess:
         return code
 
 
-def measure(ws: Workspace, bench: WatchBench, wh: str) -> dict[str, Any]:
-    """One warehouse: prepare, stream, idle, stop, read the figures."""
+def measure(ws: Workspace, bench: WatchBench, wh: str, first_batch: int) -> dict[str, Any]:
+    """One warehouse: prepare, stream, idle, stop, read the figures.
+
+    Batches are numbered from ``first_batch`` (a day each): a warehouse measured after another
+    lands files of its own, never the same names with the same content (re-registered only).
+    """
     env = ws.wh_env(wh)
     prep_s = _run(ws, env, "-m", "orchestration", "run", log_name=f"prep-{wh}.log")
     watch = WatchProcess(ws, env, bench.interval_s, wh)
@@ -145,7 +150,7 @@ def measure(ws: Workspace, bench: WatchBench, wh: str) -> dict[str, Any]:
     start = time.monotonic()
     for batch in range(files):
         time.sleep(max(0.0, start + batch * bench.file_every_s - time.monotonic()))
-        file = stream.land(folder, batch, visitors)
+        file = stream.land(folder, first_batch + batch, visitors)
         landed.append((file, time.time()))
     log.info("%s: %d files landed; waiting for the watch to catch up", wh, files)
     watch.wait_caught_up(landed[-1][1], 2 * bench.interval_s, 1800)
@@ -155,7 +160,9 @@ def measure(ws: Workspace, bench: WatchBench, wh: str) -> dict[str, Any]:
     idle_wall = time.monotonic() - idle_from
     code = watch.stop()
     result = figures(env, landed)
-    idle_cycles = int(result["idle"].get("idle_cycles", 0)) or 1
+    for file, _ in landed:  # the next warehouse's first run must not load this one's stream
+        shutil.rmtree(file.path.parent, ignore_errors=True)
+    idle_cycles = max(1, round(idle_wall / bench.interval_s))  # the cycles of the idle phase
     result.update(
         warehouse=wh,
         exit_code=code,
@@ -193,6 +200,17 @@ def report(bench: WatchBench, results: list[dict[str, Any]]) -> str:
             f"| {idle.get('idle_poll_ms_mean')} (max {idle.get('idle_poll_ms_max')}) "
             f"| {r['idle_cpu_ms_per_cycle']} | {r['funnel_days_wrong']} |"
         )
+    lines.append("")
+    for r in results:
+        lines.append(
+            f"- {r['warehouse']}: {r['events']:,} events in {r['files']} files "
+            f"({r['events_per_file']:,} a file); {r['cycles_with_a_run']} watch runs in the ledger "
+            f"(a first no-op cycle and a closing row included), {r['runs_failed']} failed; "
+            f"the {r['idle_phase_s']} s idle phase (a cycle every --interval) took "
+            f"{r['idle_cpu_s']} s of CPU; load average "
+            f"(1/5/15 min) {r['load_average_before_stream']} before the stream, "
+            f"{r['load_average_after']} after."
+        )
     lines += ["", "Raw figures: the JSON beside this file.", ""]
     return "\n".join(lines)
 
@@ -209,10 +227,10 @@ def main(argv: list[str]) -> int:
     results = []
     try:
         with ws.demo_api():
-            for wh in bench.warehouses:
+            for index, wh in enumerate(bench.warehouses):
                 if wh == "postgres" and ws.pg is None:
                     ws.start_postgres()
-                results.append(measure(ws, bench, wh))
+                results.append(measure(ws, bench, wh, first_batch=1000 * index))
                 log.info("%s: %s", wh, json.dumps(results[-1]["latency_s"]))
     finally:
         ws.stop_postgres()
