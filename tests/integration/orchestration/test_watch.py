@@ -9,6 +9,7 @@ below without a process.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -17,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +26,11 @@ import pytest
 
 from demo import stream
 from orchestration.feeds import Batch
+from orchestration.lock import ADVISORY_LOCK_KEY
 from orchestration.watch import Watcher, WatchOptions
 from tests.support.cli import real_project_cli
 from tests.support.paths import REPO_ROOT
-from tests.support.warehouse import dict_rows
+from tests.support.warehouse import connect, dict_rows
 
 pytestmark = pytest.mark.slow
 
@@ -43,13 +46,48 @@ def _wait(check: Any, what: str, proc: subprocess.Popen[str], timeout: float = 1
     raise AssertionError(f"timed out waiting for {what}")
 
 
+@contextlib.contextmanager
+def another_run_holds_the_lock(env: dict[str, str]) -> Iterator[None]:
+    """The run lock held by this live process: a lock file, or the advisory lock's session."""
+    if env["WAREHOUSE"] == "duckdb":
+        lock = Path(env["DUCKDB_PATH"]).parent / ".run.lock"
+        holder = {"pid": os.getpid(), "host": socket.gethostname(), "run_id": "other"}
+        lock.write_text(json.dumps({**holder, "command": "run", "started_at": "now"}))
+        yield
+        lock.unlink()
+        return
+    conn = connect(env)
+    try:
+        conn.autocommit = True
+        conn.cursor().execute("select pg_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
+        yield
+    finally:
+        conn.close()
+
+
+def _lock_is_free(env: dict[str, str]) -> bool:
+    if env["WAREHOUSE"] == "duckdb":
+        return not (Path(env["DUCKDB_PATH"]).parent / ".run.lock").exists()
+    conn = connect(env)
+    try:
+        cur = conn.cursor()
+        cur.execute("select pg_try_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
+        return bool(cur.fetchone()[0])
+    finally:
+        conn.close()
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 def test_watch_loads_a_file_landed_while_it_runs_after_the_lock_frees_and_stops_on_sigterm(
-    tmp_path: Path, tiny_demo: Path
+    request: pytest.FixtureRequest, kind: str, tmp_path: Path, tiny_demo: Path
 ) -> None:
     demo_dir = shutil.copytree(tiny_demo, tmp_path / "demo")
-    cli = real_project_cli(tmp_path, demo_dir, "duckdb", None)
-    env = cli.env
-    lock = Path(env["DUCKDB_PATH"]).parent / ".run.lock"
+    server = request.getfixturevalue("postgres") if kind == "postgres" else None
+    env = real_project_cli(tmp_path, demo_dir, kind, server).env
     runs_sql = "select * from ops.runs where command = 'watch' order by started_at"
     args = ["watch", "--interval", "1", "--source", "events", "--select", "+fct_daily_funnel"]
     log = tmp_path / "watch.log"
@@ -57,32 +95,30 @@ def test_watch_loads_a_file_landed_while_it_runs_after_the_lock_frees_and_stops_
         [sys.executable, "-m", "orchestration", *args],
         cwd=REPO_ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
+    said = log.read_text
     try:
         # the first cycle loads what the landing zone holds; the test reads only between cycles
-        # (a reader holding the DuckDB file would make a cycle fail and run again)
-        _wait(lock.exists, "the first cycle", proc)
-        _wait(lambda: not lock.exists(), "the end of the first cycle", proc)
+        # (a reader holding the DuckDB file as a cycle starts would make it fail and run again)
+        _wait(lambda: "watch cycle 1: run" in said(), "the end of the first cycle", proc)
         first = dict_rows(env, runs_sql)
         assert first[0]["status"] == "success" and first[0]["rows_loaded"] > 0
 
-        # another run holds the lock (this live process): the cycle waits for the next one
-        holder = {"pid": os.getpid(), "host": socket.gethostname(), "run_id": "other"}
-        lock.write_text(json.dumps({**holder, "command": "run", "started_at": "now"}))
-        landed = stream.land(demo_dir / "landing" / "events", batch=0, visitors=10)
-        _wait(lambda: "retry next cycle" in log.read_text(), "a cycle refused by the lock", proc)
-        lock.unlink()
-        _wait(lock.exists, "the cycle that takes the new file", proc)
-        proc.send_signal(signal.SIGTERM)  # mid-cycle: the cycle finishes, then the watch stops
+        with another_run_holds_the_lock(env):  # the cycle that sees the file waits for the next
+            landed = stream.land(demo_dir / "landing" / "events", batch=0, visitors=10)
+            _wait(lambda: "retry next cycle" in said(), "a cycle refused by the lock", proc)
+        # the ingest step starts only under the lock: the cycle is running; stop it mid-way
+        _wait(lambda: said().count("step ingest: attempt") == 2, "the next cycle", proc)
+        proc.send_signal(signal.SIGTERM)  # the cycle finishes, then the watch stops
         proc.wait(timeout=150)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
 
-    out = log.read_text()
+    out = said()
     assert proc.returncode == 0, out[-3000:]
     assert "watch stopped by SIGTERM" in out
-    assert not lock.exists()
+    assert _lock_is_free(env)
     runs = dict_rows(env, runs_sql)
     assert [r["status"] for r in runs] == ["success", "success"], out[-3000:]
     cycle = json.loads(runs[-1]["args"])["watch"]
