@@ -84,7 +84,10 @@ class Watcher:
         self.feeds = feeds
         self.options = options
         self.tally = Tally()
-        self._failing = False  # the last cycle failed: build whatever the load finds, alert once
+        self._failing = False  # the last cycle failed: alert once per streak
+        # build whatever the load finds: first (a killed watch may have loaded and not built)
+        # and after a failed cycle; then only when the load landed rows
+        self._must_build = True
 
     def poll(self) -> list[tuple[NewBatches, Batch]]:
         """Every feed's new batch (a feed that cannot be read is logged and tried again)."""
@@ -112,7 +115,7 @@ class Watcher:
             retries=self.options.retries,
             backoff_s=self.options.backoff_s,
             time_limit_s=self.options.time_limit_s,
-            build_only_if_loaded=not self._failing,
+            build_only_if_loaded=not self._must_build,
             no_alert=self._failing,
             watch={"cycle": self.tally.cycles, **self.tally.idle_cost(), **watch},
         )
@@ -137,10 +140,10 @@ class Watcher:
             self.tally.recorded()
         if result.exit_code != runner.EXIT_OK:
             self.tally.failed += 1
-            self._failing = True
+            self._failing = self._must_build = True
             log.error("watch cycle %d: %s", self.tally.cycles, result.message)
             return
-        self._failing = False
+        self._failing = self._must_build = False
         for feed, batch in found:
             feed.commit(batch)
         run = result.run
