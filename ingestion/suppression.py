@@ -107,7 +107,6 @@ class Suppressions:
                 row[nested] = []
         return row
 
-
     def _redacted_arrow(self, data: Any, table: PersonalTable) -> Any:
         import pyarrow as pa
         import pyarrow.compute as pc
