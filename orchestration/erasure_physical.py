@@ -59,7 +59,9 @@ def compact_duckdb(path: Path) -> None:
     conn = duckdb.connect(str(path))
     try:
         conn.execute("checkpoint")
-        name = conn.execute("select current_database()").fetchone()[0]
+        row = conn.execute("select current_database()").fetchone()
+        assert row is not None
+        name = row[0]
         conn.execute(f"attach '{fresh}' as erasure_copy")
         conn.execute(f'copy from database "{name}" to erasure_copy')
         conn.execute("detach erasure_copy")
