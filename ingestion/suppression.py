@@ -182,6 +182,11 @@ def apply(source: Any, cfg: SourceConfig, suppressions: Suppressions | None) -> 
         resource = source.resources.get(name)
         if resource is None:
             continue
-        resource.add_map(lambda row, t=table: suppressions.redacted(row, t))
+        resource.add_map(_mapper(suppressions, table))
         covered += 1
     return covered
+
+
+def _mapper(suppressions: Suppressions, table: PersonalTable) -> Any:
+    """A one-argument map step (dlt passes a second argument to functions that take one)."""
+    return lambda item: suppressions.redacted(item, table)
