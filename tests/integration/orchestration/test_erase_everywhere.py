@@ -3,8 +3,8 @@
 The demo CRM gets one person with unique name, email and phone; the real pipeline loads it,
 ``erase --email`` carries the request out, and then: no text column of any table of any schema
 holds the email, name or phone, nor do the DuckDB file's bytes or the PostgreSQL server's data
-directory; the revenue mart is unchanged to the cent; a ``run --full-refresh`` (the CRM still
-serves the person) brings nothing back.
+directory; the revenue mart is unchanged to the cent; an ``ingest --full-refresh`` (the CRM still
+serves the person) brings nothing back into raw, from which every model derives.
 """
 
 from __future__ import annotations
@@ -122,7 +122,9 @@ def test_an_erased_person_is_gone_everywhere_and_stays_gone(
     loaded = cli("run")
     print(f"run took {time.monotonic() - t0:.1f} s")
     assert loaded.returncode == 0, loaded.stdout[-2000:] + loaded.stderr[-3000:]
-    assert _text_hits(cli.env, needles)  # the search finds the person before the erasure
+    # the searches find the person before the erasure
+    assert _text_hits(cli.env, needles)
+    assert _byte_hits(_stored_files(cli, server), needles)
     revenue = dict_rows(cli.env, REVENUE)
 
     started = time.monotonic()
@@ -140,7 +142,7 @@ def test_an_erased_person_is_gone_everywhere_and_stays_gone(
     assert _byte_hits([p for p in local if p.exists()], needles) == []
 
     t0 = time.monotonic()
-    again = cli("run", "--full-refresh", ERASURE_SECRET=SECRET)
+    again = cli("ingest", "--full-refresh", ERASURE_SECRET=SECRET)
     print(f"full refresh took {time.monotonic() - t0:.1f} s")
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-3000:]
     assert _text_hits(cli.env, needles) == []
