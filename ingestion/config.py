@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field
 
 from ingestion import redact
 from ingestion.filesystem.settings import FilesystemSettings
-from ingestion.identifiers import identifier_errors
+from ingestion.identifiers import identifier_errors, personal_identifier_errors
 from ingestion.rest_api.settings import RestApiSettings
 from ingestion.sql_database.settings import SqlDatabaseSettings
 from ingestion.time_limit import DEFAULT_TIME_LIMIT_S
@@ -221,6 +221,7 @@ def _entry(path: Path, name: Any, body: Any, problems_found: list[str]) -> Sourc
     invalid += problems(TYPE_SETTINGS[kind], body, str(name), also=COMMON_KEYS)
     mistyped = {problem.split(": ", 1)[0] for problem in invalid}
     unsafe = identifier_errors(name, kind, dataset, body)
+    unsafe += personal_identifier_errors(name, common.get("personal_data"))
     problems_found.extend(invalid)
     problems_found.extend(  # a value of the wrong type is named once
         u for u in unsafe if not (u.split(" = ", 1)[0] in mistyped and "must be a string" in u)

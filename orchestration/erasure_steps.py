@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ingestion import config as sources_config
-from ingestion import rejects, suppression
+from ingestion import suppression
 from ingestion import warehouse as wh
 from orchestration.summary import utcnow
 
@@ -175,6 +175,8 @@ def record_suppressions(
 
 def redact_in_place(cur: Any, warehouse: wh.Warehouse, people: list[Person]) -> Touched:
     """Redact the people in raw, dlt's staging copies, rejected records and the snapshots."""
+    from ingestion import rejects  # imports dlt: not at the top (see orchestration/lock.py)
+
     touched = Touched()
     ids = sorted({i for p in people for i in p.ids}, key=str)
     texts = sorted({t.lower() for p in people for t in (*p.emails, *p.phones) if t})
