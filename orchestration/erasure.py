@@ -163,7 +163,8 @@ def carry_out(warehouse: wh.Warehouse, cfg: settings.Settings) -> int:
             erasure_steps.record_suppressions(cur, warehouse, key, people)
             touched = erasure_steps.redact_in_place(cur, warehouse, people)
         erasure_steps.scrub_local_files(warehouse, cfg.dbt_project_dir)
-        rebuild(cfg)
+        if any(person.ids for person in people):  # models derive from raw: rebuild if it changed
+            rebuild(cfg)
         erasure_physical.purge(warehouse, touched.tables)
     except Exception as exc:
         error = redact(f"{type(exc).__name__}: {exc}")[:2000]

@@ -112,7 +112,8 @@ def datasets() -> list[str]:
 
 
 def resolve(warehouse: wh.Warehouse, key: bytes, pending: list[dict[str, Any]]) -> list[Person]:
-    """Find each requested subject's identifiers in the declared personal tables."""
+    """Find each requested subject's identifiers in the declared personal tables (and the
+    customer ids in the snapshots)."""
     people = [Person(r["request_id"], r["subject_hash"]) for r in pending]
     by_hash = {p.subject_hash: p for p in people}
     for dataset, table, declared in personal_tables():
@@ -128,6 +129,15 @@ def resolve(warehouse: wh.Warehouse, key: bytes, pending: list[dict[str, Any]]) 
             for row in wh.query(warehouse, f'select {select} from "{schema}"."{table}"'):
                 values = dict(zip(wanted, row, strict=True))
                 _match(values, declared, key, by_hash, phone)
+    for table in _tables(warehouse, SNAPSHOT_SCHEMA):  # history of someone raw no longer has
+        if "customer_id" not in _columns(warehouse, SNAPSHOT_SCHEMA, table):
+            continue
+        for (customer_id,) in wh.query(
+            warehouse, f'select distinct customer_id from "{SNAPSHOT_SCHEMA}"."{table}"'
+        ):
+            person = by_hash.get(suppression.keyed_hash(key, "customer_id", customer_id))
+            if person is not None:
+                person.ids.add(customer_id)
     return people
 
 

@@ -70,15 +70,17 @@ def test_an_erasure_request_is_recorded_hashed_carried_out_and_listed(cli: Cli) 
 def test_an_erasure_that_fails_says_so_and_the_next_run_carries_it_out(
     cli: Cli, tmp_path: Path
 ) -> None:
-    no_profiles = tmp_path / "no_profiles"
-    no_profiles.mkdir()
+    broken = tmp_path / "sources.yml"
+    broken.write_text("crm: {type: rest_api, personal_data: {customers: {email: email}}}\n")
     failed = cli("erase", "--customer-id", "7", ERASURE_SECRET=SECRET,
-                 DBT_PROFILES_DIR=str(no_profiles))  # fmt: skip
+                 INGESTION_SOURCES=str(broken))  # fmt: skip
     unkeyed_run = cli("build")
     retried = cli("build", ERASURE_SECRET=SECRET)
 
     assert failed.returncode == 1
-    assert "erasure NOT complete" in failed.stderr and "dbt build" in failed.stderr
+    assert "erasure NOT complete" in failed.stderr and "customer_id" in failed.stderr
+    (row,) = dict_rows(cli.env, "select state, attempts, last_error from ops.erasure_requests")
+    assert (row["state"], row["attempts"]) == ("failed", 1) and "customer_id" in row["last_error"]
     assert unkeyed_run.returncode == 1  # open requests and no key: nothing runs
     assert "erasure" in unkeyed_run.stderr and "ERASURE_SECRET" in unkeyed_run.stderr
     assert retried.returncode == 0, retried.stderr[-2000:]
