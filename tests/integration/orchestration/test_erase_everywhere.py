@@ -152,6 +152,7 @@ def test_an_erased_person_is_gone_everywhere_and_stays_gone(
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-3000:]
     assert _text_hits(cli.env, needles) == []
     assert dict_rows(cli.env, REVENUE) == revenue
+    assert _byte_hits([p for p in local if p.exists()], needles) == []  # dlt's extract files
     if server is None:
         assert _byte_hits(_stored_files(cli, server), needles) == []
     print(f"erase took {erase_s:.1f} s")  # shown with -s: the figure in docs/privacy.md
