@@ -158,10 +158,17 @@ def listed(wh: warehouse.Warehouse) -> Suppressions | None:
         SuppressionError: the list holds people but ``ERASURE_SECRET`` is not set, so no row
             could be matched: loading now would bring erased people back.
     """
-    try:
-        rows = warehouse.query(wh, f"select subject_hash from {TABLE}")
-    except Exception:  # no ledger yet: nobody was erased
+    if wh.kind == "spark":  # no erasure on the lake (docs/adr/0011-erasure-as-built.md)
         return None
+    found = warehouse.query(
+        wh,
+        "select count(*) from information_schema.tables "
+        "where table_schema = %s and table_name = %s",
+        (SCHEMA, TABLE.split(".")[1]),
+    )
+    if not found or not found[0][0]:  # no list yet: nobody was erased
+        return None
+    rows = warehouse.query(wh, f"select subject_hash from {TABLE}")
     if not rows:
         return None
     key = secret()
