@@ -86,7 +86,7 @@ class FileDrop:
         """The files listed now that the last committed listing did not hold as they are."""
         listed = {e.location: (e.size, e.mtime_us) for e in self.zone.listing()}
         if self._committed is None:
-            return Batch(self.source, ("(first poll: the file registry decides)",), listed)
+            return Batch(self.source, ("first poll: the file registry decides",), listed)
         new = tuple(path for path, seen in listed.items() if self._committed.get(path) != seen)
         if new:
             return Batch(self.source, new, listed)
