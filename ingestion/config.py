@@ -1,7 +1,7 @@
 """The systems to load: ``ingestion/sources.yml`` read, checked and built into dlt sources.
 
 Each entry names its source type (``type:``), which picks a package: ``rest_api``,
-``sql_database`` or ``filesystem``. Reading the file expands ``${VAR:-default}`` and checks
+``sql_database``, ``filesystem`` or ``postgres_cdc``. Reading the file expands ``${VAR:-default}`` and checks
 every entry against its type's typed settings and every warehouse name in it, without importing
 dlt (the run lock is taken before dlt's import, see ``orchestration/lock.py``). ``build_source``
 then clones the type's ``@dlt.source`` function under the system's name and serves the entry to
@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field
 from ingestion import redact
 from ingestion.filesystem.settings import FilesystemSettings
 from ingestion.identifiers import identifier_errors
+from ingestion.postgres_cdc.settings import PostgresCdcSettings
 from ingestion.rest_api.settings import RestApiSettings
 from ingestion.sql_database.settings import SqlDatabaseSettings
 from ingestion.time_limit import DEFAULT_TIME_LIMIT_S
@@ -47,12 +48,13 @@ __all__ = [
 ]
 
 DEFAULT_SOURCES_FILE = Path(__file__).with_name("sources.yml")
-SourceType = Literal["rest_api", "sql_database", "filesystem"]
-SOURCE_TYPES: tuple[SourceType, ...] = ("rest_api", "sql_database", "filesystem")
+SourceType = Literal["rest_api", "sql_database", "filesystem", "postgres_cdc"]
+SOURCE_TYPES: tuple[SourceType, ...] = ("rest_api", "sql_database", "filesystem", "postgres_cdc")
 TYPE_SETTINGS: dict[str, type[BaseModel]] = {
     "rest_api": RestApiSettings,
     "sql_database": SqlDatabaseSettings,
     "filesystem": FilesystemSettings,
+    "postgres_cdc": PostgresCdcSettings,
 }
 _ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 SECRET_PREFIX = "secret:"
@@ -272,6 +274,10 @@ def source_factory(kind: SourceType) -> SourceFactory[Any, DltSource]:
         from ingestion.sql_database.source import sql_database_source
 
         return sql_database_source
+    if kind == "postgres_cdc":
+        from ingestion.postgres_cdc.source import postgres_cdc_source
+
+        return postgres_cdc_source
     from ingestion.filesystem.source import filesystem_source
 
     return filesystem_source
