@@ -1,12 +1,13 @@
 """The systems to load: ``ingestion/sources.yml`` read, checked and built into dlt sources.
 
 Each entry names its source type (``type:``), which picks a package: ``rest_api``,
-``sql_database``, ``filesystem`` or ``postgres_cdc``. Reading the file expands ``${VAR:-default}`` and checks
-every entry against its type's typed settings and every warehouse name in it, without importing
-dlt (the run lock is taken before dlt's import, see ``orchestration/lock.py``). ``build_source``
-then clones the type's ``@dlt.source`` function under the system's name and serves the entry to
-dlt as ``sources.<system>.<key>`` (``config_provider.py``): a key set under the system's section
-in the environment or ``.dlt/*.toml`` wins (``SOURCES__SHOP__CHUNK_SIZE``,
+``sql_database``, ``filesystem`` or ``postgres_cdc``. Reading the file expands
+``${VAR:-default}`` and checks every entry against its type's typed settings and every warehouse
+name in it, without importing dlt (the run lock is taken before dlt's import, see
+``orchestration/lock.py``). ``build_source`` then clones the type's ``@dlt.source`` function
+under the system's name and serves the entry to dlt as ``sources.<system>.<key>``
+(``config_provider.py``): a key set under the system's section in the environment or
+``.dlt/*.toml`` wins (``SOURCES__SHOP__CHUNK_SIZE``,
 ``SOURCES__CRM__TOKEN``). A string ``secret:<key>`` reads a dlt secret and ``file:<path>`` a
 file's stripped content (e.g. a mounted Kubernetes secret).
 """

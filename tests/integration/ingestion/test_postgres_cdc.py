@@ -7,10 +7,12 @@ from pathlib import Path
 
 import psycopg2
 import pytest
+from rich.console import Console
 
 from demo import changes, generator, pg_server
 from demo.faults import FileFaults
 from ingestion import pipelines
+from orchestration.slot_status import cdc_slots, render_slots
 from tests.support.cdc import CdcShop, cdc_shop, change_rows, compare
 from tests.support.warehouse import query
 
@@ -92,3 +94,35 @@ def test_snapshot_then_every_change_lands_once_and_the_slot_keeps_up(
     assert "orders" not in load(env)  # nothing new: nothing landed, the slot still confirmed
     assert change_rows(env) == landed
     assert slot(shop)[0] < 1 << 20
+
+
+def test_status_flags_a_slot_whose_retained_wal_grows_until_the_next_load(
+    postgres: pg_server.PostgresServer,
+    demo_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    limit = 1 << 20
+    with cdc_shop(postgres, demo_dir, tmp_path, max_retained_wal_bytes=limit) as found:
+        monkeypatch.setenv("INGESTION_SOURCES", str(found.sources_file))
+        monkeypatch.setenv("WAREHOUSE", "duckdb")
+        monkeypatch.setenv("DUCKDB_PATH", str(tmp_path / "wh.duckdb"))
+        load({})
+        (after_load,) = cdc_slots()
+        assert after_load.problem is None and after_load.retained_bytes < limit
+        conn = psycopg2.connect(**postgres.connect_args(found.database))
+        conn.autocommit = True
+        with conn.cursor() as cur:  # WAL the slot's tables have no part in: others' writes
+            cur.execute(
+                "create table busy as select g, md5(g::text) from generate_series(1, 50000) g"
+            )
+        conn.close()
+        (held,) = cdc_slots()
+        console = Console(record=True, width=200)
+        render_slots(console)
+        assert held.retained_bytes > limit and "retains" in (held.problem or "")
+        shown = console.export_text()
+        assert "shop_cdc" in shown and "is the loader running?" in shown
+        load({})  # nothing of the shop changed, yet the slot moves on
+        (caught_up,) = cdc_slots()
+        assert caught_up.problem is None and caught_up.retained_bytes < limit
