@@ -11,7 +11,9 @@ from rich.console import Console
 
 from demo import changes, generator, pg_server
 from demo.faults import FileFaults
+from demo.shop_sync import KEYS
 from ingestion import pipelines
+from ingestion.postgres_cdc.grants import reader_sql
 from orchestration.slot_status import cdc_slots, render_slots
 from tests.support.cdc import CdcShop, cdc_shop, change_rows, compare
 from tests.support.warehouse import query
@@ -126,3 +128,43 @@ def test_status_flags_a_slot_whose_retained_wal_grows_until_the_next_load(
         load({})  # nothing of the shop changed, yet the slot moves on
         (caught_up,) = cdc_slots()
         assert caught_up.problem is None and caught_up.retained_bytes < limit
+
+
+def test_a_reader_with_only_replication_and_select_loads_and_cannot_write(
+    postgres: pg_server.PostgresServer,
+    demo_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with cdc_shop(postgres, demo_dir, tmp_path) as found:
+        role = f"cdc_{found.database}"
+        admin = psycopg2.connect(**postgres.connect_args(found.database))
+        admin.autocommit = True
+        with admin.cursor() as cur:
+            for statement in reader_sql(role, [("public", t) for t in KEYS], "shop_cdc"):
+                cur.execute(statement)
+        url = found.url.replace(f"//{postgres.user}@", f"//{role}@")
+        found.sources_file.write_text(
+            found.sources_file.read_text().replace(found.url, url), encoding="utf-8"
+        )
+        monkeypatch.setenv("INGESTION_SOURCES", str(found.sources_file))
+        monkeypatch.setenv("WAREHOUSE", "duckdb")
+        monkeypatch.setenv("DUCKDB_PATH", str(tmp_path / "wh.duckdb"))
+        try:
+            assert load({})["orders"] > 0
+            changes.update(demo_dir, 0.05, seed=2)
+            found.sync(demo_dir)
+            assert load({})["orders"] == found.changes["orders.update"]
+            reader = psycopg2.connect(**{**postgres.connect_args(found.database), "user": role})
+            with pytest.raises(psycopg2.errors.InsufficientPrivilege), reader.cursor() as cur:
+                cur.execute("delete from orders")
+            reader.close()
+        finally:
+            with admin.cursor() as cur:
+                cur.execute(
+                    "select pg_drop_replication_slot(slot_name) from pg_replication_slots"
+                    " where database = %s",
+                    (found.database,),
+                )
+                cur.execute(f'drop owned by "{role}"; drop role "{role}"')
+            admin.close()
