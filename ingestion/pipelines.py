@@ -178,12 +178,13 @@ def drop_superseded_rejects(
     with pipeline.sql_client() as client:
         table = client.make_qualified_table_name(rejects.TABLE)
         marks = ", ".join(["%s"] * len(load_ids))
-        for location in sorted(locations):
-            client.execute_sql(
-                f"delete from {table} where location = %s and _dlt_load_id not in ({marks})",
-                location,
-                *load_ids,
-            )
+        with client.begin_transaction():  # a kill midway leaves every old reject, none half-gone
+            for location in sorted(locations):
+                client.execute_sql(
+                    f"delete from {table} where location = %s and _dlt_load_id not in ({marks})",
+                    location,
+                    *load_ids,
+                )
 
 
 def load(
