@@ -3,12 +3,14 @@
 Every system as the demo declares it, but the shop is a ``postgres_cdc`` source and staging
 reads it with ``shop_capture: cdc``. Between the two loads the shop lives a day, some orders
 change twice, changes commit late (older ``updated_at``), and orders are hard-deleted; then
-``dbt build`` and the marts are reconciled with ``demo.truth`` to the cent.
+``dbt build`` and the marts are reconciled with ``demo.truth`` to the cent. The fast slice
+runs it into DuckDB; ``make faults`` into PostgreSQL too.
 """
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,11 +20,23 @@ from demo import changes, generator, pg_server
 from demo.faults import FileFaults
 from ingestion.config import DEFAULT_SOURCES_FILE
 from tests.faults.e2e_reconcile import reconcile
+from tests.support.battery import full_battery
 from tests.support.cdc import cdc_shop
 from tests.support.dbt import DbtProject, ingest
 from tests.support.env import environment
+from tests.support.warehouse import fresh_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.postgres]
+
+WAREHOUSES = [
+    "duckdb",
+    pytest.param(
+        "postgres",
+        marks=pytest.mark.skipif(
+            not full_battery(), reason="PostgreSQL runs it in the full battery only (dbt ~60 s)"
+        ),
+    ),
+]
 
 
 def with_cdc_shop(cdc_sources: Path, folder: Path) -> Path:
@@ -34,8 +48,13 @@ def with_cdc_shop(cdc_sources: Path, folder: Path) -> Path:
     return path
 
 
+@pytest.mark.parametrize("kind", WAREHOUSES)
 def test_marts_from_the_change_stream_reconcile_with_the_truth_to_the_cent(
-    postgres: pg_server.PostgresServer, tiny_demo: Path, tmp_path: Path
+    kind: str,
+    postgres: pg_server.PostgresServer,
+    tiny_demo: Path,
+    tmp_path: Path,
+    figure: Callable[..., object],
 ) -> None:
     demo_dir = tmp_path / "demo"
     shutil.copytree(tiny_demo, demo_dir)
@@ -43,8 +62,7 @@ def test_marts_from_the_change_stream_reconcile_with_the_truth_to_the_cent(
         env = {
             "INGESTION_SOURCES": str(with_cdc_shop(shop.sources_file, tmp_path)),
             "DEMO_DIR": str(demo_dir),
-            "WAREHOUSE": "duckdb",
-            "DUCKDB_PATH": str(tmp_path / "warehouse.duckdb"),
+            **fresh_env(kind, tmp_path, postgres),
         }
         with environment(env):
             ingest(demo_dir)
@@ -61,5 +79,10 @@ def test_marts_from_the_change_stream_reconcile_with_the_truth_to_the_cent(
     assert shop.changes["orders.delete"] > 0 and shop.changes["orders.update"] > 0
     assert build.failures() == [], build.failures()
     result = reconcile(env, demo_dir)
+    doubled = sum(result.duplicated_keys.values())
+    area, detail = "change data capture", "; ".join(result.detail)[:500]
+    figure(area, "marts vs truth mismatches (CDC shop)", result.mismatches, "= 0",
+           result.mismatches == 0, kind, detail)  # fmt: skip
+    figure(area, "duplicated keys in marts (CDC shop)", doubled, "= 0", doubled == 0, kind)
     assert result.mismatches == 0, result.detail
-    assert set(result.duplicated_keys.values()) == {0}, result.duplicated_keys
+    assert doubled == 0, result.duplicated_keys
