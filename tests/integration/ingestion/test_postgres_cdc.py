@@ -168,3 +168,22 @@ def test_a_reader_with_only_replication_and_select_loads_and_cannot_write(
                 )
                 cur.execute(f'drop owned by "{role}"; drop role "{role}"')
             admin.close()
+
+
+def test_reload_recreates_the_slot_and_lands_a_fresh_snapshot(
+    shop: CdcShop, demo_dir: Path, tmp_path: Path
+) -> None:
+    env = {"WAREHOUSE": "duckdb", "DUCKDB_PATH": str(tmp_path / "wh.duckdb")}
+    load(env)
+    changes.hard_delete(demo_dir, 0.05, seed=4)
+    shop.sync(demo_dir)
+    report = pipelines.load(["shop"], reload=True)
+    assert report.sources[0].error is None, report.sources[0].error
+    landed = change_rows(env)
+    assert set(landed) == {f"{t}.snapshot" for t in ("products", "orders", "order_items")}
+    assert compare(env, shop).mismatches == []
+    changes.update(demo_dir, 0.05, seed=4)
+    shop.sync(demo_dir)
+    load(env)  # the new slot streams on from its own snapshot
+    assert compare(env, shop).mismatches == []
+    assert change_rows(env)["orders.update"] == shop.changes["orders.update"]
