@@ -14,7 +14,7 @@ capture (`shop_capture: cdc`: the newest change per key, deleted keys left out).
         from {{ source('shop', table_name) }}
     ) as changes
     where cdc_rank = 1 and _cdc_op != 'delete'
-)
+) as {{ table_name }}_now
 {%- else -%}
 {{ source('shop', table_name) }}
 {%- endif -%}
@@ -47,7 +47,7 @@ change stream (cdc): a key whose newest change is a delete, or that came back af
     where cdc_rank = 1 and was_deleted = 1
     {% if not loop.last %}union all{% endif %}
 {%- endfor %}
-)
+) as deleted_records
 {%- else -%}
 {{ source('shop', 'deleted_records') }}
 {%- endif -%}
