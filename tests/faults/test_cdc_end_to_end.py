@@ -33,7 +33,7 @@ WAREHOUSES = [
     pytest.param(
         "postgres",
         marks=pytest.mark.skipif(
-            not full_battery(), reason="PostgreSQL runs it in the full battery only (dbt ~60 s)"
+            not full_battery(), reason="PostgreSQL runs it in the full battery only (one more dbt build)"
         ),
     ),
 ]
