@@ -33,7 +33,8 @@ WAREHOUSES = [
     pytest.param(
         "postgres",
         marks=pytest.mark.skipif(
-            not full_battery(), reason="PostgreSQL runs it in the full battery only (one more dbt build)"
+            not full_battery(),
+            reason="PostgreSQL runs it in the full battery only (one more dbt build)",
         ),
     ),
 ]
