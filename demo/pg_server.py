@@ -165,7 +165,7 @@ def start(tls: bool = False, tls_logins: Sequence[str] = ()) -> PostgresServer:
     port = free_port()
     opts = (
         f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={root} "
-        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c wal_recycle=off "
         "-c max_connections=200 -c shared_buffers=256MB "
         # logical decoding for the postgres_cdc sources; initdb's pg_hba admits replication
         # connections from 127.0.0.1 (trust, as every other connection here)

@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field
 
 from ingestion import redact
 from ingestion.filesystem.settings import FilesystemSettings
-from ingestion.identifiers import identifier_errors
+from ingestion.identifiers import identifier_errors, personal_identifier_errors
 from ingestion.postgres_cdc.settings import PostgresCdcSettings
 from ingestion.rest_api.settings import RestApiSettings
 from ingestion.sql_database.settings import SqlDatabaseSettings
@@ -63,6 +63,20 @@ FILE_PREFIX = "file:"
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # safe; libyaml when present
 
 
+class PersonalTable(Settings):
+    """Where one raw table holds a person's data (``personal_data:``, docs/privacy.md).
+
+    ``customer_id`` and ``email`` name the columns that identify the person (the subject of
+    an erasure request); ``redact`` the columns nulled when the person is erased (``email``
+    becomes a placeholder address); ``nested`` the list fields emptied (their dlt child tables).
+    """
+
+    customer_id: str
+    email: str | None = None
+    redact: list[str] = Field(default_factory=list)
+    nested: list[str] = Field(default_factory=list)
+
+
 class Declaration(Settings):
     """The keys every entry has, whatever its type."""
 
@@ -73,6 +87,8 @@ class Declaration(Settings):
     dataset: str | None = None
     # seconds one run of the source may read before it fails (ingestion/time_limit.py)
     time_limit_s: Annotated[float, Field(gt=0)] = DEFAULT_TIME_LIMIT_S
+    # raw tables holding personal data: erasure redacts them, every load suppresses erased people
+    personal_data: dict[str, PersonalTable] = Field(default_factory=dict)
 
 
 COMMON_KEYS = tuple(Declaration.model_fields)
@@ -94,6 +110,7 @@ class SourceConfig:
     settings: dict[str, Any] = field(default_factory=dict)
     path: Path = DEFAULT_SOURCES_FILE
     time_limit_s: float = DEFAULT_TIME_LIMIT_S
+    personal_data: dict[str, PersonalTable] = field(default_factory=dict)
 
 
 def sources_file() -> Path:
@@ -207,6 +224,12 @@ def _entry(path: Path, name: Any, body: Any, problems_found: list[str]) -> Sourc
     invalid += problems(TYPE_SETTINGS[kind], body, str(name), also=COMMON_KEYS)
     mistyped = {problem.split(": ", 1)[0] for problem in invalid}
     unsafe = identifier_errors(name, kind, dataset, body)
+    unsafe += personal_identifier_errors(name, common.get("personal_data"))
+    if kind == "postgres_cdc" and common.get("personal_data"):  # its tables share one resource
+        invalid.append(
+            f"{name}.personal_data: not supported by postgres_cdc sources yet (erased people"
+            " would land unredacted); load personal tables with sql_database"
+        )
     problems_found.extend(invalid)
     problems_found.extend(  # a value of the wrong type is named once
         u for u in unsafe if not (u.split(" = ", 1)[0] in mistyped and "must be a string" in u)
@@ -220,7 +243,15 @@ def _entry(path: Path, name: Any, body: Any, problems_found: list[str]) -> Sourc
         settings=body,
         path=path,
         time_limit_s=common.get("time_limit_s", DEFAULT_TIME_LIMIT_S),
+        personal_data=_personal(common.get("personal_data"), invalid),
     )
+
+
+def _personal(given: Any, invalid: list[str]) -> dict[str, PersonalTable]:
+    """The entry's ``personal_data`` as typed settings (none while the entry has problems)."""
+    if not given or invalid:
+        return {}
+    return Declaration.model_validate({"type": "rest_api", "personal_data": given}).personal_data
 
 
 def load(path: Path | None = None) -> dict[str, SourceConfig]:

@@ -161,3 +161,27 @@ def identifier_errors(name: Any, kind: str, dataset: Any, settings: dict[str, An
             where = f"{name}.{key}" if key else f"source name {name!r}"
             errors.append(f"{where} = {value!r} {problem}")
     return errors
+
+
+def personal_identifier_errors(name: Any, personal: Any) -> list[str]:
+    """Every name under a source's ``personal_data`` that cannot be a warehouse identifier."""
+    if not isinstance(personal, dict):
+        return []
+    found: list[tuple[str, Any]] = []
+    for table, declared in personal.items():
+        found.append(("personal_data", table))
+        if not isinstance(declared, dict):
+            continue
+        for key in ("customer_id", "email"):
+            if isinstance(declared.get(key), str):
+                found.append((f"personal_data.{table}.{key}", declared[key]))
+        for key in ("redact", "nested"):
+            columns = declared.get(key)
+            if isinstance(columns, list):
+                found.extend((f"personal_data.{table}.{key}", c) for c in columns)
+    errors = []
+    for key, value in found:
+        problem = identifier_problem(value)
+        if problem:
+            errors.append(f"{name}.{key} = {value!r} {problem}")
+    return errors

@@ -145,9 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     erase = sub.add_parser(
         "erase",
-        help="record a GDPR erasure request (carrying it out is not built yet: ADR 0008)",
-        description="Record an erasure request in ops.erasure_requests: a keyed hash of the "
-        "subject (ERASURE_SECRET), the time and who asked, never the personal data.",
+        help="erase a person (GDPR art. 17) from every layer and suppress them in later loads",
+        description="Record an erasure request in ops.erasure_requests (a keyed hash of the "
+        "subject under ERASURE_SECRET, the time and who asked, never the personal data) and "
+        "carry it out under the run lock (docs/privacy.md). Exit 1: not complete, retried by "
+        "the next run.",
     )
     subject = erase.add_mutually_exclusive_group(required=True)
     subject.add_argument("--customer-id", help="the CRM customer id")

@@ -23,6 +23,7 @@ STEP_INGEST = "ingest"
 STEP_REPLAY = "replay"
 STEP_DBT = "dbt_build"
 STEP_LEDGER = "ledger"
+STEP_ERASURE = "erasure"
 
 
 @dataclass
@@ -186,6 +187,28 @@ class Job:
             self._fail(STEP_DBT, outcome.error or "failed")
         return outcome.ok
 
+    def _erase(self) -> bool:
+        """Carry out erasure requests left pending or failed, before anything loads."""
+        if self.warehouse.kind == "spark":
+            return True
+        from orchestration import erasure
+
+        try:
+            if not erasure.open_requests(self.warehouse):
+                return True
+            started = utcnow()
+            erasure.carry_out(wh.current(), self.cfg)
+        except Exception as exc:
+            self._fail(STEP_ERASURE, f"{type(exc).__name__}: {exc}")
+            self.ledger.record_step(
+                self.run.run_id, STEP_ERASURE, 1, "failed", utcnow(), utcnow(), self.run.error
+            )
+            self.ledger.save_run(self.run)
+            return False
+        ended = utcnow()
+        self.ledger.record_step(self.run.run_id, STEP_ERASURE, 1, "success", started, ended, None)
+        return True
+
     def _fail(self, step: str, error: str) -> None:
         self.run.status = "failed"
         self.run.failed_step = step
@@ -197,8 +220,8 @@ class Job:
         self.ledger.abandon_unfinished("its process ended before the run finished")
         self.ledger.save_run(self.run)
         replay = self.request.command == "replay"
-        ok = True
-        if not self.request.skip_ingest:
+        ok = self._erase()
+        if ok and not self.request.skip_ingest:
             ok = self._ingest(replay)
         if ok and not self.request.skip_dbt:
             ok = self._dbt()

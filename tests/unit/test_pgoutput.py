@@ -5,10 +5,13 @@ from __future__ import annotations
 import struct
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
+from ingestion import config
+from ingestion.config import SourceConfigError
 from ingestion.postgres_cdc import pgoutput
 from ingestion.postgres_cdc.changes import Batches, TableShape, change_values
 from ingestion.postgres_cdc.pgoutput import UNCHANGED, Change, DecodeError, decode
@@ -120,3 +123,17 @@ def test_batches_type_values_and_add_the_change_columns() -> None:
     assert table.column("_cdc_op").to_pylist() == ["insert", "delete"]
     assert table.column("_cdc_lsn").to_pylist() == [10, 11]
     assert list(batches.flush()) == []
+
+
+def test_personal_data_on_a_cdc_source_is_refused_rather_than_left_unredacted(
+    tmp_path: Path,
+) -> None:
+    sources = tmp_path / "sources.yml"
+    sources.write_text(
+        "shop:\n  type: postgres_cdc\n  credentials: postgresql://x@h/db\n"
+        "  tables: {orders: {primary_key: order_id}}\n"
+        "  personal_data: {orders: {customer_id: customer_id, redact: [customer_id]}}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(SourceConfigError, match=r"shop\.personal_data: not supported"):
+        config.load(sources)
