@@ -179,7 +179,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subject = erase.add_mutually_exclusive_group(required=True)
     subject.add_argument("--customer-id", help="the CRM customer id")
-    subject.add_argument("--email", help="the person's email address")
+    subject.add_argument(
+        "--email",
+        help="the person's email address; `-` reads it from stdin (out of `ps` and shell history)",
+    )
     erase.add_argument("--requested-by", help="who asked (default: the OS user)")
     return parser
 
@@ -278,7 +281,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "erase":
             from orchestration import erasure
 
-            return erasure.main(args.customer_id, args.email, args.requested_by)
+            email = sys.stdin.readline().strip() if args.email == "-" else args.email
+            return erasure.main(args.customer_id, email, args.requested_by)
         request = request_from_args(args)
     except argparse.ArgumentTypeError as exc:
         parser.print_usage(sys.stderr)
