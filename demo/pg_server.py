@@ -3,6 +3,8 @@
 The tests and the benchmark start one each (``start()``) and stop it at the end.
 
 ``initdb`` into a temp dir, a free port, trust auth on loopback only, stopped at the end.
+``wal_level=logical``: a ``postgres_cdc`` source can read the server's changes (replication
+connections from 127.0.0.1 are admitted like any other).
 PostgreSQL refuses to run as root, so as root the server runs as the ``postgres`` OS user.
 ``start(tls=True)`` serves TLS only: a throwaway CA (``demo.tls_certs``) signs the server's and
 the administrator's certificates, and ``pg_hba.conf`` admits only ``hostssl`` connections that
@@ -17,6 +19,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,11 +127,12 @@ class PostgresServer:
         shutil.rmtree(self.datadir.parent, ignore_errors=True)
 
 
-def start(tls: bool = False) -> PostgresServer:
+def start(tls: bool = False, tls_logins: Sequence[str] = ()) -> PostgresServer:
     """Initialise and start a server; raise PostgresUnavailable with the reason if it fails.
 
     Args:
         tls: serve TLS only (a throwaway CA, client certificates required; module docstring).
+        tls_logins: more logins (roles) to give a client certificate, beside the administrator.
     """
     bins = bindir()
     root = Path(tempfile.mkdtemp(prefix="ca-pg-"))
@@ -161,10 +165,13 @@ def start(tls: bool = False) -> PostgresServer:
     port = free_port()
     opts = (
         f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={root} "
-        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-        "-c max_connections=200 -c shared_buffers=256MB"
+        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c wal_recycle=off "
+        "-c max_connections=200 -c shared_buffers=256MB "
+        # logical decoding for the postgres_cdc sources; initdb's pg_hba admits replication
+        # connections from 127.0.0.1 (trust, as every other connection here)
+        "-c wal_level=logical -c max_replication_slots=20 -c max_wal_senders=20"
     )
-    files = _tls_files(root, datadir, user, bool(as_user)) if tls else None
+    files = _tls_files(root, datadir, [user, *tls_logins], bool(as_user)) if tls else None
     if files is not None:
         opts += (
             f" -c ssl=on -c ssl_cert_file={files.server_cert} -c ssl_key_file={files.server_key}"
@@ -198,9 +205,12 @@ def start(tls: bool = False) -> PostgresServer:
     raise PostgresUnavailable("PostgreSQL did not become ready within 30 s")
 
 
-def _tls_files(root: Path, datadir: Path, user: str, as_other_user: bool) -> tls_certs.TlsFiles:
+def _tls_files(
+    root: Path, datadir: Path, logins: list[str], as_other_user: bool
+) -> tls_certs.TlsFiles:
     """Write the CA and the pairs, hand the server's key to the server's user, admit only TLS."""
-    files = tls_certs.make(root / "tls", [user])
+    user = logins[0]
+    files = tls_certs.make(root / "tls", logins)
     if as_other_user:
         shutil.chown(files.server_key, user=user)
         shutil.chown(files.server_cert, user=user)

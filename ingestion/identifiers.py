@@ -148,7 +148,11 @@ def identifier_errors(name: Any, kind: str, dataset: Any, settings: dict[str, An
         One ``<source>.<key> = <value>: <problem>`` line per bad name.
     """
     found: list[tuple[str, Any]] = [("", name), ("dataset", dataset)]
-    walkers = {"rest_api": _rest_identifiers, "sql_database": _sql_identifiers}
+    walkers = {
+        "rest_api": _rest_identifiers,
+        "sql_database": _sql_identifiers,
+        "postgres_cdc": _sql_identifiers,
+    }
     found.extend(walkers.get(kind, _file_identifiers)(settings))
     errors = []
     for key, value in found:
@@ -156,4 +160,28 @@ def identifier_errors(name: Any, kind: str, dataset: Any, settings: dict[str, An
         if problem:
             where = f"{name}.{key}" if key else f"source name {name!r}"
             errors.append(f"{where} = {value!r} {problem}")
+    return errors
+
+
+def personal_identifier_errors(name: Any, personal: Any) -> list[str]:
+    """Every name under a source's ``personal_data`` that cannot be a warehouse identifier."""
+    if not isinstance(personal, dict):
+        return []
+    found: list[tuple[str, Any]] = []
+    for table, declared in personal.items():
+        found.append(("personal_data", table))
+        if not isinstance(declared, dict):
+            continue
+        for key in ("customer_id", "email"):
+            if isinstance(declared.get(key), str):
+                found.append((f"personal_data.{table}.{key}", declared[key]))
+        for key in ("redact", "nested"):
+            columns = declared.get(key)
+            if isinstance(columns, list):
+                found.extend((f"personal_data.{table}.{key}", c) for c in columns)
+    errors = []
+    for key, value in found:
+        problem = identifier_problem(value)
+        if problem:
+            errors.append(f"{name}.{key} = {value!r} {problem}")
     return errors

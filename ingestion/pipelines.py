@@ -22,7 +22,7 @@ from dlt.common.destination import TLoaderFileFormat
 from dlt.common.runtime import run_context
 
 from ingestion import config as config_mod
-from ingestion import lake, package_repair, rejects, reread, time_limit, warehouse
+from ingestion import lake, package_repair, rejects, reread, suppression, time_limit, warehouse
 from ingestion import progress as progress_display
 from ingestion.errors import describe_error
 from ingestion.redact import install_on_root_handlers, redact
@@ -109,6 +109,7 @@ def load_source(
     end: date | None = None,
     progress: Any = None,
     reload: bool = False,
+    suppressions: suppression.Suppressions | None = None,
 ) -> SourceLoad:
     """Run one source system's pipeline (the caller holds the run lock)."""
     t0 = time.monotonic()
@@ -135,6 +136,7 @@ def load_source(
         _add_counts(result, pipeline, pipeline.load())
     counter = rejects.RejectCounter()
     source = config_mod.build_source(cfg, counter, start=start, end=end)
+    suppression.apply(source, cfg, suppressions)  # erased people land redacted
     for resource in source.resources.values():
         # a run-wide loader_file_format would override the bookkeeping tables' own format
         if not resource.name.endswith(OWN_FILE_FORMAT):
@@ -146,6 +148,10 @@ def load_source(
     else:
         info = pipeline.run(source)
     _add_counts(result, pipeline, info)
+    if cfg.type == "postgres_cdc":  # the load committed: the slot may let go of its WAL
+        from ingestion.postgres_cdc.source import confirm_landed
+
+        confirm_landed(cfg.name, pipeline)
     if counter.reread and info is not None:
         drop_superseded_rejects(pipeline, counter.reread, info.loads_ids, wh)
     if warehouse.appends_only(wh):
@@ -174,12 +180,13 @@ def drop_superseded_rejects(
     with pipeline.sql_client() as client:
         table = client.make_qualified_table_name(rejects.TABLE)
         marks = ", ".join(["%s"] * len(load_ids))
-        for location in sorted(locations):
-            client.execute_sql(
-                f"delete from {table} where location = %s and _dlt_load_id not in ({marks})",
-                location,
-                *load_ids,
-            )
+        with client.begin_transaction():  # a kill midway leaves every old reject, none half-gone
+            for location in sorted(locations):
+                client.execute_sql(
+                    f"delete from {table} where location = %s and _dlt_load_id not in ({marks})",
+                    location,
+                    *load_ids,
+                )
 
 
 def load(
@@ -231,13 +238,14 @@ def load(
         except Exception:  # e.g. a database that is down: that source fails on its own below
             logger.debug("%s: building the source failed; it is reported when it runs", cfg.name)
     report = LoadReport()
+    suppressions = suppression.listed(wh)  # raises, loading nothing, when it cannot be applied
     with warehouse.held_open(wh):
         for cfg in selected:
             started = datetime.now(UTC)
             try:
                 with time_limit.time_limit(cfg.name, time_limit_s or cfg.time_limit_s):
                     result = load_source(
-                        cfg, wh, full_refresh, start_day, end_day, progress, reload
+                        cfg, wh, full_refresh, start_day, end_day, progress, reload, suppressions
                     )
             except Exception as exc:  # one failing source must not hide the others' results
                 result = SourceLoad(cfg.name, cfg.dataset, started, full_refresh, reload=reload)

@@ -22,7 +22,7 @@ import dlt
 import pyarrow as pa
 
 from ingestion import config as config_mod
-from ingestion import lake, rejects, warehouse
+from ingestion import lake, rejects, suppression, warehouse
 from ingestion.errors import describe_error
 from ingestion.filesystem.contract import FILE_LINE_COLUMN, Chunk, FileContract, conform
 from ingestion.filesystem.csv_reader import csv_line_chunks
@@ -78,7 +78,10 @@ def _from_raw_text(
 
 
 def replay_source(
-    cfg: config_mod.SourceConfig, wh: warehouse.Warehouse, result: SourceLoad
+    cfg: config_mod.SourceConfig,
+    wh: warehouse.Warehouse,
+    result: SourceLoad,
+    suppressions: suppression.Suppressions | None = None,
 ) -> None:
     """Re-admit one file-based source's rejected records that now parse."""
     dataset = cfg.dataset
@@ -117,6 +120,9 @@ def replay_source(
     if not admitted:
         return
     data = pa.concat_tables(admitted, promote_options="permissive")
+    personal = cfg.personal_data.get(contract.resource_name)
+    if personal is not None and suppressions is not None:  # erased people stay erased
+        data = suppressions.redacted(data, personal)
     primary_key = settings.primary_key
 
     @dlt.source(name=cfg.name, max_table_nesting=0)
@@ -173,12 +179,13 @@ def replay(sources: list[str] | None = None) -> LoadReport:
     t0 = time.monotonic()
     report = LoadReport()
     wh = warehouse.current(warehouse.LOADER)
+    suppressions = suppression.listed(wh)
     for cfg in config_mod.select(config_mod.load(), sources):
         if cfg.type != "filesystem":
             continue
         result = SourceLoad(cfg.name, cfg.dataset, started_at=datetime.now(UTC))
         try:
-            replay_source(cfg, wh, result)
+            replay_source(cfg, wh, result, suppressions)
         except Exception as exc:
             result.error = describe_error(cfg.name, exc)
             logger.error(result.error)

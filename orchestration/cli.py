@@ -1,4 +1,4 @@
-"""``python -m orchestration run|ingest|build|backfill|replay|status|report|warehouse-roles|erase``.
+"""``python -m orchestration run|ingest|build|backfill|replay|watch|status|report|...``.
 
 Exit codes: 0 success, 1 a step failed (the step is named on one line on stderr), 2 bad
 arguments or settings (or a ``--reload`` without ``--yes``: it lists what it would forget and
@@ -12,6 +12,7 @@ import logging
 import sys
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
@@ -19,6 +20,9 @@ from rich.table import Table
 
 from ingestion.redact import install_on_root_handlers, redact, wrap_standard_streams
 from orchestration import runner
+
+if TYPE_CHECKING:
+    from orchestration.watch import WatchOptions
 
 log = logging.getLogger("orchestration")
 
@@ -127,6 +131,28 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--retries", type=int)
     replay.add_argument("--backoff", type=float, dest="backoff_s")
 
+    watch = sub.add_parser(
+        "watch",
+        help="load new files as they land, in micro-batches, until SIGTERM",
+        description="Every --interval seconds, list the file-drop sources' landing zones; when "
+        "a file is new, take the run lock, load it and dbt build what it feeds "
+        "(source:<name>+), and record the cycle in the ledger (command 'watch'). SIGTERM or "
+        "Ctrl-C lets the running cycle finish, then exits 0.",
+    )
+    watch.add_argument(
+        "--interval",
+        type=_seconds,
+        default=10.0,
+        dest="interval_s",
+        metavar="SECONDS",
+        help="seconds from one cycle's start to the next (default 10)",
+    )
+    watch.add_argument("--source", dest="sources", action="append", metavar="NAME")
+    watch.add_argument("--select", help="dbt selection of a cycle (default: source:<name>+)")
+    watch.add_argument("--retries", type=int)
+    watch.add_argument("--backoff", type=float, dest="backoff_s")
+    add_time_limit(watch)
+
     status = sub.add_parser("status", help="last runs, freshness, failing tests, rejects")
     status.add_argument("--limit", type=int, default=10, help="runs to show (default 10)")
 
@@ -151,13 +177,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     erase = sub.add_parser(
         "erase",
-        help="record a GDPR erasure request (carrying it out is not built yet: ADR 0008)",
-        description="Record an erasure request in ops.erasure_requests: a keyed hash of the "
-        "subject (ERASURE_SECRET), the time and who asked, never the personal data.",
+        help="erase a person (GDPR art. 17) from every layer and suppress them in later loads",
+        description="Record an erasure request in ops.erasure_requests (a keyed hash of the "
+        "subject under ERASURE_SECRET, the time and who asked, never the personal data) and "
+        "carry it out under the run lock (docs/privacy.md). Exit 1: not complete, retried by "
+        "the next run.",
     )
     subject = erase.add_mutually_exclusive_group(required=True)
     subject.add_argument("--customer-id", help="the CRM customer id")
-    subject.add_argument("--email", help="the person's email address")
+    subject.add_argument(
+        "--email",
+        help="the person's email address; `-` reads it from stdin (out of `ps` and shell history)",
+    )
     erase.add_argument("--requested-by", help="who asked (default: the OS user)")
     return parser
 
@@ -188,6 +219,20 @@ def request_from_args(args: argparse.Namespace) -> runner.RunRequest:
     if getattr(args, "full_history_tests", False):
         request.dbt_vars = {**request.dbt_vars, "full_history_tests": True}
     return request
+
+
+def watch_options(args: argparse.Namespace) -> WatchOptions:
+    """The watch mode's options from its arguments."""
+    from orchestration.watch import WatchOptions
+
+    return WatchOptions(
+        interval_s=args.interval_s,
+        sources=args.sources,
+        select=args.select,
+        retries=args.retries,
+        backoff_s=args.backoff_s,
+        time_limit_s=args.time_limit_s,
+    )
 
 
 def print_summary(console: Console, result: runner.RunResult) -> None:
@@ -237,10 +282,15 @@ def main(argv: list[str] | None = None) -> int:
             from orchestration import roles
 
             return roles.main(reader_schemas=args.reader_schemas)
+        if args.command == "watch":
+            from orchestration import watch
+
+            return watch.main(watch_options(args))
         if args.command == "erase":
             from orchestration import erasure
 
-            return erasure.main(args.customer_id, args.email, args.requested_by)
+            email = sys.stdin.readline().strip() if args.email == "-" else args.email
+            return erasure.main(args.customer_id, email, args.requested_by)
         request = request_from_args(args)
     except argparse.ArgumentTypeError as exc:
         parser.print_usage(sys.stderr)

@@ -1,26 +1,29 @@
-"""``python -m orchestration erase``: the erasure ledger (docs/adr/0008-erasure.md).
+"""``python -m orchestration erase``: record an erasure request and carry it out (ADR 0008).
 
 A request names its subject by customer id or email; the ledger (``ops.erasure_requests``)
 keeps only a keyed hash of it (HMAC-SHA256 under ``ERASURE_SECRET``), the time, who asked and
-the state, never the personal data. Carrying a request out (redaction in every layer, the
-suppression list at load time, physical removal) is designed in ADR 0008 and not built yet: a
-recorded request stays ``pending`` and ``erase`` says so and exits 1.
+the state, never the personal data. Carrying it out, under the run lock: find the person in raw
+and list every identifier's hash for the loaders (``ingestion/suppression.py``), redact raw,
+dlt's copies and the snapshot (``erasure_steps.py``), delete dbt's and dlt's local files,
+rebuild the models, then remove the bytes below SQL (``erasure_physical.py``). A request that
+fails is marked ``failed`` (exit 1) and retried by the next ``run`` before it loads.
 """
 
 from __future__ import annotations
 
 import getpass
-import hashlib
-import hmac
 import logging
-import os
+import subprocess
+import sys
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from ingestion import suppression
 from ingestion import warehouse as wh
-from ingestion.redact import register
-from orchestration import settings
+from ingestion.redact import redact
+from orchestration import erasure_physical, erasure_steps, settings
 from orchestration.ledger import SCHEMA
 from orchestration.lock import LockHeld, run_lock
 from orchestration.summary import utcnow
@@ -32,10 +35,12 @@ EXIT_NOT_DONE = 1
 EXIT_CONFIG = 2
 EXIT_LOCKED = 3
 
-SECRET_ENV = "ERASURE_SECRET"
-MIN_SECRET_CHARS = 16
+SECRET_ENV = suppression.SECRET_ENV
+MIN_SECRET_CHARS = suppression.MIN_SECRET_CHARS
 KINDS = ("customer_id", "email")
 PENDING = "pending"
+DONE = "done"
+FAILED = "failed"
 TABLE = f"{SCHEMA}.erasure_requests"
 DDL = f"""create table if not exists {TABLE} (
     request_id varchar(64) primary key,
@@ -79,20 +84,18 @@ class Subject:
 
 def erasure_secret() -> bytes:
     """The key of the subject hashes, from ``ERASURE_SECRET`` (registered for masking)."""
-    secret = os.environ.get(SECRET_ENV, "")
-    if len(secret) < MIN_SECRET_CHARS:
+    key = suppression.secret()
+    if key is None:
         raise ErasureConfigError(
             f"set {SECRET_ENV} (at least {MIN_SECRET_CHARS} characters; keep it with the other "
             "secrets: the suppression list cannot be matched without it)"
         )
-    register(secret)
-    return secret.encode()
+    return key
 
 
 def subject_hash(subject: Subject, key: bytes) -> str:
     """HMAC-SHA256 of ``<kind>:<value>`` under ``key``, hex."""
-    message = f"{subject.kind}:{subject.value}".encode()
-    return hmac.new(key, message, hashlib.sha256).hexdigest()
+    return suppression.keyed_hash(key, subject.kind, subject.value)
 
 
 def ensure(warehouse: wh.Warehouse) -> None:
@@ -132,8 +135,72 @@ def requests(warehouse: wh.Warehouse) -> list[dict[str, Any]]:
     )
 
 
+def open_requests(warehouse: wh.Warehouse) -> list[dict[str, Any]]:
+    """The requests not carried out yet (``pending`` or ``failed``), oldest first."""
+    return [r for r in reversed(requests(warehouse)) if r["state"] in (PENDING, FAILED)]
+
+
+def carry_out(warehouse: wh.Warehouse, cfg: settings.Settings) -> int:
+    """Carry out every open request (the caller holds the run lock); returns how many.
+
+    Raises:
+        ErasureConfigError: requests are open but ``ERASURE_SECRET`` is not set.
+        RuntimeError: a step failed; the requests are marked ``failed`` with the error.
+    """
+    pending = open_requests(warehouse)
+    if not pending:
+        return 0
+    key = erasure_secret()
+    hashes = wh.query(warehouse, f"select request_id, subject_hash from {TABLE}")
+    by_id = {str(r[0]): str(r[1]) for r in hashes}
+    for request in pending:
+        request["subject_hash"] = by_id[request["request_id"]]
+    ids = [r["request_id"] for r in pending]
+    started = time.monotonic()
+    try:
+        people = erasure_steps.resolve(warehouse, key, pending)
+        with wh.cursor(warehouse) as cur:
+            erasure_steps.record_suppressions(cur, warehouse, key, people)
+            touched = erasure_steps.redact_in_place(cur, warehouse, people)
+        erasure_steps.scrub_local_files(warehouse, cfg.dbt_project_dir)
+        if any(person.ids for person in people):  # models derive from raw: rebuild if it changed
+            rebuild(cfg)
+        erasure_physical.purge(warehouse, touched.tables)
+    except Exception as exc:
+        error = redact(f"{type(exc).__name__}: {exc}")[:2000]
+        _mark(warehouse, ids, FAILED, error)
+        raise RuntimeError(f"erasure of {len(ids)} request(s) failed: {error}") from exc
+    _mark(warehouse, ids, DONE, None)
+    log.info("erasure: %d request(s) carried out in %.1f s", len(ids), time.monotonic() - started)
+    return len(ids)
+
+
+def rebuild(cfg: settings.Settings) -> None:
+    """``dbt build`` in a child process, so no DuckDB handle outlives it in this one."""
+    script = (
+        "import sys; from pathlib import Path; from orchestration import dbt_step; "
+        "o = dbt_step.run_build(select=sys.argv[1] or None, project=Path(sys.argv[2])); "
+        "print(o.error or ''); sys.exit(0 if o.success else 1)"
+    )
+    args = [sys.executable, "-c", script, cfg.dbt_select or "", str(cfg.dbt_project_dir)]
+    proc = subprocess.run(args, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        last = (proc.stdout.strip().splitlines() or proc.stderr.strip().splitlines() or ["?"])[-1]
+        raise RuntimeError(f"dbt build after the redaction failed: {last}")
+
+
+def _mark(warehouse: wh.Warehouse, ids: list[str], state: str, error: str | None) -> None:
+    done = utcnow() if state == DONE else None
+    wh.execute(
+        warehouse,
+        f"update {TABLE} set state = %s, attempts = attempts + 1, last_error = %s, "
+        "completed_at = %s where request_id = %s",
+        [(state, error, done, request_id) for request_id in ids],
+    )
+
+
 def main(customer_id: str | None, email: str | None, requested_by: str | None) -> int:
-    """Entry point of ``erase``: 1 (recorded, not carried out), 2 (settings), 3 (locked)."""
+    """Entry point of ``erase``: 0 (carried out), 1 (failed), 2 (settings), 3 (locked)."""
     try:
         if (customer_id is None) == (email is None):
             raise ErasureConfigError("name the subject with exactly one of --customer-id, --email")
@@ -143,7 +210,7 @@ def main(customer_id: str | None, email: str | None, requested_by: str | None) -
             else Subject.of("email", email or "")
         )
         key = erasure_secret()
-        warehouse = wh.current(wh.LOADER)
+        warehouse = wh.current()
         if warehouse.kind == "spark":
             raise ErasureConfigError("erase is not available on Spark (docs/adr/0008-erasure.md)")
     except (ErasureConfigError, wh.WarehouseConfigError) as exc:
@@ -154,14 +221,14 @@ def main(customer_id: str | None, email: str | None, requested_by: str | None) -
     try:
         with run_lock(warehouse, lock_file, f"erase-{uuid.uuid4().hex[:8]}", "erase"):
             request_id = record(warehouse, subject, key, who)
+            log.info("erasure request %s recorded (%s, subject %s hashed)", request_id, who,
+                     subject.kind)  # fmt: skip
+            done = carry_out(warehouse, settings.load())
     except LockHeld as exc:
         log.error("erase refused: %s", exc)
         return EXIT_LOCKED
-    log.error(
-        "erasure request %s recorded (%s, subject %s hashed): pending, NOT carried out; "
-        "carrying out erasure is not built yet (docs/adr/0008-erasure.md)",
-        request_id,
-        who,
-        subject.kind,
-    )
-    return EXIT_NOT_DONE
+    except Exception as exc:
+        log.error("erasure NOT complete, marked failed; the next run retries it: %s", exc)
+        return EXIT_NOT_DONE
+    log.warning("erasure carried out: %d request(s) done", done)
+    return EXIT_OK

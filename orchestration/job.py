@@ -23,11 +23,13 @@ STEP_INGEST = "ingest"
 STEP_REPLAY = "replay"
 STEP_DBT = "dbt_build"
 STEP_LEDGER = "ledger"
+STEP_ERASURE = "erasure"
 
 
 @dataclass
 class RunRequest:
-    """What to run. ``command`` is ``run``, ``backfill``, ``replay`` or ``ingest``/``dbt``."""
+    """What to run. ``command`` is ``run``, ``backfill``, ``replay``, ``watch`` or
+    ``ingest``/``dbt``."""
 
     command: str = "run"
     sources: list[str] | None = None
@@ -45,6 +47,11 @@ class RunRequest:
     backoff_s: float | None = None
     progress: str | None = None
     time_limit_s: float | None = None  # every source's time limit (its sources.yml setting else)
+    # dbt builds only when the load landed or rejected a row (a watch cycle with nothing new)
+    build_only_if_loaded: bool = False
+    no_alert: bool = False  # a failure sends no alert (a watch cycle failing again)
+    # a watch cycle's bookkeeping (its number, the idle cycles before it, the batches)
+    watch: dict[str, Any] = field(default_factory=dict)
 
     def as_args(self) -> dict[str, Any]:
         """The request as stored in ``ops.runs.args``."""
@@ -186,10 +193,40 @@ class Job:
             self._fail(STEP_DBT, outcome.error or "failed")
         return outcome.ok
 
+    def _erase(self) -> bool:
+        """Carry out erasure requests left pending or failed, before anything loads."""
+        if self.warehouse.kind == "spark":
+            return True
+        from orchestration import erasure
+
+        try:
+            if not erasure.open_requests(self.warehouse):
+                return True
+            started = utcnow()
+            erasure.carry_out(wh.current(), self.cfg)
+        except Exception as exc:
+            self._fail(STEP_ERASURE, f"{type(exc).__name__}: {exc}")
+            self.ledger.record_step(
+                self.run.run_id, STEP_ERASURE, 1, "failed", utcnow(), utcnow(), self.run.error
+            )
+            self.ledger.save_run(self.run)
+            return False
+        ended = utcnow()
+        self.ledger.record_step(self.run.run_id, STEP_ERASURE, 1, "success", started, ended, None)
+        return True
+
     def _fail(self, step: str, error: str) -> None:
         self.run.status = "failed"
         self.run.failed_step = step
         self.run.error = redact(error)
+
+    def _nothing_to_build(self) -> bool:
+        if not self.request.build_only_if_loaded or self.request.skip_ingest:
+            return False
+        if self.run.rows_loaded or self.run.rows_rejected:
+            return False
+        log.info("the load landed nothing: no dbt build")
+        return True
 
     def execute(self) -> None:
         """Run the steps in order; stops at the first failed step."""
@@ -197,10 +234,10 @@ class Job:
         self.ledger.abandon_unfinished("its process ended before the run finished")
         self.ledger.save_run(self.run)
         replay = self.request.command == "replay"
-        ok = True
-        if not self.request.skip_ingest:
+        ok = self._erase()
+        if ok and not self.request.skip_ingest:
             ok = self._ingest(replay)
-        if ok and not self.request.skip_dbt:
+        if ok and not self.request.skip_dbt and not self._nothing_to_build():
             ok = self._dbt()
         if ok:
             self.run.status = "success"

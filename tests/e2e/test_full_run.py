@@ -10,18 +10,15 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from demo.pg_server import free_port
 from tests.support.browser import drawn_charts
 from tests.support.cli import Cli, real_project_cli
-from tests.support.demo import generate
-from tests.support.paths import REPO_ROOT
+from tests.support.demo import background_api, generate
 from tests.support.warehouse import dict_rows
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -39,19 +36,9 @@ def full_run(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FullRun
     demo_dir = generate(tmp_path / "demo_data", scale=0.01)
     server = request.getfixturevalue("postgres") if request.param == "postgres" else None
     cli = real_project_cli(tmp_path, demo_dir, request.param, server)
-    port = free_port()
-    demo = [sys.executable, "-m", "demo", "--demo-dir", str(demo_dir)]
-    # the demo API as `make run` serves it: a background process found by its pid file
-    started = subprocess.run(
-        [*demo, "serve", "--background", "--port", str(port)],
-        cwd=REPO_ROOT, env=cli.env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert started.returncode == 0, started.stderr
-    cli.env["DEMO_API_URL"] = f"http://127.0.0.1:{port}"
-    try:
+    with background_api(demo_dir, cli.env) as api:
+        cli.env["DEMO_API_URL"] = api
         yield FullRun(cli, cli("run", timeout=600), tmp_path)
-    finally:
-        subprocess.run([*demo, "stop"], cwd=REPO_ROOT, env=cli.env, timeout=60, check=True)
 
 
 def test_full_run_then_ledger_status_and_report_agree(full_run: FullRun) -> None:

@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from demo.pg_server import free_port
 from orchestration.lock import file_lock
 from orchestration.settings import lock_path
 from tests.support.cli import real_project_cli
-from tests.support.demo import generate
+from tests.support.demo import background_api, generate
 from tests.support.paths import REPO_ROOT
 from tests.support.warehouse import dict_rows
 
@@ -29,16 +28,8 @@ def test_flow_loads_each_source_in_its_own_task_then_builds_and_records_every_ru
 ) -> None:
     demo_dir = generate(tmp_path / "demo_data", scale=0.01)
     cli = real_project_cli(tmp_path, demo_dir, "duckdb", None)
-    port = free_port()
-    demo = [sys.executable, "-m", "demo", "--demo-dir", str(demo_dir)]
-    started = subprocess.run(
-        [*demo, "serve", "--background", "--port", str(port)],
-        cwd=REPO_ROOT, env=cli.env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert started.returncode == 0, started.stderr
     env = {
         **cli.env,
-        "DEMO_API_URL": f"http://127.0.0.1:{port}",
         "PREFECT_HOME": str(tmp_path / "prefect"),  # its own temporary server and database
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",  # 20 s is short on 2 busy cores
@@ -46,7 +37,8 @@ def test_flow_loads_each_source_in_its_own_task_then_builds_and_records_every_ru
     env.pop("PREFECT_API_URL", None)
     report = tmp_path / "health.html"
     lock = lock_path(Path(env["DUCKDB_PATH"]))
-    try:
+    with background_api(demo_dir, cli.env) as api:
+        env["DEMO_API_URL"] = api
         # another writer holds the run lock when the flow starts: its first task is refused
         with file_lock(lock, "someone-else", "ingest"):
             flow = subprocess.Popen(
@@ -59,8 +51,6 @@ def test_flow_loads_each_source_in_its_own_task_then_builds_and_records_every_ru
             output = _read_until(flow, "exited 3", deadline=time.monotonic() + 180)
         output += flow.stdout.read()
         assert flow.wait(timeout=600) == 0, output[-4000:]
-    finally:
-        subprocess.run([*demo, "stop"], cwd=REPO_ROOT, env=cli.env, timeout=60, check=True)
 
     assert "Flow run" in output and "Retry 1/" in output, output[-4000:]
     for name in ("crm", "fx", "shop", "events"):

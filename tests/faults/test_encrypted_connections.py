@@ -5,8 +5,10 @@ server's certificate (for 127.0.0.1) and the administrator's client certificate,
 ``pg_hba.conf`` rejects every connection that is not encrypted or lacks a client certificate
 naming its role. The run script then loads the demo (its shop database on the same server, read
 by the ``sql_database`` source over TLS too), builds the orders chain with dbt and reports its
-status, every tool with ``PGSSLMODE=verify-full``. A plain connection and a connection that
-trusts another CA are refused, with an error that says why and shows no secret.
+status, every tool with ``PGSSLMODE=verify-full`` and each least-privilege role presenting its own
+certificate (``LOADER_PGSSLCERT``, ``DBT_PGSSLCERT``). A plain connection, a connection that trusts
+another CA and a role presenting another role's certificate are refused, with an error that says
+why and shows no secret.
 """
 
 from __future__ import annotations
@@ -31,13 +33,14 @@ pytestmark = pytest.mark.xdist_group("tls")
 AREA = "encrypted connections"
 FAST_SELECTION = "+fct_orders +tag:ops"
 SENTINEL_PASSWORD = "tls-sentinel-password-5d1c"
+LOADER, TRANSFORMER, READER = "tls_loader", "tls_transformer", "tls_reader"
 
 
 @pytest.fixture(scope="module")
 def tls_server() -> Iterator[pg_server.PostgresServer]:
     """A TLS-only PostgreSQL server with its own throwaway CA."""
     try:
-        server = pg_server.start(tls=True)
+        server = pg_server.start(tls=True, tls_logins=[LOADER, TRANSFORMER, READER])
     except pg_server.PostgresUnavailable as exc:
         pytest.fail(f"PostgreSQL is required by this test and could not be started: {exc}")
     yield server
@@ -71,31 +74,62 @@ def tls_cli(tls_server: pg_server.PostgresServer, tmp_path: Path) -> Iterator[Cl
         yield cli
 
 
-def test_the_pipeline_runs_over_verified_tls_and_every_session_is_encrypted(
-    tls_cli: Cli, figure: Callable[..., object]
+def _role_env(server: pg_server.PostgresServer, loader_cert_of: str = LOADER) -> dict[str, str]:
+    """Each role's login and its own client certificate (the administrator's stays in PGSSLCERT)."""
+    assert server.tls is not None
+    env = {"LOADER_PGUSER": LOADER, "DBT_PGUSER": TRANSFORMER, "READER_PGUSER": READER}
+    for prefix, login in (("LOADER_", loader_cert_of), ("DBT_", TRANSFORMER)):
+        cert, key = server.tls.clients[login]
+        env.update({f"{prefix}PGSSLCERT": str(cert), f"{prefix}PGSSLKEY": str(key)})
+    for variable in ("LOADER_PGPASSWORD", "DBT_PGPASSWORD", "READER_PGPASSWORD"):
+        env[variable] = SENTINEL_PASSWORD  # cert logins ignore it; it must never be printed
+    return env
+
+
+def test_the_pipeline_runs_over_verified_tls_each_role_with_its_own_certificate(
+    tls_cli: Cli, tls_server: pg_server.PostgresServer, figure: Callable[..., object]
 ) -> None:
     started = time.monotonic()
+    roles = tls_cli("warehouse-roles", **_role_env(tls_server))
+    assert roles.returncode == 0, roles.stdout[-3000:] + roles.stderr[-3000:]
+    tls_cli.env.update(_role_env(tls_server))
     run = tls_cli("run", "--select", FAST_SELECTION, DBT_INDIRECT_SELECTION="cautious")
     status = tls_cli("status")
     elapsed = time.monotonic() - started
     passed = run.returncode == 0 and status.returncode == 0
-    figure(AREA, "load + dbt build + status over TLS (verify-full, client certificate)",
+    figure(AREA, "load + dbt build + status over TLS (verify-full, a certificate per role)",
            "passes" if passed else "fails", "passes", passed, warehouse="postgres",
            detail=f"{elapsed:.0f} s; dbt --select {FAST_SELECTION}")  # fmt: skip
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert status.returncode == 0, status.stderr[-3000:]
     assert "succeeded" in status.stdout or "success" in status.stdout, status.stdout[-2000:]
 
+    owners = {
+        f"{r['schemaname']}.{r['tablename']}": r["tableowner"]
+        for r in dict_rows(tls_cli.env, "select schemaname, tablename, tableowner from pg_tables")
+    }
+    assert owners["raw_shop.orders"] == LOADER  # the loader's certificate logged the loader in
+    assert owners["marts.fct_orders"] == TRANSFORMER  # and dbt's logged dbt's role in
     orders = dict_rows(tls_cli.env, "select count(*) as n from marts.fct_orders")[0]["n"]
-    shop_rows = dict_rows(tls_cli.env, "select count(*) as n from raw_shop.orders")[0]["n"]
     tls = dict_rows(
         tls_cli.env,
         "select ssl, version from pg_stat_ssl where pid = pg_backend_pid()",
     )[0]
-    assert orders > 0 and shop_rows > 0
+    assert orders > 0
     assert tls["ssl"] is True and str(tls["version"]).startswith("TLSv1.")
-    for out in (run.stdout, run.stderr, status.stdout, status.stderr):
+    for out in (roles.stdout, roles.stderr, run.stdout, run.stderr, status.stdout, status.stderr):
         assert SENTINEL_PASSWORD not in out
+
+    swapped = tls_cli(
+        "ingest", "--source", "fx", **_role_env(tls_server, loader_cert_of=TRANSFORMER)
+    )
+    output = " ".join((swapped.stdout + swapped.stderr).split())
+    reason = f'authentication failed for user "{LOADER}"'  # clientcert=verify-full: CN != role
+    refused = swapped.returncode != 0 and reason in output
+    figure(AREA, "a role presenting another role's certificate refused", refused, "True",
+           refused, warehouse="postgres", detail=reason)  # fmt: skip
+    assert refused, output[-3000:]
+    assert SENTINEL_PASSWORD not in output
 
 
 @pytest.mark.parametrize(

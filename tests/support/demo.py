@@ -6,7 +6,8 @@ import hashlib
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,24 @@ def serve(demo_dir: Path, monkeypatch: pytest.MonkeyPatch, faults: Any = None) -
     with running_server(demo_dir, port=0, faults=faults) as url:
         monkeypatch.setenv("DEMO_API_URL", url)
         yield url
+
+
+@contextmanager
+def background_api(demo_dir: Path, env: Mapping[str, str]) -> Iterator[str]:
+    """The demo API as `make run` serves it (a background process found by its pid file)."""
+    from demo.pg_server import free_port
+
+    port = free_port()
+    demo = [sys.executable, "-m", "demo", "--demo-dir", str(demo_dir)]
+    started = subprocess.run(
+        [*demo, "serve", "--background", "--port", str(port)],
+        cwd=REPO_ROOT, env=dict(env), capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert started.returncode == 0, started.stderr
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        subprocess.run([*demo, "stop"], cwd=REPO_ROOT, env=dict(env), timeout=60, check=True)
 
 
 def truth(demo_dir: Path) -> dict[str, Any]:

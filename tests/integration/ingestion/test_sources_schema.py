@@ -21,8 +21,8 @@ from typing import Any
 import yaml
 
 from ingestion import config
+from tests.support.paths import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 SHIPPED: dict[str, Any] = yaml.safe_load(config.DEFAULT_SOURCES_FILE.read_text())
 
 # kinds of setting -> values of the wrong type or out of range (never a valid one)
@@ -56,6 +56,9 @@ SETTINGS: list[tuple[str, tuple[Any, ...], str]] = [
     ("crm", ("resources",), "nonempty mapping"),
     ("crm", ("resources", 0, "name"), "text"),
     ("crm", ("resources", 1, "materialize"), "bool"),
+    ("crm", ("personal_data",), "mapping"),
+    ("crm", ("personal_data", "customers", "customer_id"), "text"),
+    ("crm", ("personal_data", "customers", "redact"), "texts"),
     ("fx", ("resources", 0, "endpoint", "copy_body_fields"), "texts"),
     ("fx", ("resources", 0, "endpoint", "end_param"), "text"),
     ("shop", ("credentials",), "text"),
@@ -85,6 +88,7 @@ SETTINGS: list[tuple[str, tuple[Any, ...], str]] = [
 UNKNOWN_KEYS = [
     ("crm", ("clinet",)),
     ("crm", ("enabeld",)),
+    ("crm", ("personal_data", "customers", "redcat")),
     ("fx", ("resourcez",)),
     ("shop", ("chunk_sise",)),
     ("shop", ("tables", "orders", "primarykey")),
@@ -93,6 +97,7 @@ UNKNOWN_KEYS = [
 REQUIRED_KEYS = [
     ("crm", ("type",)),
     ("crm", ("client",)),
+    ("crm", ("personal_data", "customers", "customer_id")),
     ("fx", ("resources",)),
     ("shop", ("tables",)),
     ("events", ("bucket_url",)),

@@ -1,0 +1,210 @@
+"""The suppression list: erased people stay erased whatever the sources still serve.
+
+An erasure (``python -m orchestration erase``, docs/adr/0008-erasure.md) records the keyed
+hashes of every identifier of the person in ``ops.erasure_suppressions``: HMAC-SHA256 under
+``ERASURE_SECRET`` of ``customer_id:<id>`` and ``email:<trimmed, lower-cased address>``. Every
+load then passes the rows of each table a source declares under ``personal_data`` through
+:func:`apply`: a row whose customer id or email hashes to a listed value has its personal
+columns redacted before it is extracted, so incremental loads, full refreshes, reloads,
+replays and backfills land the person redacted. The list holds no personal data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ingestion import redact, warehouse
+
+if TYPE_CHECKING:
+    from ingestion.config import PersonalTable, SourceConfig
+
+log = logging.getLogger(__name__)
+
+SECRET_ENV = "ERASURE_SECRET"
+SECRET_KEY = "erasure_secret"  # the same key in .dlt/secrets.toml
+MIN_SECRET_CHARS = 16
+SCHEMA = "ops"
+TABLE = f"{SCHEMA}.erasure_suppressions"
+DDL = f"""create table if not exists {TABLE} (
+    subject_hash varchar(64) primary key,
+    subject_kind varchar(16) not null,
+    request_id varchar(64) not null,
+    added_at timestamp not null
+)"""
+ERASED_DOMAIN = "erased.invalid"
+
+
+class SuppressionError(RuntimeError):
+    """The suppression list cannot be applied (e.g. it exists but the key is not set)."""
+
+
+def secret() -> bytes | None:
+    """``ERASURE_SECRET`` (or ``erasure_secret`` in .dlt/secrets.toml) as bytes, masked in logs.
+
+    None when it is unset or too short.
+    """
+    value = os.environ.get(SECRET_ENV) or _from_dlt_secrets()
+    if len(value) < MIN_SECRET_CHARS:
+        return None
+    redact.register(value)
+    return value.encode()
+
+
+def _from_dlt_secrets() -> str:
+    """``erasure_secret`` from dlt's secret providers (.dlt/secrets.toml), or empty."""
+    import dlt  # lazily: the CLI takes the run lock before it imports dlt
+
+    return str(dlt.secrets.get(SECRET_KEY) or "")
+
+
+def normalised(kind: str, value: Any) -> str:
+    """An identifier as it is hashed: an email trimmed and lower-cased, an id as an integer."""
+    if kind == "email":
+        return str(value).strip().lower()
+    return str(int(value))
+
+
+def keyed_hash(key: bytes, kind: str, value: Any) -> str:
+    """HMAC-SHA256 of ``<kind>:<normalised value>`` under ``key``, hex."""
+    message = f"{kind}:{normalised(kind, value)}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def placeholder_email(customer_id: Any) -> str:
+    """What an erased person's email becomes: no personal data, still a well-formed address."""
+    return f"erased-{customer_id}@{ERASED_DOMAIN}"
+
+
+@dataclass
+class Suppressions:
+    """The listed hashes and the key that made them."""
+
+    key: bytes = field(repr=False)
+    hashes: frozenset[str]
+
+    def names(self, row: dict[str, Any], table: PersonalTable) -> bool:
+        """Whether ``row`` (a raw record as the source serves it) is an erased person's."""
+        for kind, column in (("customer_id", table.customer_id), ("email", table.email)):
+            value = _get(row, column) if column else None
+            if value is None or value == "":
+                continue
+            try:
+                if keyed_hash(self.key, kind, value) in self.hashes:
+                    return True
+            except ValueError:  # an id that is not an integer names nobody on the list
+                continue
+        return False
+
+    def redacted(self, item: Any, table: PersonalTable) -> Any:
+        """``item`` (a record, or an Arrow table or batch) with erased people's data removed."""
+        if not isinstance(item, dict):
+            return self._redacted_arrow(item, table)
+        return self._redacted_row(item, table)
+
+    def _redacted_row(self, row: dict[str, Any], table: PersonalTable) -> dict[str, Any]:
+        if not self.names(row, table):
+            return row
+        for column in table.redact:
+            _set(row, column, None)
+        if table.email:
+            _set(row, table.email, placeholder_email(_get(row, table.customer_id)))
+        for nested in table.nested:
+            if nested in row:
+                row[nested] = []
+        return row
+
+    def _redacted_arrow(self, data: Any, table: PersonalTable) -> Any:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        names = list(data.schema.names)
+        columns = [c for c in (table.customer_id, table.email) if c and c in names]
+        rows = zip(*(data.column(c).to_pylist() for c in columns), strict=True)
+        hits = [self.names(dict(zip(columns, values, strict=True)), table) for values in rows]
+        if not any(hits):
+            return data
+        mask = pa.array(hits)
+        ids = data.column(table.customer_id).to_pylist() if table.customer_id in names else []
+        for column in dict.fromkeys([*table.redact, *table.nested, table.email or ""]):
+            if column not in names:
+                continue
+            position = names.index(column)
+            kind = data.schema.field(position).type
+            values = pc.if_else(mask, pa.nulls(len(hits), kind), data.column(position))
+            if column == table.email and ids:
+                erased = pa.array([placeholder_email(i) for i in ids], type=kind)
+                values = pc.if_else(mask, erased, data.column(position))
+            data = data.set_column(position, data.schema.field(position), values)
+        return data
+
+
+def _get(row: dict[str, Any], column: str) -> Any:
+    """A column of a raw record; ``a__b`` reads the nested field ``b`` of ``a``, as dlt flattens."""
+    if column in row:
+        return row[column]
+    head, _, rest = column.partition("__")
+    inner = row.get(head) if rest else None
+    return _get(inner, rest) if isinstance(inner, dict) else None
+
+
+def _set(row: dict[str, Any], column: str, value: Any) -> None:
+    if column in row:
+        row[column] = value
+        return
+    head, _, rest = column.partition("__")
+    inner = row.get(head) if rest else None
+    if isinstance(inner, dict):
+        _set(inner, rest, value)
+
+
+def listed(wh: warehouse.Warehouse) -> Suppressions | None:
+    """The suppression list of the warehouse; None when it is empty or does not exist.
+
+    Raises:
+        SuppressionError: the list holds people but ``ERASURE_SECRET`` is not set, so no row
+            could be matched: loading now would bring erased people back.
+    """
+    if wh.kind == "spark":  # no erasure on the lake (docs/adr/0011-erasure-as-built.md)
+        return None
+    found = warehouse.query(
+        wh,
+        "select count(*) from information_schema.tables "
+        "where table_schema = %s and table_name = %s",
+        (SCHEMA, TABLE.split(".")[1]),
+    )
+    if not found or not found[0][0]:  # no list yet: nobody was erased
+        return None
+    rows = warehouse.query(wh, f"select subject_hash from {TABLE}")
+    if not rows:
+        return None
+    key = secret()
+    if key is None:
+        raise SuppressionError(
+            f"{len(rows)} erased identifier(s) must be suppressed but {SECRET_ENV} is not set "
+            f"(at least {MIN_SECRET_CHARS} characters): nothing loaded"
+        )
+    return Suppressions(key, frozenset(str(r[0]) for r in rows))
+
+
+def apply(source: Any, cfg: SourceConfig, suppressions: Suppressions | None) -> int:
+    """Redact erased people in every declared personal table of ``source``; tables covered."""
+    if suppressions is None or not cfg.personal_data:
+        return 0
+    covered = 0
+    for name, table in cfg.personal_data.items():
+        resource = source.resources.get(name)
+        if resource is None:
+            continue
+        resource.add_map(_mapper(suppressions, table))
+        covered += 1
+    return covered
+
+
+def _mapper(suppressions: Suppressions, table: PersonalTable) -> Any:
+    """A one-argument map step (dlt passes a second argument to functions that take one)."""
+    return lambda item: suppressions.redacted(item, table)
