@@ -15,6 +15,8 @@ import hashlib
 import hmac
 import logging
 import os
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +38,8 @@ DDL = f"""create table if not exists {TABLE} (
     added_at timestamp not null
 )"""
 ERASED_DOMAIN = "erased.invalid"
+# Whitespace and invisible marks a pasted address may carry at either end (BOM, zero widths).
+_PADDING = re.compile(r"^[\s\ufeff\u200b-\u200d\u2060]+|[\s\ufeff\u200b-\u200d\u2060]+$")
 
 
 class SuppressionError(RuntimeError):
@@ -52,9 +56,11 @@ def secret() -> bytes | None:
 
 
 def normalised(kind: str, value: Any) -> str:
-    """An identifier as it is hashed: an email trimmed and lower-cased, an id as an integer."""
+    """An identifier as it is hashed: an email trimmed, lower-cased and in Unicode NFKC form
+    (composed and decomposed accents alike), an id as an integer."""
     if kind == "email":
-        return str(value).strip().lower()
+        text = _PADDING.sub("", unicodedata.normalize("NFKC", str(value)))
+        return unicodedata.normalize("NFKC", text.lower())
     return str(int(value))
 
 

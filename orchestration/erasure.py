@@ -68,9 +68,9 @@ class Subject:
 
     @classmethod
     def of(cls, kind: str, raw: str) -> Subject:
-        """Normalise: an email trimmed and lower-cased, a customer id as a plain integer."""
+        """Normalise as the suppression list does (``suppression.normalised``)."""
         if kind == "email":
-            value = raw.strip().lower()
+            value = suppression.normalised("email", raw)
             if "@" not in value:
                 raise ErasureConfigError("--email: not an email address (value hidden)")
             return cls(kind, value)
