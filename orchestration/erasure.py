@@ -163,7 +163,7 @@ def carry_out(warehouse: wh.Warehouse, cfg: settings.Settings) -> int:
             erasure_steps.record_suppressions(cur, warehouse, key, people)
             touched = erasure_steps.redact_in_place(cur, warehouse, people)
         erasure_steps.scrub_local_files(warehouse, cfg.dbt_project_dir)
-        if any(person.ids for person in people):  # models derive from raw: rebuild if it changed
+        if any(p.ids or p.emails for p in people):  # models derive from raw and rejects
             rebuild(cfg)
         erasure_physical.purge(warehouse, touched.tables)
     except Exception as exc:
@@ -225,7 +225,8 @@ def main(customer_id: str | None, email: str | None, requested_by: str | None) -
                      subject.kind)  # fmt: skip
             done = carry_out(warehouse, settings.load())
     except LockHeld as exc:
-        log.error("erase refused: %s", exc)
+        log.error("erase refused, request not recorded, nothing erased: %s Run erase again "
+                  "once it has finished.", exc)  # fmt: skip
         return EXIT_LOCKED
     except Exception as exc:
         log.error("erasure NOT complete, marked failed; the next run retries it: %s", exc)

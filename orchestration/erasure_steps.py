@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ from orchestration.summary import utcnow
 log = logging.getLogger(__name__)
 
 SNAPSHOT_SCHEMA = "snapshots"
+# An address inside the free text of a rejected record (JSON, CSV or a line of anything).
+EMAIL_IN_TEXT = re.compile(r"[^\s\"'<>,;:()\[\]{}\\|/=]+@[^\s\"'<>,;:()\[\]{}\\|/=]+")
 # Columns of the dbt snapshots that describe a person (the history dbt never rewrites).
 SNAPSHOT_PERSONAL_COLUMNS = (
     "email",
@@ -129,6 +132,7 @@ def resolve(warehouse: wh.Warehouse, key: bytes, pending: list[dict[str, Any]]) 
             for row in wh.query(warehouse, f'select {select} from "{schema}"."{table}"'):
                 values = dict(zip(wanted, row, strict=True))
                 _match(values, declared, key, by_hash, phone)
+    _match_rejected(warehouse, key, by_hash)
     for table in _tables(warehouse, SNAPSHOT_SCHEMA):  # history of someone raw no longer has
         if "customer_id" not in _columns(warehouse, SNAPSHOT_SCHEMA, table):
             continue
@@ -139,6 +143,22 @@ def resolve(warehouse: wh.Warehouse, key: bytes, pending: list[dict[str, Any]]) 
             if person is not None:
                 person.ids.add(customer_id)
     return people
+
+
+def _match_rejected(warehouse: wh.Warehouse, key: bytes, by_hash: dict[str, Person]) -> None:
+    """Addresses in rejected records' text that name a subject (someone raw may never have)."""
+    from ingestion import rejects  # imports dlt: not at the top (see orchestration/lock.py)
+
+    for dataset in datasets():
+        if not _table_exists(warehouse, dataset, rejects.TABLE):
+            continue
+        sql = f'select raw_text from "{dataset}"."{rejects.TABLE}" where raw_text like %s'
+        for (text,) in wh.query(warehouse, sql, ("%@%",)):
+            for token in EMAIL_IN_TEXT.findall(text or ""):
+                token = token.strip(".")
+                person = by_hash.get(suppression.keyed_hash(key, "email", token))
+                if person is not None:
+                    person.emails.add(token)
 
 
 def _match(
