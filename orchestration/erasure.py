@@ -140,8 +140,12 @@ def open_requests(warehouse: wh.Warehouse) -> list[dict[str, Any]]:
     return [r for r in reversed(requests(warehouse)) if r["state"] in (PENDING, FAILED)]
 
 
-def carry_out(warehouse: wh.Warehouse, cfg: settings.Settings) -> int:
+def carry_out(
+    warehouse: wh.Warehouse, cfg: settings.Settings, addresses: dict[str, str] | None = None
+) -> int:
     """Carry out every open request (the caller holds the run lock); returns how many.
+
+    ``addresses`` maps a request id to its email while ``erase`` still knows it (never stored).
 
     Raises:
         ErasureConfigError: requests are open but ``ERASURE_SECRET`` is not set.
@@ -158,7 +162,7 @@ def carry_out(warehouse: wh.Warehouse, cfg: settings.Settings) -> int:
     ids = [r["request_id"] for r in pending]
     started = time.monotonic()
     try:
-        people = erasure_steps.resolve(warehouse, key, pending)
+        people = erasure_steps.resolve(warehouse, key, pending, addresses)
         with wh.cursor(warehouse) as cur:
             erasure_steps.record_suppressions(cur, warehouse, key, people)
             touched = erasure_steps.redact_in_place(cur, warehouse, people)
@@ -223,7 +227,8 @@ def main(customer_id: str | None, email: str | None, requested_by: str | None) -
             request_id = record(warehouse, subject, key, who)
             log.info("erasure request %s recorded (%s, subject %s hashed)", request_id, who,
                      subject.kind)  # fmt: skip
-            done = carry_out(warehouse, settings.load())
+            addresses = {request_id: subject.value} if subject.kind == "email" else {}
+            done = carry_out(warehouse, settings.load(), addresses)
     except LockHeld as exc:
         log.error("erase refused, request not recorded, nothing erased: %s Run erase again "
                   "once it has finished.", exc)  # fmt: skip

@@ -11,6 +11,7 @@ are deleted; the caller then rebuilds the models and removes the bytes below SQL
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -114,11 +115,25 @@ def datasets() -> list[str]:
     return sorted({cfg.dataset for cfg in sources_config.load().values()})
 
 
-def resolve(warehouse: wh.Warehouse, key: bytes, pending: list[dict[str, Any]]) -> list[Person]:
-    """Find each requested subject's identifiers in the declared personal tables (and the
-    customer ids in the snapshots)."""
+def resolve(
+    warehouse: wh.Warehouse,
+    key: bytes,
+    pending: list[dict[str, Any]],
+    addresses: dict[str, str] | None = None,
+) -> list[Person]:
+    """Find each requested subject's identifiers in the snapshots' history, the declared
+    personal tables and rejected records' text.
+
+    ``addresses`` (request id -> normalised email) is known only while ``erase`` runs: it also
+    finds a person by an address only the snapshot's ``email_hash`` history still holds.
+    """
     people = [Person(r["request_id"], r["subject_hash"]) for r in pending]
     by_hash = {p.subject_hash: p for p in people}
+    for person in people:  # first, so the raw rows of the ids found there are read below
+        address = (addresses or {}).get(person.request_id)
+        for customer_id in _snapshot_ids(warehouse, key, person, address):
+            person.ids.add(customer_id)
+            by_hash.setdefault(suppression.keyed_hash(key, "customer_id", customer_id), person)
     for dataset, table, declared in personal_tables():
         for schema in (dataset, f"{dataset}_staging"):
             if not _table_exists(warehouse, schema, table):
@@ -133,16 +148,28 @@ def resolve(warehouse: wh.Warehouse, key: bytes, pending: list[dict[str, Any]]) 
                 values = dict(zip(wanted, row, strict=True))
                 _match(values, declared, key, by_hash, phone)
     _match_rejected(warehouse, key, by_hash)
-    for table in _tables(warehouse, SNAPSHOT_SCHEMA):  # history of someone raw no longer has
-        if "customer_id" not in _columns(warehouse, SNAPSHOT_SCHEMA, table):
-            continue
-        for (customer_id,) in wh.query(
-            warehouse, f'select distinct customer_id from "{SNAPSHOT_SCHEMA}"."{table}"'
-        ):
-            person = by_hash.get(suppression.keyed_hash(key, "customer_id", customer_id))
-            if person is not None:
-                person.ids.add(customer_id)
     return people
+
+
+def _snapshot_ids(
+    warehouse: wh.Warehouse, key: bytes, person: Person, address: str | None
+) -> set[Any]:
+    """Customer ids of the snapshots' history naming the person: by the keyed hash of the id,
+    or by the md5 ``email_hash`` of ``address`` (an old address raw no longer has)."""
+    found: set[Any] = set()
+    for table in _tables(warehouse, SNAPSHOT_SCHEMA):
+        columns = _columns(warehouse, SNAPSHOT_SCHEMA, table)
+        if "customer_id" not in columns:
+            continue
+        qualified = f'"{SNAPSHOT_SCHEMA}"."{table}"'
+        for (customer_id,) in wh.query(warehouse, f"select distinct customer_id from {qualified}"):
+            if suppression.keyed_hash(key, "customer_id", customer_id) == person.subject_hash:
+                found.add(customer_id)
+        if address and "email_hash" in columns:
+            md5 = hashlib.md5(address.encode()).hexdigest()  # as dbt's pii_hash
+            sql = f"select distinct customer_id from {qualified} where email_hash = %s"
+            found.update(r[0] for r in wh.query(warehouse, sql, (md5,)) if r[0] is not None)
+    return found
 
 
 def _match_rejected(warehouse: wh.Warehouse, key: bytes, by_hash: dict[str, Person]) -> None:

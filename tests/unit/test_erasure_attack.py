@@ -11,8 +11,8 @@ import unicodedata
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orchestration.erasure import Subject
 from ingestion import suppression
+from orchestration.erasure import Subject
 
 KEY = b"unit-test-erasure-key-attack-01"
 # Letters whose case round-trips (no \u00df, no dotted I): ASCII plus decomposable accents.

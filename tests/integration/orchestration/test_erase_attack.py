@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-import pytest
 
 from tests.support.cli import Cli
 from tests.support.paths import REPO_ROOT
@@ -84,7 +83,9 @@ def _plant(env: dict[str, str], sql: list[tuple[str, list[object]]]) -> None:
             "_dlt_root_id varchar, _dlt_parent_id varchar, _dlt_list_idx bigint, _dlt_id varchar)"
         )
         for dataset in ("raw_crm", "raw_events"):
-            conn.execute(f"create table if not exists {dataset}.rejected_records ({REJECT_COLUMNS})")
+            conn.execute(
+                f"create table if not exists {dataset}.rejected_records ({REJECT_COLUMNS})"
+            )
         conn.execute(f"create table if not exists snapshots.snap_customers ({SNAPSHOT_COLUMNS})")
         for statement, params in sql:
             conn.execute(statement, params)
