@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from tests.support.cli import Cli
 from tests.support.paths import REPO_ROOT
@@ -271,3 +272,25 @@ def test_an_erasure_refused_by_the_lock_says_it_was_not_recorded(cli_duckdb: Cli
     assert person.email.lower() not in (refused.stdout + refused.stderr).lower()
     assert retried.returncode == 0, retried.stderr[-2000:]
     assert _hits(cli_duckdb, [person]) == []
+
+
+def test_a_person_erased_before_being_loaded_stays_suppressed_when_the_crm_changes_address(
+    cli_duckdb: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ingestion import config, suppression
+
+    rng = random.Random(19007)
+    person, bystander = Person.drawn(rng), Person.drawn(rng)
+    assert _erase(cli_duckdb, "--email", person.email).returncode == 0  # nobody loaded yet
+    placeholder = suppression.placeholder_email(person.customer_id)
+    _plant(cli_duckdb.env, [_crm_row(person, email=placeholder), _crm_row(bystander)])
+    monkeypatch.setenv("ERASURE_SECRET", SECRET)  # as the CRM served it: landed redacted
+    crm = config.load()["crm"]
+    table = crm.personal_data["customers"]
+
+    listed = suppression.listed(of_env(cli_duckdb.env), [crm])
+
+    assert listed is not None
+    moved = {"id": person.customer_id, "email": f"new.{person.email}", "phone": person.phone}
+    assert listed.names(moved, table)  # the CRM now serves a new address for the same id
+    assert not listed.names({"id": bystander.customer_id, "email": bystander.email}, table)
