@@ -17,6 +17,7 @@ import logging
 import os
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -157,8 +158,12 @@ def _set(row: dict[str, Any], column: str, value: Any) -> None:
         _set(inner, rest, value)
 
 
-def listed(wh: warehouse.Warehouse) -> Suppressions | None:
+def listed(wh: warehouse.Warehouse, sources: Iterable[SourceConfig] = ()) -> Suppressions | None:
     """The suppression list of the warehouse; None when it is empty or does not exist.
+
+    The customer ids of ``sources``' rows that landed redacted (the placeholder address) join
+    it: someone erased by an address before being loaded stays suppressed by id once the
+    source serves them under another address.
 
     Raises:
         SuppressionError: the list holds people but ``ERASURE_SECRET`` is not set, so no row
@@ -183,7 +188,30 @@ def listed(wh: warehouse.Warehouse) -> Suppressions | None:
             f"{len(rows)} erased identifier(s) must be suppressed but {SECRET_ENV} is not set "
             f"(at least {MIN_SECRET_CHARS} characters): nothing loaded"
         )
-    return Suppressions(key, frozenset(str(r[0]) for r in rows))
+    hashes = {str(r[0]) for r in rows}
+    for cfg in sources:
+        for name, table in cfg.personal_data.items():
+            for customer_id in _redacted_ids(wh, cfg.dataset, name, table):
+                hashes.add(keyed_hash(key, "customer_id", customer_id))
+    return Suppressions(key, frozenset(hashes))
+
+
+def _redacted_ids(
+    wh: warehouse.Warehouse, dataset: str, name: str, table: PersonalTable
+) -> list[Any]:
+    """Customer ids of ``dataset.name``'s rows whose address is the erasure's placeholder."""
+    if not table.email:
+        return []
+    found = warehouse.query(
+        wh,
+        "select count(*) from information_schema.columns where table_schema = %s "
+        "and table_name = %s and column_name in (%s, %s)",
+        (dataset, name, table.customer_id, table.email),
+    )
+    if not found or found[0][0] != 2:  # not loaded yet
+        return []
+    sql = f'select "{table.customer_id}" from "{dataset}"."{name}" where "{table.email}" like %s'
+    return [r[0] for r in warehouse.query(wh, sql, (f"%@{ERASED_DOMAIN}",)) if r[0] is not None]
 
 
 def apply(source: Any, cfg: SourceConfig, suppressions: Suppressions | None) -> int:
