@@ -166,7 +166,8 @@ def _snapshot_ids(
             if suppression.keyed_hash(key, "customer_id", customer_id) == person.subject_hash:
                 found.add(customer_id)
         if address and "email_hash" in columns:
-            md5 = hashlib.md5(address.encode()).hexdigest()  # as dbt's pii_hash
+            # dbt's pii_hash: md5 of the trimmed, lower-cased address
+            md5 = hashlib.md5(suppression.normalised("email", address).encode()).hexdigest()
             sql = f"select distinct customer_id from {qualified} where email_hash = %s"
             found.update(r[0] for r in wh.query(warehouse, sql, (md5,)) if r[0] is not None)
     return found
