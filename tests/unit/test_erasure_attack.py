@@ -6,6 +6,7 @@ Both must hash alike whatever case, surrounding whitespace or Unicode form each 
 
 from __future__ import annotations
 
+import json
 import unicodedata
 
 from hypothesis import given, settings
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 
 from ingestion import suppression
 from orchestration.erasure import Subject
+from orchestration.erasure_rejects import addresses_in
 
 KEY = b"unit-test-erasure-key-attack-01"
 # Letters whose case round-trips (no \u00df, no dotted I): ASCII plus decomposable accents.
@@ -57,3 +59,26 @@ def test_different_addresses_never_share_a_hash(email: str, other: str) -> None:
     assert suppression.keyed_hash(KEY, "email", email) != suppression.keyed_hash(
         KEY, "email", other
     )
+
+
+def _renderings(email: str, name: str) -> list[str]:
+    """How a malformed row may hold ``email`` in ``rejected_records.raw_text``."""
+    record = {"id": "x", "email": email, "name": name}
+    return [
+        json.dumps(record),  # Python's default: non-ASCII as \\u escapes
+        json.dumps(record, ensure_ascii=False),
+        f"x,{name},{email},broken",
+        f'x;"{email.upper()}";',
+        f"<{unicodedata.normalize('NFD', email)}>.",
+        f"contact: {email}. thanks",
+    ]
+
+
+@settings(max_examples=200, deadline=None, database=None, derandomize=True)
+@given(email=emails, name=part)
+def test_an_address_is_found_in_every_rendering_of_a_rejected_row(email: str, name: str) -> None:
+    wanted = suppression.keyed_hash(KEY, "email", email)
+
+    for text in _renderings(email, name):
+        found = {suppression.keyed_hash(KEY, "email", t) for t in addresses_in(text)}
+        assert wanted in found, text
