@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import re
 import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -24,13 +23,12 @@ from typing import Any
 from ingestion import config as sources_config
 from ingestion import suppression
 from ingestion import warehouse as wh
+from orchestration import erasure_rejects
 from orchestration.summary import utcnow
 
 log = logging.getLogger(__name__)
 
 SNAPSHOT_SCHEMA = "snapshots"
-# An address inside the free text of a rejected record (JSON, CSV or a line of anything).
-EMAIL_IN_TEXT = re.compile(r"[^\s\"'<>,;:()\[\]{}\\|/=]+@[^\s\"'<>,;:()\[\]{}\\|/=]+")
 # Columns of the dbt snapshots that describe a person (the history dbt never rewrites).
 SNAPSHOT_PERSONAL_COLUMNS = (
     "email",
@@ -55,6 +53,7 @@ class Person:
     ids: set[Any] = field(default_factory=set)
     emails: set[str] = field(default_factory=set)
     phones: set[str] = field(default_factory=set)
+    rejected: set[tuple[str, str, int]] = field(default_factory=set)  # dataset, location, position
 
     def hashes(self, key: bytes) -> dict[str, str]:
         """Keyed hash -> kind of every identifier of the person (the request's own included)."""
@@ -147,7 +146,7 @@ def resolve(
             for row in wh.query(warehouse, f'select {select} from "{schema}"."{table}"'):
                 values = dict(zip(wanted, row, strict=True))
                 _match(values, declared, key, by_hash, phone)
-    _match_rejected(warehouse, key, by_hash)
+    erasure_rejects.match(warehouse, key, by_hash, datasets())
     return people
 
 
@@ -171,22 +170,6 @@ def _snapshot_ids(
             sql = f"select distinct customer_id from {qualified} where email_hash = %s"
             found.update(r[0] for r in wh.query(warehouse, sql, (md5,)) if r[0] is not None)
     return found
-
-
-def _match_rejected(warehouse: wh.Warehouse, key: bytes, by_hash: dict[str, Person]) -> None:
-    """Addresses in rejected records' text that name a subject (someone raw may never have)."""
-    from ingestion import rejects  # imports dlt: not at the top (see orchestration/lock.py)
-
-    for dataset in datasets():
-        if not _table_exists(warehouse, dataset, rejects.TABLE):
-            continue
-        sql = f'select raw_text from "{dataset}"."{rejects.TABLE}" where raw_text like %s'
-        for (text,) in wh.query(warehouse, sql, ("%@%",)):
-            for token in EMAIL_IN_TEXT.findall(text or ""):
-                token = token.strip(".")
-                person = by_hash.get(suppression.keyed_hash(key, "email", token))
-                if person is not None:
-                    person.emails.add(token)
 
 
 def _match(
@@ -249,6 +232,7 @@ def redact_in_place(cur: Any, warehouse: wh.Warehouse, people: list[Person]) -> 
             sql = f'delete from "{dataset}"."{rejects.TABLE}" where {where}'
             cur.execute(wh.placeholders(warehouse, sql), [f"%{t}%" for t in texts])
             touched.tables.append(f'"{dataset}"."{rejects.TABLE}"')
+    touched.tables += erasure_rejects.delete(cur, warehouse, people)
     for table in _tables(warehouse, SNAPSHOT_SCHEMA) if ids else []:
         columns = _columns(warehouse, SNAPSHOT_SCHEMA, table)
         personal = [c for c in columns if c in SNAPSHOT_PERSONAL_COLUMNS]

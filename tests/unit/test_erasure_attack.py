@@ -37,7 +37,7 @@ def typed(draw: st.DrawFn, email: str) -> str:
     return f"{left}{text}{right}"
 
 
-@settings(max_examples=300, deadline=None, database=None, derandomize=True)
+@settings(max_examples=150, deadline=None, database=None, derandomize=True)
 @given(data=st.data(), email=emails)
 def test_a_request_matches_the_crm_address_whatever_case_padding_or_unicode_form(
     data: st.DataObject, email: str
@@ -74,7 +74,7 @@ def _renderings(email: str, name: str) -> list[str]:
     ]
 
 
-@settings(max_examples=200, deadline=None, database=None, derandomize=True)
+@settings(max_examples=100, deadline=None, database=None, derandomize=True)
 @given(email=emails, name=part)
 def test_an_address_is_found_in_every_rendering_of_a_rejected_row(email: str, name: str) -> None:
     wanted = suppression.keyed_hash(KEY, "email", email)

@@ -269,7 +269,8 @@ def test_identification_finds_rejected_only_and_former_address_subjects(
 
     people = erasure_steps.resolve(of_env(warehouse_env), key, pending, {"r2": former})
 
-    assert (people[0].ids, people[0].emails) == (set(), {only_rejected.email})
+    assert (people[0].ids, people[0].emails) == (set(), {only_rejected.email.lower()})
+    assert {r[0] for r in people[0].rejected} == {"raw_crm", "raw_events"}
     assert (people[1].ids, people[1].emails) == ({moved.customer_id}, {moved.email.lower()})
     assert people[1].phones == {moved.phone}
 
