@@ -58,11 +58,14 @@ def secret() -> bytes | None:
 
 def normalised(kind: str, value: Any) -> str:
     """An identifier as it is hashed: an email trimmed, lower-cased and in Unicode NFKC form
-    (composed and decomposed accents alike), an id as an integer."""
+    (composed and decomposed accents alike), an id as an integer (a source's text id trimmed)."""
     if kind == "email":
         text = _PADDING.sub("", unicodedata.normalize("NFKC", str(value)))
         return unicodedata.normalize("NFKC", text.lower())
-    return str(int(value))
+    try:
+        return str(int(value))
+    except ValueError:
+        return str(value).strip()
 
 
 def keyed_hash(key: bytes, kind: str, value: Any) -> str:

@@ -219,7 +219,7 @@ def redact_in_place(cur: Any, warehouse: wh.Warehouse, people: list[Person]) -> 
     from ingestion import rejects  # imports dlt: not at the top (see orchestration/lock.py)
 
     touched = Touched()
-    ids = sorted({i for p in people for i in p.ids}, key=str)
+    ids = sorted({str(i) for p in people for i in p.ids})  # compared as text: any id type
     texts = sorted({t.lower() for p in people for t in (*p.emails, *p.phones) if t})
     for dataset, table, declared in personal_tables() if ids else []:
         touched.tables += _redact_table(cur, warehouse, dataset, table, declared, ids)
@@ -240,7 +240,8 @@ def redact_in_place(cur: Any, warehouse: wh.Warehouse, people: list[Person]) -> 
             continue
         sets = ", ".join(f'"{c}" = null' for c in personal)
         marks = ", ".join(["%s"] * len(ids))
-        sql = f'update "{SNAPSHOT_SCHEMA}"."{table}" set {sets} where customer_id in ({marks})'
+        where = f"cast(customer_id as varchar) in ({marks})"
+        sql = f'update "{SNAPSHOT_SCHEMA}"."{table}" set {sets} where {where}'
         cur.execute(wh.placeholders(warehouse, sql), ids)
         touched.tables.append(f'"{SNAPSHOT_SCHEMA}"."{table}"')
     return touched
@@ -257,7 +258,7 @@ def _redact_table(
     if not _table_exists(warehouse, dataset, table):
         return []
     marks = ", ".join(["%s"] * len(ids))
-    key = f'"{declared.customer_id}" in ({marks})'
+    key = f'cast("{declared.customer_id}" as varchar) in ({marks})'
     touched = [f'"{dataset}"."{table}"']
     for nested in declared.nested:
         child = f"{table}__{nested}"
