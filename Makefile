@@ -99,8 +99,11 @@ docs: install ## Build the dbt docs site (target/index.html and target/static_in
 bench: install system-deps ## Benchmark a 10M-event day (BENCH_ARGS="--scale 100" for a quick run)
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
+bench-watch: install system-deps ## Watch mode latency at 100k events/min on DuckDB and PostgreSQL, and an idle cycle's cost (BENCH_ARGS="--minutes 1")
+	$(BIN)/python -m benchmarks watch --warehouses duckdb,postgres $(BENCH_ARGS)
+
 clean: stop ## Remove local warehouse, demo data and dbt artefacts (keeps .venv)
 	rm -rf warehouse $(DEMO_DIR) target logs reports
 
 .PHONY: help install install-spark test-spark demo-data demo-api stop run advance ingest status report warehouse-roles airflow-check prefect-flow system-deps test faults \
-	lint format docs bench clean
+	lint format docs bench bench-watch clean

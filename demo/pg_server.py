@@ -3,6 +3,8 @@
 The tests and the benchmark start one each (``start()``) and stop it at the end.
 
 ``initdb`` into a temp dir, a free port, trust auth on loopback only, stopped at the end.
+``wal_level=logical``: a ``postgres_cdc`` source can read the server's changes (replication
+connections from 127.0.0.1 are admitted like any other).
 PostgreSQL refuses to run as root, so as root the server runs as the ``postgres`` OS user.
 ``start(tls=True)`` serves TLS only: a throwaway CA (``demo.tls_certs``) signs the server's and
 the administrator's certificates, and ``pg_hba.conf`` admits only ``hostssl`` connections that
@@ -164,7 +166,10 @@ def start(tls: bool = False, tls_logins: Sequence[str] = ()) -> PostgresServer:
     opts = (
         f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={root} "
         "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c wal_recycle=off "
-        "-c max_connections=200 -c shared_buffers=256MB"
+        "-c max_connections=200 -c shared_buffers=256MB "
+        # logical decoding for the postgres_cdc sources; initdb's pg_hba admits replication
+        # connections from 127.0.0.1 (trust, as every other connection here)
+        "-c wal_level=logical -c max_replication_slots=20 -c max_wal_senders=20"
     )
     files = _tls_files(root, datadir, [user, *tls_logins], bool(as_user)) if tls else None
     if files is not None:

@@ -148,7 +148,11 @@ def identifier_errors(name: Any, kind: str, dataset: Any, settings: dict[str, An
         One ``<source>.<key> = <value>: <problem>`` line per bad name.
     """
     found: list[tuple[str, Any]] = [("", name), ("dataset", dataset)]
-    walkers = {"rest_api": _rest_identifiers, "sql_database": _sql_identifiers}
+    walkers = {
+        "rest_api": _rest_identifiers,
+        "sql_database": _sql_identifiers,
+        "postgres_cdc": _sql_identifiers,
+    }
     found.extend(walkers.get(kind, _file_identifiers)(settings))
     errors = []
     for key, value in found:

@@ -148,6 +148,10 @@ def load_source(
     else:
         info = pipeline.run(source)
     _add_counts(result, pipeline, info)
+    if cfg.type == "postgres_cdc":  # the load committed: the slot may let go of its WAL
+        from ingestion.postgres_cdc.source import confirm_landed
+
+        confirm_landed(cfg.name, pipeline)
     if counter.reread and info is not None:
         drop_superseded_rejects(pipeline, counter.reread, info.loads_ids, wh)
     if warehouse.appends_only(wh):

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SECRET_ENV = "ERASURE_SECRET"
+SECRET_KEY = "erasure_secret"  # the same key in .dlt/secrets.toml
 MIN_SECRET_CHARS = 16
 SCHEMA = "ops"
 TABLE = f"{SCHEMA}.erasure_suppressions"
@@ -48,12 +49,22 @@ class SuppressionError(RuntimeError):
 
 
 def secret() -> bytes | None:
-    """``ERASURE_SECRET`` as bytes (registered for masking), or None when unset or too short."""
-    value = os.environ.get(SECRET_ENV, "")
+    """``ERASURE_SECRET`` (or ``erasure_secret`` in .dlt/secrets.toml) as bytes, masked in logs.
+
+    None when it is unset or too short.
+    """
+    value = os.environ.get(SECRET_ENV) or _from_dlt_secrets()
     if len(value) < MIN_SECRET_CHARS:
         return None
     redact.register(value)
     return value.encode()
+
+
+def _from_dlt_secrets() -> str:
+    """``erasure_secret`` from dlt's secret providers (.dlt/secrets.toml), or empty."""
+    import dlt  # lazily: the CLI takes the run lock before it imports dlt
+
+    return str(dlt.secrets.get(SECRET_KEY) or "")
 
 
 def normalised(kind: str, value: Any) -> str:

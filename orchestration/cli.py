@@ -1,4 +1,4 @@
-"""``python -m orchestration run|ingest|build|backfill|replay|status|report|warehouse-roles|erase``.
+"""``python -m orchestration run|ingest|build|backfill|replay|watch|status|report|...``.
 
 Exit codes: 0 success, 1 a step failed (the step is named on one line on stderr), 2 bad
 arguments or settings (or a ``--reload`` without ``--yes``: it lists what it would forget and
@@ -12,6 +12,7 @@ import logging
 import sys
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
@@ -19,6 +20,9 @@ from rich.table import Table
 
 from ingestion.redact import install_on_root_handlers, redact, wrap_standard_streams
 from orchestration import runner
+
+if TYPE_CHECKING:
+    from orchestration.watch import WatchOptions
 
 log = logging.getLogger("orchestration")
 
@@ -121,6 +125,28 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--retries", type=int)
     replay.add_argument("--backoff", type=float, dest="backoff_s")
 
+    watch = sub.add_parser(
+        "watch",
+        help="load new files as they land, in micro-batches, until SIGTERM",
+        description="Every --interval seconds, list the file-drop sources' landing zones; when "
+        "a file is new, take the run lock, load it and dbt build what it feeds "
+        "(source:<name>+), and record the cycle in the ledger (command 'watch'). SIGTERM or "
+        "Ctrl-C lets the running cycle finish, then exits 0.",
+    )
+    watch.add_argument(
+        "--interval",
+        type=_seconds,
+        default=10.0,
+        dest="interval_s",
+        metavar="SECONDS",
+        help="seconds from one cycle's start to the next (default 10)",
+    )
+    watch.add_argument("--source", dest="sources", action="append", metavar="NAME")
+    watch.add_argument("--select", help="dbt selection of a cycle (default: source:<name>+)")
+    watch.add_argument("--retries", type=int)
+    watch.add_argument("--backoff", type=float, dest="backoff_s")
+    add_time_limit(watch)
+
     status = sub.add_parser("status", help="last runs, freshness, failing tests, rejects")
     status.add_argument("--limit", type=int, default=10, help="runs to show (default 10)")
 
@@ -153,7 +179,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subject = erase.add_mutually_exclusive_group(required=True)
     subject.add_argument("--customer-id", help="the CRM customer id")
-    subject.add_argument("--email", help="the person's email address")
+    subject.add_argument(
+        "--email",
+        help="the person's email address; `-` reads it from stdin (out of `ps` and shell history)",
+    )
     erase.add_argument("--requested-by", help="who asked (default: the OS user)")
     return parser
 
@@ -182,6 +211,20 @@ def request_from_args(args: argparse.Namespace) -> runner.RunRequest:
         request.start, request.end = args.start, args.end
         request.dbt_vars = {"start_date": args.start, "end_date": args.end}
     return request
+
+
+def watch_options(args: argparse.Namespace) -> WatchOptions:
+    """The watch mode's options from its arguments."""
+    from orchestration.watch import WatchOptions
+
+    return WatchOptions(
+        interval_s=args.interval_s,
+        sources=args.sources,
+        select=args.select,
+        retries=args.retries,
+        backoff_s=args.backoff_s,
+        time_limit_s=args.time_limit_s,
+    )
 
 
 def print_summary(console: Console, result: runner.RunResult) -> None:
@@ -231,10 +274,15 @@ def main(argv: list[str] | None = None) -> int:
             from orchestration import roles
 
             return roles.main(reader_schemas=args.reader_schemas)
+        if args.command == "watch":
+            from orchestration import watch
+
+            return watch.main(watch_options(args))
         if args.command == "erase":
             from orchestration import erasure
 
-            return erasure.main(args.customer_id, args.email, args.requested_by)
+            email = sys.stdin.readline().strip() if args.email == "-" else args.email
+            return erasure.main(args.customer_id, email, args.requested_by)
         request = request_from_args(args)
     except argparse.ArgumentTypeError as exc:
         parser.print_usage(sys.stderr)

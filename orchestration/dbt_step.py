@@ -193,6 +193,22 @@ def run_build(
     return outcome.then(invoke(ops_models.run_args(ops_profiles)))
 
 
+def release_duckdb() -> None:
+    """Close the DuckDB database dbt-duckdb keeps open in this process after an invocation.
+
+    A process that goes on after a build (``watch``) would otherwise hold the file, and every
+    other process (a scheduled run, ``status``) would fail to open it.
+    """
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:  # dbt-duckdb not installed: nothing is held
+        return
+    env = DuckDBConnectionManager._ENV
+    if env is not None:
+        env.close()
+        DuckDBConnectionManager.close_all_connections()
+
+
 def invoke(args: list[str]) -> DbtOutcome:
     """Run one dbt command in-process and summarise its results (never raises for dbt's)."""
     from dbt.cli.main import dbtRunner
@@ -205,6 +221,7 @@ def invoke(args: list[str]) -> DbtOutcome:
         crash = f"{type(exc).__name__}: {exc}"
         return DbtOutcome(False, None, error=f"dbt crashed: {crash}", exceptions=[crash])
     invocation_id = get_invocation_id()
+    release_duckdb()
     scrub_file(default_log_dir(args) / "dbt.log")
     results = [_node_result(r) for r in getattr(res.result, "results", None) or []]
     if res.success:

@@ -28,7 +28,8 @@ STEP_ERASURE = "erasure"
 
 @dataclass
 class RunRequest:
-    """What to run. ``command`` is ``run``, ``backfill``, ``replay`` or ``ingest``/``dbt``."""
+    """What to run. ``command`` is ``run``, ``backfill``, ``replay``, ``watch`` or
+    ``ingest``/``dbt``."""
 
     command: str = "run"
     sources: list[str] | None = None
@@ -46,6 +47,11 @@ class RunRequest:
     backoff_s: float | None = None
     progress: str | None = None
     time_limit_s: float | None = None  # every source's time limit (its sources.yml setting else)
+    # dbt builds only when the load landed or rejected a row (a watch cycle with nothing new)
+    build_only_if_loaded: bool = False
+    no_alert: bool = False  # a failure sends no alert (a watch cycle failing again)
+    # a watch cycle's bookkeeping (its number, the idle cycles before it, the batches)
+    watch: dict[str, Any] = field(default_factory=dict)
 
     def as_args(self) -> dict[str, Any]:
         """The request as stored in ``ops.runs.args``."""
@@ -214,6 +220,14 @@ class Job:
         self.run.failed_step = step
         self.run.error = redact(error)
 
+    def _nothing_to_build(self) -> bool:
+        if not self.request.build_only_if_loaded or self.request.skip_ingest:
+            return False
+        if self.run.rows_loaded or self.run.rows_rejected:
+            return False
+        log.info("the load landed nothing: no dbt build")
+        return True
+
     def execute(self) -> None:
         """Run the steps in order; stops at the first failed step."""
         self.ledger.ensure()
@@ -223,7 +237,7 @@ class Job:
         ok = self._erase()
         if ok and not self.request.skip_ingest:
             ok = self._ingest(replay)
-        if ok and not self.request.skip_dbt:
+        if ok and not self.request.skip_dbt and not self._nothing_to_build():
             ok = self._dbt()
         if ok:
             self.run.status = "success"

@@ -2,7 +2,8 @@
 
 Tables (timestamps are UTC without a time zone, JSON is stored as text so both warehouses agree):
 
-- ``ops.runs``: one row per run (``run``, ``ingest``, ``build``, ``backfill``, ``replay``).
+- ``ops.runs``: one row per run (``run``, ``ingest``, ``build``, ``backfill``, ``replay``,
+  ``watch``: a cycle that loaded, or a watch's closing row).
 - ``ops.run_steps``: one row per attempt of a step (ingest, replay, dbt_build).
 - ``ops.run_sources``: one row per source and attempt of a load step: status, error, dlt load
   ids, rows per table and dlt's trace.

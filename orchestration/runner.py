@@ -111,7 +111,8 @@ def execute(request: RunRequest) -> RunResult:
                 job._fail(job.run.failed_step or STEP_LEDGER, f"{type(exc).__name__}: {exc}")
                 job.run.ended_at = utcnow()
             status.save_snapshot(warehouse)  # what `status` shows while the next run holds DuckDB
-    _alert(cfg, job.run, location)
+    if not request.no_alert:
+        _alert(cfg, job.run, location)
     run = job.run
     if run.status == "success":
         message = f"run {run.run_id} succeeded"

@@ -1,5 +1,6 @@
 """``python -m orchestration status``: the last runs, each source's freshness and the problems
-of the last run, read from the ``ops_*`` dbt models over the ledger.
+of the last run, read from the ``ops_*`` dbt models over the ledger; and the WAL each
+change-data-capture slot holds back on its source (``slot_status.py``).
 
 On DuckDB a running load holds the warehouse file: ``status`` then names the run holding it and
 shows the state saved at the end of the last finished run (``status.json`` beside the lock).
@@ -23,6 +24,7 @@ from ingestion import warehouse as wh
 from ingestion.redact import redact
 from orchestration import erasure, settings
 from orchestration.lock import describe_holder
+from orchestration.slot_status import render_slots
 from orchestration.summary import utcnow
 
 log = logging.getLogger(__name__)
@@ -241,6 +243,7 @@ def main(limit: int = 10, console: Console | None = None) -> int:
     except OpsModelsMissing as exc:
         console.print(f"[yellow]{escape(str(exc))}[/yellow]")
         render_erasures(console, erasure.requests(warehouse) if warehouse.kind != "spark" else [])
+        render_slots(console)
         return 0
     except Exception as exc:
         busy = warehouse_busy(exc)
@@ -255,6 +258,7 @@ def main(limit: int = 10, console: Console | None = None) -> int:
         console.print(f"State at the end of the last finished run (saved {saved.taken_at}):")
         snap = saved
     render(console, snap, location)
+    render_slots(console)
     return 0
 
 

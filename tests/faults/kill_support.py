@@ -126,15 +126,21 @@ def wait_for_stage(
 
 
 def kill_ingestion_at(
-    env: Mapping[str, str], dlt_data_dir: Path, rng: random.Random, target: str, log: Path
+    env: Mapping[str, str],
+    dlt_data_dir: Path,
+    rng: random.Random,
+    target: str,
+    log: Path,
+    sources: tuple[str, ...] = SOURCES,
+    max_delay_s: Mapping[str, float] = STAGE_DELAY_S,
 ) -> Kill:
     """Run the loaders and SIGKILL them a random moment into ``target`` of a random source.
 
-    The source and the delay are drawn from ``rng``; the stage the run died in is read from
-    dlt's working folder after the kill.
+    The source (one of ``sources``) and the delay (up to the stage's ``max_delay_s``) are drawn
+    from ``rng``; the stage the run died in is read from dlt's working folder after the kill.
     """
-    source = rng.choice(SOURCES)
-    delay = rng.uniform(0, STAGE_DELAY_S[target])
+    source = rng.choice(sources)
+    delay = rng.uniform(0, max_delay_s[target])
     before = snapshot(dlt_data_dir)
     proc = spawn(ingestion_args(), env, log)
     try:

@@ -25,13 +25,14 @@ class Cli:
     cwd: Path = REPO_ROOT
 
     def __call__(
-        self, *args: str, timeout: float = 240, **extra_env: str
+        self, *args: str, timeout: float = 240, stdin: str | None = None, **extra_env: str
     ) -> subprocess.CompletedProcess[str]:
         env = {**self.env, **extra_env}
         return subprocess.run(
             [sys.executable, "-m", "orchestration", *args],
             cwd=self.cwd,
             env=env,
+            input=stdin,
             capture_output=True,
             text=True,
             timeout=timeout,

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pyarrow as pa
 import pytest
 
@@ -90,3 +95,15 @@ def test_no_key_means_no_suppression_can_be_matched(
 ) -> None:
     monkeypatch.setenv(suppression.SECRET_ENV, value)
     assert suppression.secret() is None
+
+
+def test_the_key_may_live_in_dlt_secrets_toml(tmp_path: Path) -> None:
+    (tmp_path / ".dlt").mkdir()
+    (tmp_path / ".dlt" / "secrets.toml").write_text('erasure_secret = "from-secrets-toml-0123"\n')
+    env = {k: v for k, v in os.environ.items() if k != suppression.SECRET_ENV}
+    probe = "from ingestion import suppression; print(suppression.secret().decode())"
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "from-secrets-toml-0123"

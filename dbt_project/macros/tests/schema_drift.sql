@@ -18,12 +18,14 @@
     {%- set watched = populated | select('in', names) | list -%}
     {%- if watched -%}
         {%- set latest = '(select max(_dlt_load_id) from ' ~ model ~ ')' -%}
+        {#- a change table's delete rows carry only the key: they say nothing of drift -#}
         {%- set counted = [] -%}
         {%- for name in watched -%}
             {%- do counted.append('count(' ~ adapter.quote(name) ~ ')') -%}
         {%- endfor -%}
         {%- set counts = 'select count(*), ' ~ counted | join(', ') ~ ' from ' ~ model
-            ~ ' where _dlt_load_id = ' ~ latest -%}
+            ~ ' where _dlt_load_id = ' ~ latest
+            ~ (" and _cdc_op != 'delete'" if '_cdc_op' in names else '') -%}
         {%- set row = run_query(counts).rows[0] -%}
         {%- for name in watched -%}
             {%- if row[0] > 0 and row[loop.index] == 0 -%}

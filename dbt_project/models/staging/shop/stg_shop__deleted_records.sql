@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('shop', 'deleted_records') }}
+    select * from {{ shop_deleted_records() }}
 ),
 
 renamed as (

@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('shop', 'order_items') }}
+    select * from {{ shop_rows('order_items', 'order_item_id') }}
 ),
 
 renamed as (

@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('shop', 'orders') }}
+    select * from {{ shop_rows('orders', 'order_id') }}
 ),
 
 renamed as (

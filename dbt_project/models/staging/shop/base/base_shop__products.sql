@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('shop', 'products') }}
+    select * from {{ shop_rows('products', 'product_id') }}
 ),
 
 renamed as (
