@@ -163,10 +163,13 @@ def test_people_raw_holds_in_unexpected_shapes_are_erased_to_the_last_byte(
     rng = random.Random(19001)
     only_rejected, versioned, moved, packaged, bystander = (Person.drawn(rng) for _ in range(5))
     former = f"former.{moved.email}"  # the CRM changed the address since; the history has it
+    packaged.email = packaged.email.replace(".", "_", 1)  # '_' is a wildcard of SQL's like
+    lookalike = packaged.email.replace("_", "x", 1)  # someone else's address, rejected
     _plant(
         cli_duckdb.env,
         [
             *_rejected_only(only_rejected, 1),
+            _reject("raw_events", 2, f"{lookalike};y"),
             _crm_row(versioned, dlt_id="d1"),
             ("insert into raw_crm.customers__tags values ('vip', 'd1', 'd1', 0, 't1')", []),
             *_history(versioned, [f"old{n}.{versioned.email}" for n in range(3)]),
@@ -202,6 +205,8 @@ def test_people_raw_holds_in_unexpected_shapes_are_erased_to_the_last_byte(
     kept = [r for r in history if r["email_hash"] is not None]
     assert [r["customer_id"] for r in kept] == [bystander.customer_id]
     assert dict_rows(cli_duckdb.env, "select * from raw_crm.customers__tags") == []
+    kept_rejects = dict_rows(cli_duckdb.env, "select raw_text from raw_events.rejected_records")
+    assert kept_rejects == [{"raw_text": f"{lookalike};y"}]
     printed = "".join(r.stdout + r.stderr for r in (result, again)).lower()
     assert not any(n.lower() in printed for p in erased for n in p.needles())
 
