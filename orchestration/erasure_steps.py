@@ -228,9 +228,9 @@ def redact_in_place(cur: Any, warehouse: wh.Warehouse, people: list[Person]) -> 
             cur.execute(f'delete from "{dataset}_staging"."{table}"')
             touched.tables.append(f'"{dataset}_staging"."{table}"')
         if texts and _table_exists(warehouse, dataset, rejects.TABLE):
-            where = " or ".join(["lower(raw_text) like %s"] * len(texts))
+            where = " or ".join(["lower(raw_text) like %s escape '\\'"] * len(texts))
             sql = f'delete from "{dataset}"."{rejects.TABLE}" where {where}'
-            cur.execute(wh.placeholders(warehouse, sql), [f"%{t}%" for t in texts])
+            cur.execute(wh.placeholders(warehouse, sql), [f"%{_literal(t)}%" for t in texts])
             touched.tables.append(f'"{dataset}"."{rejects.TABLE}"')
     touched.tables += erasure_rejects.delete(cur, warehouse, people)
     for table in _tables(warehouse, SNAPSHOT_SCHEMA) if ids else []:
@@ -245,6 +245,11 @@ def redact_in_place(cur: Any, warehouse: wh.Warehouse, people: list[Person]) -> 
         cur.execute(wh.placeholders(warehouse, sql), ids)
         touched.tables.append(f'"{SNAPSHOT_SCHEMA}"."{table}"')
     return touched
+
+
+def _literal(text: str) -> str:
+    """``text`` matched literally by ``like ... escape '\\'`` (``_`` and ``%`` are wildcards)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _redact_table(
