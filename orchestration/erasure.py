@@ -140,12 +140,8 @@ def open_requests(warehouse: wh.Warehouse) -> list[dict[str, Any]]:
     return [r for r in reversed(requests(warehouse)) if r["state"] in (PENDING, FAILED)]
 
 
-def carry_out(
-    warehouse: wh.Warehouse, cfg: settings.Settings, addresses: dict[str, str] | None = None
-) -> int:
+def carry_out(warehouse: wh.Warehouse, cfg: settings.Settings) -> int:
     """Carry out every open request (the caller holds the run lock); returns how many.
-
-    ``addresses`` maps a request id to its email while ``erase`` still knows it (never stored).
 
     Raises:
         ErasureConfigError: requests are open but ``ERASURE_SECRET`` is not set.
@@ -162,7 +158,7 @@ def carry_out(
     ids = [r["request_id"] for r in pending]
     started = time.monotonic()
     try:
-        people = erasure_steps.resolve(warehouse, key, pending, addresses)
+        people = erasure_steps.resolve(warehouse, key, pending)
         with wh.cursor(warehouse) as cur:
             erasure_steps.record_suppressions(cur, warehouse, key, people)
             touched = erasure_steps.redact_in_place(cur, warehouse, people)
@@ -227,8 +223,10 @@ def main(customer_id: str | None, email: str | None, requested_by: str | None) -
             request_id = record(warehouse, subject, key, who)
             log.info("erasure request %s recorded (%s, subject %s hashed)", request_id, who,
                      subject.kind)  # fmt: skip
-            addresses = {request_id: subject.value} if subject.kind == "email" else {}
-            done = carry_out(warehouse, settings.load(), addresses)
+            if subject.kind == "email":  # the address is known now only, never stored
+                requested = erasure_steps.Person(request_id, subject_hash(subject, key))
+                erasure_steps.remember_former(warehouse, key, requested, subject.value)
+            done = carry_out(warehouse, settings.load())
     except LockHeld as exc:
         log.error("erase refused, request not recorded, nothing erased: %s Run erase again "
                   "once it has finished.", exc)  # fmt: skip

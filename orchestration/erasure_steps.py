@@ -114,25 +114,23 @@ def datasets() -> list[str]:
     return sorted({cfg.dataset for cfg in sources_config.load().values()})
 
 
-def resolve(
-    warehouse: wh.Warehouse,
-    key: bytes,
-    pending: list[dict[str, Any]],
-    addresses: dict[str, str] | None = None,
-) -> list[Person]:
-    """Find each requested subject's identifiers in the snapshots' history, the declared
-    personal tables and rejected records' text.
-
-    ``addresses`` (request id -> normalised email) is known only while ``erase`` runs: it also
-    finds a person by an address only the snapshot's ``email_hash`` history still holds.
-    """
+def resolve(warehouse: wh.Warehouse, key: bytes, pending: list[dict[str, Any]]) -> list[Person]:
+    """Find each requested subject's identifiers: the hashes already listed for the request
+    (:func:`remember_former`), the snapshots' history, the declared personal tables and
+    rejected records' text."""
     people = [Person(r["request_id"], r["subject_hash"]) for r in pending]
     by_hash = {p.subject_hash: p for p in people}
-    for person in people:  # first, so the raw rows of the ids found there are read below
-        address = (addresses or {}).get(person.request_id)
-        for customer_id in _snapshot_ids(warehouse, key, person, address):
-            person.ids.add(customer_id)
-            by_hash.setdefault(suppression.keyed_hash(key, "customer_id", customer_id), person)
+    by_request = {p.request_id: p for p in people}
+    for hashed, request_id in _listed_for(warehouse, list(by_request)):
+        by_hash.setdefault(hashed, by_request[request_id])
+    for table in _tables(warehouse, SNAPSHOT_SCHEMA):  # first: raw rows of these ids are read
+        if "customer_id" not in _columns(warehouse, SNAPSHOT_SCHEMA, table):
+            continue
+        sql = f'select distinct customer_id from "{SNAPSHOT_SCHEMA}"."{table}"'
+        for (customer_id,) in wh.query(warehouse, sql):
+            person = by_hash.get(suppression.keyed_hash(key, "customer_id", customer_id))
+            if person is not None:
+                person.ids.add(customer_id)
     for dataset, table, declared in personal_tables():
         for schema in (dataset, f"{dataset}_staging"):
             if not _table_exists(warehouse, schema, table):
@@ -150,26 +148,31 @@ def resolve(
     return people
 
 
-def _snapshot_ids(
-    warehouse: wh.Warehouse, key: bytes, person: Person, address: str | None
-) -> set[Any]:
-    """Customer ids of the snapshots' history naming the person: by the keyed hash of the id,
-    or by the md5 ``email_hash`` of ``address`` (an old address raw no longer has)."""
-    found: set[Any] = set()
+def _listed_for(warehouse: wh.Warehouse, request_ids: list[str]) -> list[tuple[str, str]]:
+    """(hash, request id) of the suppression list's entries of these requests."""
+    if not request_ids or not _table_exists(warehouse, suppression.SCHEMA, "erasure_suppressions"):
+        return []
+    marks = ", ".join(["%s"] * len(request_ids))
+    sql = f"select subject_hash, request_id from {suppression.TABLE} where request_id in ({marks})"
+    return [(str(h), str(r)) for h, r in wh.query(warehouse, sql, request_ids)]
+
+
+def remember_former(warehouse: wh.Warehouse, key: bytes, person: Person, address: str) -> None:
+    """List the customer ids whose snapshot history holds ``address`` (an address the CRM has
+    since changed) for ``person``'s request, while ``erase`` still knows the address: a retry
+    of the request then finds them by their hashes."""
+    # dbt's pii_hash: md5 of the trimmed, lower-cased address
+    md5 = hashlib.md5(suppression.normalised("email", address).encode()).hexdigest()
     for table in _tables(warehouse, SNAPSHOT_SCHEMA):
-        columns = _columns(warehouse, SNAPSHOT_SCHEMA, table)
-        if "customer_id" not in columns:
+        if not {"customer_id", "email_hash"} <= set(_columns(warehouse, SNAPSHOT_SCHEMA, table)):
             continue
-        qualified = f'"{SNAPSHOT_SCHEMA}"."{table}"'
-        for (customer_id,) in wh.query(warehouse, f"select distinct customer_id from {qualified}"):
-            if suppression.keyed_hash(key, "customer_id", customer_id) == person.subject_hash:
-                found.add(customer_id)
-        if address and "email_hash" in columns:
-            # dbt's pii_hash: md5 of the trimmed, lower-cased address
-            md5 = hashlib.md5(suppression.normalised("email", address).encode()).hexdigest()
-            sql = f"select distinct customer_id from {qualified} where email_hash = %s"
-            found.update(r[0] for r in wh.query(warehouse, sql, (md5,)) if r[0] is not None)
-    return found
+        sql = (
+            f'select distinct customer_id from "{SNAPSHOT_SCHEMA}"."{table}" where email_hash = %s'
+        )
+        person.ids.update(r[0] for r in wh.query(warehouse, sql, (md5,)) if r[0] is not None)
+    if person.ids:
+        with wh.cursor(warehouse) as cur:
+            record_suppressions(cur, warehouse, key, [person])
 
 
 def _match(
