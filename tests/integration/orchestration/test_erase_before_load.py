@@ -66,3 +66,26 @@ def test_a_person_erased_before_the_first_load_never_lands_even_after_an_address
     assert landed == [{**placeholder, "phone": None}]
     assert dict_rows(cli.env, raw) == [{**placeholder, "phone": None}]
     assert _bytes_hold(Path(cli.env["DUCKDB_PATH"]), needles) == []
+
+
+def test_a_malformed_row_of_an_erased_person_in_a_later_drop_lands_without_its_text(
+    tmp_path: Path,
+) -> None:
+    demo = generate(tmp_path / "demo_data", scale=0.01)
+    cli = real_project_cli(tmp_path, demo, "duckdb", None)
+    cli.env["ERASURE_SECRET"] = SECRET
+    drop = demo / "landing" / "events" / "date=2099-01-01" / "late.jsonl"
+    drop.parent.mkdir(parents=True, exist_ok=True)
+    drop.write_text('{"event_id": "e-erased", "note": "' + EMAIL + '", "broken\n')
+
+    erased = cli("erase", "--email", EMAIL.lower())
+    loaded = cli("ingest", "--source", "events")
+
+    assert (erased.returncode, loaded.returncode) == (0, 0), loaded.stderr[-2000:]
+    rejected = dict_rows(
+        cli.env,
+        "select raw_text, reason from raw_events.rejected_records where location like '%late%'",
+    )
+    assert len(rejected) == 1 and rejected[0]["raw_text"] is None, rejected
+    assert "erased" in rejected[0]["reason"]
+    assert _bytes_hold(Path(cli.env["DUCKDB_PATH"]), [EMAIL]) == []
