@@ -240,7 +240,7 @@ def load(
     report = LoadReport()
     # raises, loading nothing, when it cannot be applied
     suppressions = suppression.listed(wh, selected)
-    with warehouse.held_open(wh):
+    with warehouse.held_open(wh), suppression.applied(suppressions):
         for cfg in selected:
             started = datetime.now(UTC)
             try:

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import os
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +44,11 @@ DDL = f"""create table if not exists {TABLE} (
 ERASED_DOMAIN = "erased.invalid"
 # Whitespace and invisible marks a pasted address may carry at either end (BOM, zero widths).
 _PADDING = re.compile(r"^[\s\ufeff\u200b-\u200d\u2060]+|[\s\ufeff\u200b-\u200d\u2060]+$")
+
+
+# An address inside free text (JSON, CSV, a line of anything); JSON's \uXXXX escapes.
+EMAIL_IN_TEXT = re.compile(r"[^\s\"'<>,;:()\[\]{}\\|/=]+@[^\s\"'<>,;:()\[\]{}\\|/=]+")
+JSON_ESCAPES = re.compile(r"(?:\\u[0-9a-fA-F]{4})+")
 
 
 class SuppressionError(RuntimeError):
@@ -77,6 +84,21 @@ def normalised(kind: str, value: Any) -> str:
         return str(int(value))
     except ValueError:
         return str(value).strip()
+
+
+def _unescaped(match: re.Match[str]) -> str:
+    try:
+        return str(json.loads(f'"{match.group(0)}"'))
+    except ValueError:  # a lone surrogate: leave the text as it was
+        return match.group(0)
+
+
+def addresses_in(text: str) -> set[str]:
+    """Every token of ``text`` that looks like an address, JSON's ``\\uXXXX`` escapes decoded."""
+    found: set[str] = set()
+    for variant in {text, JSON_ESCAPES.sub(_unescaped, text)}:
+        found.update(token.strip(".") for token in EMAIL_IN_TEXT.findall(variant))
+    return found
 
 
 def keyed_hash(key: bytes, kind: str, value: Any) -> str:
@@ -245,3 +267,26 @@ def apply(source: Any, cfg: SourceConfig, suppressions: Suppressions | None) -> 
 def _mapper(suppressions: Suppressions, table: PersonalTable) -> Any:
     """A one-argument map step (dlt passes a second argument to functions that take one)."""
     return lambda item: suppressions.redacted(item, table)
+
+
+_active: Suppressions | None = None  # the list of the load running in this process
+
+
+@contextmanager
+def applied(suppressions: Suppressions | None) -> Iterator[None]:
+    """Make ``suppressions`` the list :func:`withholds` reads while a load runs."""
+    global _active
+    _active = suppressions
+    try:
+        yield
+    finally:
+        _active = None
+
+
+def withholds(raw_text: str) -> bool:
+    """Whether a rejected record's text names an erased person by address (so it is not kept)."""
+    if _active is None or "@" not in raw_text:
+        return False
+    return any(
+        keyed_hash(_active.key, "email", t) in _active.hashes for t in addresses_in(raw_text)
+    )

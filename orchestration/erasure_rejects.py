@@ -7,35 +7,15 @@ is hashed like the subject; the rows that name a subject are deleted by their ke
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ingestion import suppression
 from ingestion import warehouse as wh
+from ingestion.suppression import addresses_in
 
 if TYPE_CHECKING:
     from orchestration.erasure_steps import Person
-
-# An address inside free text (JSON, CSV, a line of anything).
-EMAIL_IN_TEXT = re.compile(r"[^\s\"'<>,;:()\[\]{}\\|/=]+@[^\s\"'<>,;:()\[\]{}\\|/=]+")
-JSON_ESCAPES = re.compile(r"(?:\\u[0-9a-fA-F]{4})+")
-
-
-def _unescaped(match: re.Match[str]) -> str:
-    try:
-        return str(json.loads(f'"{match.group(0)}"'))
-    except ValueError:  # a lone surrogate: leave the text as it was
-        return match.group(0)
-
-
-def addresses_in(text: str) -> set[str]:
-    """Every token of ``text`` that looks like an address, JSON's ``\\uXXXX`` escapes decoded."""
-    found: set[str] = set()
-    for variant in {text, JSON_ESCAPES.sub(_unescaped, text)}:
-        found.update(token.strip(".") for token in EMAIL_IN_TEXT.findall(variant))
-    return found
 
 
 def match(
