@@ -1,7 +1,8 @@
-"""An address erased before its person was ever loaded stays out of raw through the real CRM load.
+"""An address erased before its person was ever loaded stays out of raw through real loads.
 
 The demo CRM serves the person; ``erase --email`` runs first (nothing of them is loaded), then
-the CRM is loaded, then the CRM changes the person's address and is loaded again (issue 19).
+the CRM is loaded, then the CRM changes the person's address and is loaded again; and a later
+event drop's malformed line holding the address is rejected without its text (issue 19).
 """
 
 from __future__ import annotations
