@@ -238,8 +238,9 @@ def load(
         except Exception:  # e.g. a database that is down: that source fails on its own below
             logger.debug("%s: building the source failed; it is reported when it runs", cfg.name)
     report = LoadReport()
-    suppressions = suppression.listed(wh)  # raises, loading nothing, when it cannot be applied
-    with warehouse.held_open(wh):
+    # raises, loading nothing, when it cannot be applied
+    suppressions = suppression.listed(wh, selected)
+    with warehouse.held_open(wh), suppression.applied(suppressions):
         for cfg in selected:
             started = datetime.now(UTC)
             try:

@@ -179,8 +179,9 @@ def replay(sources: list[str] | None = None) -> LoadReport:
     t0 = time.monotonic()
     report = LoadReport()
     wh = warehouse.current(warehouse.LOADER)
-    suppressions = suppression.listed(wh)
-    for cfg in config_mod.select(config_mod.load(), sources):
+    selected = config_mod.select(config_mod.load(), sources)
+    suppressions = suppression.listed(wh, selected)
+    for cfg in selected:
         if cfg.type != "filesystem":
             continue
         result = SourceLoad(cfg.name, cfg.dataset, started_at=datetime.now(UTC))

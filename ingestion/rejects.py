@@ -17,6 +17,8 @@ from dlt.common.schema.typing import TTableSchemaColumns
 from dlt.extract import DltResource
 from dlt.extract.items import DataItemWithMeta
 
+from ingestion import suppression
+
 TABLE = "rejected_records"
 PRIMARY_KEY = ("location", "position")
 MAX_RAW_TEXT = 100_000
@@ -77,6 +79,11 @@ def record(
     reason: str,
 ) -> dict[str, Any]:
     """Build one rejected record row (text made storable: NUL and stray bytes escaped)."""
+    if suppression.withholds(reason):  # a reason may quote the value it refused
+        reason = "refused (reason withheld: it names an erased person)"
+    if raw_text is not None and suppression.withholds(raw_text):
+        raw_text = None
+        reason = f"{reason} (raw_text withheld: it names an erased person)"
     if raw_text is not None and len(raw_text) > MAX_RAW_TEXT:
         raw_text = raw_text[:MAX_RAW_TEXT]
         reason = f"{reason} (raw_text cut to {MAX_RAW_TEXT} characters)"

@@ -13,8 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import os
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +42,13 @@ DDL = f"""create table if not exists {TABLE} (
     added_at timestamp not null
 )"""
 ERASED_DOMAIN = "erased.invalid"
+# Whitespace and invisible marks a pasted address may carry at either end (BOM, zero widths).
+_PADDING = re.compile(r"^[\s\ufeff\u200b-\u200d\u2060]+|[\s\ufeff\u200b-\u200d\u2060]+$")
+
+
+# An address inside free text (JSON, CSV, a line of anything); JSON's \uXXXX escapes.
+EMAIL_IN_TEXT = re.compile(r"[^\s\"'<>,;:()\[\]{}\\|/=]+@[^\s\"'<>,;:()\[\]{}\\|/=]+")
+JSON_ESCAPES = re.compile(r"(?:\\u[0-9a-fA-F]{4})+")
 
 
 class SuppressionError(RuntimeError):
@@ -63,10 +75,30 @@ def _from_dlt_secrets() -> str:
 
 
 def normalised(kind: str, value: Any) -> str:
-    """An identifier as it is hashed: an email trimmed and lower-cased, an id as an integer."""
+    """An identifier as it is hashed: an email trimmed, lower-cased and in Unicode NFKC form
+    (composed and decomposed accents alike), an id as an integer (a source's text id trimmed)."""
     if kind == "email":
-        return str(value).strip().lower()
-    return str(int(value))
+        text = _PADDING.sub("", unicodedata.normalize("NFKC", str(value)))
+        return unicodedata.normalize("NFKC", text.lower())
+    try:
+        return str(int(value))
+    except ValueError:
+        return str(value).strip()
+
+
+def _unescaped(match: re.Match[str]) -> str:
+    try:
+        return str(json.loads(f'"{match.group(0)}"'))
+    except ValueError:  # a lone surrogate: leave the text as it was
+        return match.group(0)
+
+
+def addresses_in(text: str) -> set[str]:
+    """Every token of ``text`` that looks like an address, JSON's ``\\uXXXX`` escapes decoded."""
+    found: set[str] = set()
+    for variant in {text, JSON_ESCAPES.sub(_unescaped, text)}:
+        found.update(token.strip(".") for token in EMAIL_IN_TEXT.findall(variant))
+    return found
 
 
 def keyed_hash(key: bytes, kind: str, value: Any) -> str:
@@ -162,8 +194,12 @@ def _set(row: dict[str, Any], column: str, value: Any) -> None:
         _set(inner, rest, value)
 
 
-def listed(wh: warehouse.Warehouse) -> Suppressions | None:
+def listed(wh: warehouse.Warehouse, sources: Iterable[SourceConfig] = ()) -> Suppressions | None:
     """The suppression list of the warehouse; None when it is empty or does not exist.
+
+    The customer ids of ``sources``' rows that landed redacted (the placeholder address) join
+    it: someone erased by an address before being loaded stays suppressed by id once the
+    source serves them under another address.
 
     Raises:
         SuppressionError: the list holds people but ``ERASURE_SECRET`` is not set, so no row
@@ -188,7 +224,30 @@ def listed(wh: warehouse.Warehouse) -> Suppressions | None:
             f"{len(rows)} erased identifier(s) must be suppressed but {SECRET_ENV} is not set "
             f"(at least {MIN_SECRET_CHARS} characters): nothing loaded"
         )
-    return Suppressions(key, frozenset(str(r[0]) for r in rows))
+    hashes = {str(r[0]) for r in rows}
+    for cfg in sources:
+        for name, table in cfg.personal_data.items():
+            for customer_id in _redacted_ids(wh, cfg.dataset, name, table):
+                hashes.add(keyed_hash(key, "customer_id", customer_id))
+    return Suppressions(key, frozenset(hashes))
+
+
+def _redacted_ids(
+    wh: warehouse.Warehouse, dataset: str, name: str, table: PersonalTable
+) -> list[Any]:
+    """Customer ids of ``dataset.name``'s rows whose address is the erasure's placeholder."""
+    if not table.email:
+        return []
+    found = warehouse.query(
+        wh,
+        "select count(*) from information_schema.columns where table_schema = %s "
+        "and table_name = %s and column_name in (%s, %s)",
+        (dataset, name, table.customer_id, table.email),
+    )
+    if not found or found[0][0] != 2:  # not loaded yet
+        return []
+    sql = f'select "{table.customer_id}" from "{dataset}"."{name}" where "{table.email}" like %s'
+    return [r[0] for r in warehouse.query(wh, sql, (f"%@{ERASED_DOMAIN}",)) if r[0] is not None]
 
 
 def apply(source: Any, cfg: SourceConfig, suppressions: Suppressions | None) -> int:
@@ -208,3 +267,26 @@ def apply(source: Any, cfg: SourceConfig, suppressions: Suppressions | None) -> 
 def _mapper(suppressions: Suppressions, table: PersonalTable) -> Any:
     """A one-argument map step (dlt passes a second argument to functions that take one)."""
     return lambda item: suppressions.redacted(item, table)
+
+
+_active: Suppressions | None = None  # the list of the load running in this process
+
+
+@contextmanager
+def applied(suppressions: Suppressions | None) -> Iterator[None]:
+    """Make ``suppressions`` the list :func:`withholds` reads while a load runs."""
+    global _active
+    _active = suppressions
+    try:
+        yield
+    finally:
+        _active = None
+
+
+def withholds(raw_text: str) -> bool:
+    """Whether a rejected record's text names an erased person by address (so it is not kept)."""
+    if _active is None or "@" not in raw_text:
+        return False
+    return any(
+        keyed_hash(_active.key, "email", t) in _active.hashes for t in addresses_in(raw_text)
+    )

@@ -68,9 +68,9 @@ class Subject:
 
     @classmethod
     def of(cls, kind: str, raw: str) -> Subject:
-        """Normalise: an email trimmed and lower-cased, a customer id as a plain integer."""
+        """Normalise as the suppression list does (``suppression.normalised``)."""
         if kind == "email":
-            value = raw.strip().lower()
+            value = suppression.normalised("email", raw)
             if "@" not in value:
                 raise ErasureConfigError("--email: not an email address (value hidden)")
             return cls(kind, value)
@@ -163,7 +163,7 @@ def carry_out(warehouse: wh.Warehouse, cfg: settings.Settings) -> int:
             erasure_steps.record_suppressions(cur, warehouse, key, people)
             touched = erasure_steps.redact_in_place(cur, warehouse, people)
         erasure_steps.scrub_local_files(warehouse, cfg.dbt_project_dir)
-        if any(person.ids for person in people):  # models derive from raw: rebuild if it changed
+        if any(p.ids or p.emails for p in people):  # models derive from raw and rejects
             rebuild(cfg)
         erasure_physical.purge(warehouse, touched.tables)
     except Exception as exc:
@@ -223,9 +223,13 @@ def main(customer_id: str | None, email: str | None, requested_by: str | None) -
             request_id = record(warehouse, subject, key, who)
             log.info("erasure request %s recorded (%s, subject %s hashed)", request_id, who,
                      subject.kind)  # fmt: skip
+            if subject.kind == "email":  # the address is known now only, never stored
+                requested = erasure_steps.Person(request_id, subject_hash(subject, key))
+                erasure_steps.remember_former(warehouse, key, requested, subject.value)
             done = carry_out(warehouse, settings.load())
     except LockHeld as exc:
-        log.error("erase refused: %s", exc)
+        log.error("erase refused, request not recorded, nothing erased: %s Run erase again "
+                  "once it has finished.", exc)  # fmt: skip
         return EXIT_LOCKED
     except Exception as exc:
         log.error("erasure NOT complete, marked failed; the next run retries it: %s", exc)

@@ -11,6 +11,7 @@ are deleted; the caller then rebuilds the models and removes the bytes below SQL
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
@@ -22,6 +23,7 @@ from typing import Any
 from ingestion import config as sources_config
 from ingestion import suppression
 from ingestion import warehouse as wh
+from orchestration import erasure_rejects
 from orchestration.summary import utcnow
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,7 @@ class Person:
     ids: set[Any] = field(default_factory=set)
     emails: set[str] = field(default_factory=set)
     phones: set[str] = field(default_factory=set)
+    rejected: set[tuple[str, str, int]] = field(default_factory=set)  # dataset, location, position
 
     def hashes(self, key: bytes) -> dict[str, str]:
         """Keyed hash -> kind of every identifier of the person (the request's own included)."""
@@ -112,10 +115,22 @@ def datasets() -> list[str]:
 
 
 def resolve(warehouse: wh.Warehouse, key: bytes, pending: list[dict[str, Any]]) -> list[Person]:
-    """Find each requested subject's identifiers in the declared personal tables (and the
-    customer ids in the snapshots)."""
+    """Find each requested subject's identifiers: the hashes already listed for the request
+    (:func:`remember_former`), the snapshots' history, the declared personal tables and
+    rejected records' text."""
     people = [Person(r["request_id"], r["subject_hash"]) for r in pending]
     by_hash = {p.subject_hash: p for p in people}
+    by_request = {p.request_id: p for p in people}
+    for hashed, request_id in _listed_for(warehouse, list(by_request)):
+        by_hash.setdefault(hashed, by_request[request_id])
+    for table in _tables(warehouse, SNAPSHOT_SCHEMA):  # first: raw rows of these ids are read
+        if "customer_id" not in _columns(warehouse, SNAPSHOT_SCHEMA, table):
+            continue
+        sql = f'select distinct customer_id from "{SNAPSHOT_SCHEMA}"."{table}"'
+        for (customer_id,) in wh.query(warehouse, sql):
+            person = by_hash.get(suppression.keyed_hash(key, "customer_id", customer_id))
+            if person is not None:
+                person.ids.add(customer_id)
     for dataset, table, declared in personal_tables():
         for schema in (dataset, f"{dataset}_staging"):
             if not _table_exists(warehouse, schema, table):
@@ -129,16 +144,35 @@ def resolve(warehouse: wh.Warehouse, key: bytes, pending: list[dict[str, Any]]) 
             for row in wh.query(warehouse, f'select {select} from "{schema}"."{table}"'):
                 values = dict(zip(wanted, row, strict=True))
                 _match(values, declared, key, by_hash, phone)
-    for table in _tables(warehouse, SNAPSHOT_SCHEMA):  # history of someone raw no longer has
-        if "customer_id" not in _columns(warehouse, SNAPSHOT_SCHEMA, table):
-            continue
-        for (customer_id,) in wh.query(
-            warehouse, f'select distinct customer_id from "{SNAPSHOT_SCHEMA}"."{table}"'
-        ):
-            person = by_hash.get(suppression.keyed_hash(key, "customer_id", customer_id))
-            if person is not None:
-                person.ids.add(customer_id)
+    erasure_rejects.match(warehouse, key, by_hash, datasets())
     return people
+
+
+def _listed_for(warehouse: wh.Warehouse, request_ids: list[str]) -> list[tuple[str, str]]:
+    """(hash, request id) of the suppression list's entries of these requests."""
+    if not request_ids or not _table_exists(warehouse, suppression.SCHEMA, "erasure_suppressions"):
+        return []
+    marks = ", ".join(["%s"] * len(request_ids))
+    sql = f"select subject_hash, request_id from {suppression.TABLE} where request_id in ({marks})"
+    return [(str(h), str(r)) for h, r in wh.query(warehouse, sql, request_ids)]
+
+
+def remember_former(warehouse: wh.Warehouse, key: bytes, person: Person, address: str) -> None:
+    """List the customer ids whose snapshot history holds ``address`` (an address the CRM has
+    since changed) for ``person``'s request, while ``erase`` still knows the address: a retry
+    of the request then finds them by their hashes."""
+    # dbt's pii_hash: md5 of the trimmed, lower-cased address
+    md5 = hashlib.md5(suppression.normalised("email", address).encode()).hexdigest()
+    for table in _tables(warehouse, SNAPSHOT_SCHEMA):
+        if not {"customer_id", "email_hash"} <= set(_columns(warehouse, SNAPSHOT_SCHEMA, table)):
+            continue
+        sql = (
+            f'select distinct customer_id from "{SNAPSHOT_SCHEMA}"."{table}" where email_hash = %s'
+        )
+        person.ids.update(r[0] for r in wh.query(warehouse, sql, (md5,)) if r[0] is not None)
+    if person.ids:
+        with wh.cursor(warehouse) as cur:
+            record_suppressions(cur, warehouse, key, [person])
 
 
 def _match(
@@ -188,7 +222,7 @@ def redact_in_place(cur: Any, warehouse: wh.Warehouse, people: list[Person]) -> 
     from ingestion import rejects  # imports dlt: not at the top (see orchestration/lock.py)
 
     touched = Touched()
-    ids = sorted({i for p in people for i in p.ids}, key=str)
+    ids = sorted({str(i) for p in people for i in p.ids})  # compared as text: any id type
     texts = sorted({t.lower() for p in people for t in (*p.emails, *p.phones) if t})
     for dataset, table, declared in personal_tables() if ids else []:
         touched.tables += _redact_table(cur, warehouse, dataset, table, declared, ids)
@@ -197,10 +231,11 @@ def redact_in_place(cur: Any, warehouse: wh.Warehouse, people: list[Person]) -> 
             cur.execute(f'delete from "{dataset}_staging"."{table}"')
             touched.tables.append(f'"{dataset}_staging"."{table}"')
         if texts and _table_exists(warehouse, dataset, rejects.TABLE):
-            where = " or ".join(["lower(raw_text) like %s"] * len(texts))
+            where = " or ".join(["lower(raw_text) like %s escape '\\'"] * len(texts))
             sql = f'delete from "{dataset}"."{rejects.TABLE}" where {where}'
-            cur.execute(wh.placeholders(warehouse, sql), [f"%{t}%" for t in texts])
+            cur.execute(wh.placeholders(warehouse, sql), [f"%{_literal(t)}%" for t in texts])
             touched.tables.append(f'"{dataset}"."{rejects.TABLE}"')
+    touched.tables += erasure_rejects.delete(cur, warehouse, people)
     for table in _tables(warehouse, SNAPSHOT_SCHEMA) if ids else []:
         columns = _columns(warehouse, SNAPSHOT_SCHEMA, table)
         personal = [c for c in columns if c in SNAPSHOT_PERSONAL_COLUMNS]
@@ -208,10 +243,16 @@ def redact_in_place(cur: Any, warehouse: wh.Warehouse, people: list[Person]) -> 
             continue
         sets = ", ".join(f'"{c}" = null' for c in personal)
         marks = ", ".join(["%s"] * len(ids))
-        sql = f'update "{SNAPSHOT_SCHEMA}"."{table}" set {sets} where customer_id in ({marks})'
+        where = f"cast(customer_id as varchar) in ({marks})"
+        sql = f'update "{SNAPSHOT_SCHEMA}"."{table}" set {sets} where {where}'
         cur.execute(wh.placeholders(warehouse, sql), ids)
         touched.tables.append(f'"{SNAPSHOT_SCHEMA}"."{table}"')
     return touched
+
+
+def _literal(text: str) -> str:
+    """``text`` matched literally by ``like ... escape '\\'`` (``_`` and ``%`` are wildcards)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _redact_table(
@@ -225,7 +266,7 @@ def _redact_table(
     if not _table_exists(warehouse, dataset, table):
         return []
     marks = ", ".join(["%s"] * len(ids))
-    key = f'"{declared.customer_id}" in ({marks})'
+    key = f'cast("{declared.customer_id}" as varchar) in ({marks})'
     touched = [f'"{dataset}"."{table}"']
     for nested in declared.nested:
         child = f"{table}__{nested}"
