@@ -99,6 +99,15 @@ class FileDrop:
             self._committed = batch.marker
 
 
-def file_drops(configs: list[SourceConfig]) -> list[NewBatches]:
-    """A feed per ``filesystem`` source among ``configs`` (the others have no feed yet)."""
-    return [FileDrop.of(c) for c in configs if c.type == "filesystem"]
+def feeds_of(configs: list[SourceConfig]) -> list[NewBatches]:
+    """A feed per ``filesystem`` and ``postgres_cdc`` source among ``configs`` (the REST and
+    cursor-based database sources have none: a scheduled run reads them)."""
+    from orchestration.slot_feed import SlotChanges
+
+    found: list[NewBatches] = []
+    for config in configs:
+        if config.type == "filesystem":
+            found.append(FileDrop.of(config))
+        elif config.type == "postgres_cdc":
+            found.append(SlotChanges.of(config))
+    return found

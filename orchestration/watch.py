@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestration import runner
-from orchestration.feeds import Batch, NewBatches, file_drops
+from orchestration.feeds import Batch, NewBatches, feeds_of
 
 log = logging.getLogger(__name__)
 
@@ -209,13 +209,13 @@ def main(options: WatchOptions) -> int:
 
     try:
         configs = sources.select(sources.load(), options.sources)
-        feeds = file_drops(configs)
+        feeds = feeds_of(configs)
     except sources.SourceConfigError as exc:
         log.error("configuration error: %s", exc)
         return runner.EXIT_CONFIG
     if not feeds:
         names = ", ".join(c.name for c in configs) or "none"
-        log.error("configuration error: no filesystem source to watch (sources: %s)", names)
+        log.error("configuration error: no filesystem or postgres_cdc source (sources: %s)", names)
         return runner.EXIT_CONFIG
     watcher = Watcher(feeds, options)
     log.info(

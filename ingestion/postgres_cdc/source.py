@@ -42,6 +42,7 @@ class Slot:
     url: str
     name: str
     max_retained_wal_bytes: int
+    publication: str
 
 
 SLOTS: dict[str, Slot] = {}  # by system, set when the source is built
@@ -85,7 +86,8 @@ def postgres_cdc_source(
     )
     url = engine_url(resolve_secret(credentials, where=f"{name}.credentials"), name)
     slot_name = settings.slot or f"{name}_cdc"
-    SLOTS[name] = Slot(url, slot_name, settings.max_retained_wal_bytes)
+    publication = settings.publication or f"{name}_cdc"
+    SLOTS[name] = Slot(url, slot_name, settings.max_retained_wal_bytes, publication)
     del run  # nothing is rejected; the table exists for a uniform raw layer
     return [rejects.rejected_records_resource(name), _changes(url, slot_name, settings, name)]
 
