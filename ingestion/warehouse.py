@@ -255,6 +255,17 @@ def execute(warehouse: Warehouse, sql: str, rows: Sequence[Sequence[Any]] = ((),
             cur.execute(placeholders(warehouse, sql), tuple(params))
 
 
+def table_exists(wh: Warehouse, schema: str, table: str) -> bool:
+    """Whether ``schema.table`` exists."""
+    rows = query(
+        wh,
+        "select count(*) from information_schema.tables where table_schema = %s "
+        "and table_name = %s",
+        (schema, table),
+    )
+    return bool(rows and rows[0][0])
+
+
 def table_counts(wh: Warehouse, dataset: str) -> dict[str, int]:
     """Row count of every data table in ``dataset`` (dlt's own ``_dlt_*`` tables excluded)."""
     listed = query(

@@ -25,7 +25,7 @@ def match(
     from ingestion import rejects  # imports dlt: not at the top (see orchestration/lock.py)
 
     for dataset in datasets:
-        if not _exists(warehouse, dataset, rejects.TABLE):
+        if not wh.table_exists(warehouse, dataset, rejects.TABLE):
             continue
         sql = (
             f'select location, position, raw_text from "{dataset}"."{rejects.TABLE}" '
@@ -49,13 +49,3 @@ def delete(cur: Any, warehouse: wh.Warehouse, people: Iterable[Person]) -> list[
         cur.execute(wh.placeholders(warehouse, sql), (location, position))
         touched.append(f'"{dataset}"."{rejects.TABLE}"')
     return touched
-
-
-def _exists(warehouse: wh.Warehouse, schema: str, table: str) -> bool:
-    rows = wh.query(
-        warehouse,
-        "select count(*) from information_schema.tables where table_schema = %s "
-        "and table_name = %s",
-        (schema, table),
-    )
-    return bool(rows and rows[0][0])

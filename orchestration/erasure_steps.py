@@ -70,16 +70,6 @@ class Touched:
     tables: list[str] = field(default_factory=list)
 
 
-def _table_exists(warehouse: wh.Warehouse, schema: str, table: str) -> bool:
-    rows = wh.query(
-        warehouse,
-        "select count(*) from information_schema.tables where table_schema = %s "
-        "and table_name = %s",
-        (schema, table),
-    )
-    return bool(rows and rows[0][0])
-
-
 def _tables(warehouse: wh.Warehouse, schema: str) -> list[str]:
     rows = wh.query(
         warehouse,
@@ -133,7 +123,7 @@ def resolve(warehouse: wh.Warehouse, key: bytes, pending: list[dict[str, Any]]) 
                 person.ids.add(customer_id)
     for dataset, table, declared in personal_tables():
         for schema in (dataset, f"{dataset}_staging"):
-            if not _table_exists(warehouse, schema, table):
+            if not wh.table_exists(warehouse, schema, table):
                 continue
             present = set(_columns(warehouse, schema, table))
             phone = "phone" if "phone" in present else None
@@ -150,7 +140,9 @@ def resolve(warehouse: wh.Warehouse, key: bytes, pending: list[dict[str, Any]]) 
 
 def _listed_for(warehouse: wh.Warehouse, request_ids: list[str]) -> list[tuple[str, str]]:
     """(hash, request id) of the suppression list's entries of these requests."""
-    if not request_ids or not _table_exists(warehouse, suppression.SCHEMA, "erasure_suppressions"):
+    if not request_ids or not wh.table_exists(
+        warehouse, suppression.SCHEMA, "erasure_suppressions"
+    ):
         return []
     marks = ", ".join(["%s"] * len(request_ids))
     sql = f"select subject_hash, request_id from {suppression.TABLE} where request_id in ({marks})"
@@ -230,7 +222,7 @@ def redact_in_place(cur: Any, warehouse: wh.Warehouse, people: list[Person]) -> 
         for table in _tables(warehouse, f"{dataset}_staging"):  # dlt empties them every merge
             cur.execute(f'delete from "{dataset}_staging"."{table}"')
             touched.tables.append(f'"{dataset}_staging"."{table}"')
-        if texts and _table_exists(warehouse, dataset, rejects.TABLE):
+        if texts and wh.table_exists(warehouse, dataset, rejects.TABLE):
             where = " or ".join(["lower(raw_text) like %s escape '\\'"] * len(texts))
             sql = f'delete from "{dataset}"."{rejects.TABLE}" where {where}'
             cur.execute(wh.placeholders(warehouse, sql), [f"%{_literal(t)}%" for t in texts])
@@ -263,14 +255,14 @@ def _redact_table(
     declared: sources_config.PersonalTable,
     ids: list[Any],
 ) -> list[str]:
-    if not _table_exists(warehouse, dataset, table):
+    if not wh.table_exists(warehouse, dataset, table):
         return []
     marks = ", ".join(["%s"] * len(ids))
     key = f'cast("{declared.customer_id}" as varchar) in ({marks})'
     touched = [f'"{dataset}"."{table}"']
     for nested in declared.nested:
         child = f"{table}__{nested}"
-        if _table_exists(warehouse, dataset, child):
+        if wh.table_exists(warehouse, dataset, child):
             sql = (
                 f'delete from "{dataset}"."{child}" where _dlt_root_id in '
                 f'(select _dlt_id from "{dataset}"."{table}" where {key})'

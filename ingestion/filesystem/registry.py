@@ -78,13 +78,7 @@ def _epoch_us(value: datetime) -> int:
 def read(dataset: str, source_name: str) -> dict[str, Registered]:
     """Every registered file of a source, its newest entry winning (empty before the first load)."""
     wh = warehouse.current(warehouse.LOADER)
-    exists = warehouse.query(
-        wh,
-        "select count(*) from information_schema.tables where table_schema = %s "
-        "and table_name = %s",
-        (dataset, TABLE),
-    )
-    if not exists or not exists[0][0]:
+    if not warehouse.table_exists(wh, dataset, TABLE):
         return {}
     rows = warehouse.query(
         wh,
