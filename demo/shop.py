@@ -10,6 +10,7 @@ import io
 import logging
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 from demo import settings
 from demo.state import SHOP_DB
@@ -88,6 +89,21 @@ def create_indexes(conn: sqlite3.Connection) -> None:
         conn.execute(ddl)
 
 
+def connect_postgres(url: str) -> Any:
+    """A psycopg2 connection to the database a SQLAlchemy-style URL names."""
+    import psycopg2
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    return psycopg2.connect(
+        host=parsed.host,
+        port=parsed.port,
+        user=parsed.username,
+        password=parsed.password,
+        dbname=parsed.database,
+    )
+
+
 def copy_to_postgres(demo_dir: str | Path, url: str, schema: str = "public") -> dict[str, int]:
     """Create the shop schema in PostgreSQL and copy every row of `shop.sqlite` into it.
 
@@ -102,19 +118,10 @@ def copy_to_postgres(demo_dir: str | Path, url: str, schema: str = "public") -> 
     Returns:
         Rows copied per table.
     """
-    import psycopg2
     from psycopg2 import sql
-    from sqlalchemy.engine import make_url
 
-    parsed = make_url(url)
     source = sqlite3.connect(Path(demo_dir) / SHOP_DB)
-    target = psycopg2.connect(
-        host=parsed.host,
-        port=parsed.port,
-        user=parsed.username,
-        password=parsed.password,
-        dbname=parsed.database,
-    )
+    target = connect_postgres(url)
     copied = {}
     try:
         with target, target.cursor() as cur:

@@ -14,7 +14,7 @@ import sqlite3
 from pathlib import Path
 
 from demo import settings
-from demo.shop import TABLES
+from demo.shop import TABLES, connect_postgres
 from demo.state import SHOP_DB
 
 KEYS = {"products": "product_id", "orders": "order_id", "order_items": "order_item_id"}
@@ -26,19 +26,10 @@ def sync_to_postgres(demo_dir: str | Path, url: str, schema: str = "public") -> 
     Returns:
         Rows changed per ``<table>.<operation>`` (insert, update, delete).
     """
-    import psycopg2
     from psycopg2 import sql
-    from sqlalchemy.engine import make_url
 
-    parsed = make_url(url)
     source = sqlite3.connect(Path(demo_dir) / SHOP_DB)
-    target = psycopg2.connect(
-        host=parsed.host,
-        port=parsed.port,
-        user=parsed.username,
-        password=parsed.password,
-        dbname=parsed.database,
-    )
+    target = connect_postgres(url)
     target.autocommit = True
     changed: dict[str, int] = {}
     try:

@@ -49,6 +49,13 @@ SecretValue = Annotated[str | dict[str, Any], PlainValidator(_secret)]
 WindowFormat = Annotated[str, AfterValidator(check_format)]
 
 
+def bare_entries(value: object) -> object:
+    """A mapping whose entries may be bare (``products:`` with nothing under it): empty dicts."""
+    if isinstance(value, dict):
+        return {name: {} if spec is None else spec for name, spec in value.items()}
+    return value
+
+
 def key_path(parts: tuple[int | str, ...]) -> str:
     """``("tables", "orders", "cursor")`` as ``tables.orders.cursor``; list indexes as ``[0]``."""
     text = ""

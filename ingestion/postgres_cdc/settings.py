@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import Field, PositiveInt, StringConstraints, field_validator
 
-from ingestion.typed_settings import ColumnNames, Settings
+from ingestion.typed_settings import ColumnNames, Settings, bare_entries
 
 # a replication slot's name: lower-case letters, digits and underscores (PostgreSQL's rule)
 SlotName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,63}$")]
@@ -43,6 +43,4 @@ class PostgresCdcSettings(Settings):
     @classmethod
     def _bare_tables(cls, value: object) -> object:
         """``products:`` with nothing under it is a table with default settings."""
-        if isinstance(value, dict):
-            return {name: {} if spec is None else spec for name, spec in value.items()}
-        return value
+        return bare_entries(value)

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, PositiveInt, field_validator, model_validator
 
-from ingestion.typed_settings import ColumnNames, Settings, WindowFormat
+from ingestion.typed_settings import ColumnNames, Settings, WindowFormat, bare_entries
 
 Backend = Literal["pyarrow", "connectorx", "sqlalchemy", "pandas"]
 NonNegativeSeconds = Annotated[float, Field(ge=0)]
@@ -59,6 +59,4 @@ class SqlDatabaseSettings(Settings):
     @classmethod
     def _bare_tables(cls, value: object) -> object:
         """``products:`` with nothing under it is a table with default settings."""
-        if isinstance(value, dict):
-            return {name: {} if spec is None else spec for name, spec in value.items()}
-        return value
+        return bare_entries(value)
