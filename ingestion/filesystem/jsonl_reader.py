@@ -1,115 +1,166 @@
 """JSON lines: parsed line by line (``properties`` is an object there, kept as JSON text).
 
-orjson reads a number too small or too large for a double, or an integer past 64 bits, as a
-different value (``1e-400`` as 0.0); such lines are re-read by Python's parser and rejected.
+Lines are taken in blocks: a block whose every line is a JSON object with no misread number
+(``jsonl_numbers.py``) is parsed in one pass; any other block is read line by line, each bad
+line rejected alone with its number and reason. Each batch is built with the cyclic garbage
+collector paused: parsed lines hold no cycles, and each collection would walk them all.
 """
 
 from __future__ import annotations
 
-import json
-import math
-import re
-from collections.abc import Iterable, Iterator
+import gc
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from itertools import chain, islice
+from operator import itemgetter
 from typing import IO, Any
 
 import orjson
 import pyarrow as pa
 
 from ingestion.filesystem.contract import Chunk, FileContract, reject
+from ingestion.filesystem.jsonl_numbers import marked_lines, number_problem, suspect
 from ingestion.filesystem.lines import printable, text_lines, undecodable
-from ingestion.filesystem.values import json_text
+
+BLOCK_LINES = 1024
+
+
+class _Batch:
+    """The JSON objects of a batch with their line numbers and texts, and the lines rejected."""
+
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+        self.numbers: list[int] = []
+        self.texts: list[str] = []
+        self.rejected: list[dict[str, Any]] = []
 
 
 def jsonl_line_chunks(
     lines: Iterable[tuple[int, str]], contract: FileContract, location: str
 ) -> Iterator[tuple[Chunk | None, list[dict[str, Any]]]]:
     """Parse JSON lines one by one; a line that is not a JSON object is rejected alone."""
-    records: list[dict[str, Any]] = []
-    numbers: list[int] = []
-    texts: list[str] = []
-    rejected: list[dict[str, Any]] = []
-    for number, line in lines:
+    rows = iter(lines)
+    size = contract.line_batch_rows
+    while True:
+        with _collector_paused():
+            batch = _Batch()
+            while len(batch.numbers) < size:  # a block never takes more lines than the batch holds
+                block = list(islice(rows, min(BLOCK_LINES, size - len(batch.numbers))))
+                if not block:
+                    break
+                if not _whole_block(block, batch):
+                    _line_by_line(block, batch, contract, location)
+            full = len(batch.numbers) >= size
+            chunk = _chunk_from_records(batch) if batch.numbers else None
+            rejected = batch.rejected
+            del batch  # its objects freed while paused, not walked by the next collection
+        yield chunk, rejected
+        if not full:
+            return
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off for the block (as it was before afterwards)."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
+def _whole_block(block: list[tuple[int, str]], batch: _Batch) -> bool:
+    """Add a block whose every line is a JSON object with no misread number; False otherwise
+    (nothing added)."""
+    texts = [line for _, line in block]
+    try:
+        values = list(map(orjson.loads, texts))  # raises for blank lines and lines not UTF-8 too
+    except orjson.JSONDecodeError:
+        return False
+    if set(map(type, values)) != {dict}:
+        return False
+    marked = marked_lines(texts)
+    if marked is None:
+        return False
+    for index in marked:
+        if suspect(texts[index]) and number_problem(texts[index]):
+            return False
+    batch.records += values
+    batch.numbers += [number for number, _ in block]
+    batch.texts += texts
+    return True
+
+
+def _line_by_line(
+    block: list[tuple[int, str]], batch: _Batch, contract: FileContract, location: str
+) -> None:
+    for number, line in block:
         if not line.strip():
             continue
         not_utf8 = undecodable(line)
         if not_utf8:
-            rejected.append(reject(contract, location, number, printable(line), not_utf8))
+            batch.rejected.append(reject(contract, location, number, printable(line), not_utf8))
             continue
         try:
             value = orjson.loads(line)
         except orjson.JSONDecodeError as exc:
-            rejected.append(reject(contract, location, number, line, f"invalid JSON ({exc})"))
+            reason = f"invalid JSON ({exc})"
+            batch.rejected.append(reject(contract, location, number, line, reason))
             continue
-        changed = _SUSPECT.search(line) and _number_problem(line)
+        changed = suspect(line) and number_problem(line)
         if changed:
-            rejected.append(reject(contract, location, number, line, changed))
+            batch.rejected.append(reject(contract, location, number, line, changed))
             continue
         if not isinstance(value, dict):
-            rejected.append(reject(contract, location, number, line, "line is not a JSON object"))
+            reason = "line is not a JSON object"
+            batch.rejected.append(reject(contract, location, number, line, reason))
             continue
-        records.append(value)
-        numbers.append(number)
-        texts.append(line)
-        if len(numbers) >= contract.line_batch_rows:
-            yield _chunk_from_records(records, numbers, texts), rejected
-            records, numbers, texts, rejected = [], [], [], []
-    yield (_chunk_from_records(records, numbers, texts) if numbers else None), rejected
+        batch.records.append(value)
+        batch.numbers.append(number)
+        batch.texts.append(line)
 
 
-_SUSPECT = re.compile(r"[0-9][eE][-+]?[0-9]{3}|[0-9]{20}")
+def _chunk_from_records(batch: _Batch) -> Chunk:
+    records = batch.records
+    names = list(dict.fromkeys(chain.from_iterable(records)))  # every key, first seen first
+    columns: Iterable[Sequence[Any]]
+    if len(names) > 1 and len(names) == min(map(len, records)):  # every record has every key
+        columns = zip(*map(itemgetter(*names), records), strict=True)
+    else:
+        columns = ([record.get(name) for record in records] for name in names)
+    arrays = {name: _column(values) for name, values in zip(names, columns, strict=True)}
+    return Chunk(pa.table(arrays) if arrays else pa.table({}), batch.numbers, batch.texts)
 
 
-def _exact_float(text: str) -> float:
-    value = float(text)
-    mantissa = re.split("[eE]", text)[0]
-    if math.isinf(value) or (value == 0.0 and mantissa.strip("-+0.")):
-        raise ValueError(f"the number {text} is out of the float64 range")
-    return value
+_NESTED = frozenset({dict, list})
 
 
-def _exact_int(text: str) -> int:
-    value = int(text)
-    if not -(2**63) <= value < 2**64:
-        raise ValueError(f"the integer {text} does not fit 64 bits")
-    return value
-
-
-def _number_problem(line: str) -> str | None:
-    """Why a JSON line holds a number orjson would read as another value, or None."""
-    try:
-        json.loads(line, parse_float=_exact_float, parse_int=_exact_int)
-    except ValueError as exc:
-        return f"invalid JSON ({exc}; it would load as a different value)"
-    return None
-
-
-def _chunk_from_records(
-    records: list[dict[str, Any]], numbers: list[int], texts: list[str]
-) -> Chunk:
-    names: list[str] = []
-    for record in records:
-        for key in record:
-            if key not in names:
-                names.append(key)
-    columns = {name: [record.get(name) for record in records] for name in names}
-    arrays = {name: _column(values) for name, values in columns.items()}
-    return Chunk(pa.table(arrays) if arrays else pa.table({}), numbers, texts)
-
-
-def _column(values: list[Any]) -> pa.Array:
+def _column(values: Sequence[Any]) -> pa.Array:
     """One key's values: typed by Arrow when all are of one kind, else each value's JSON text.
 
     Objects and lists are kept as their JSON text, not as Arrow structs (which would add the
     keys of other rows as nulls and turn integers into floats); mixed kinds too (Arrow would
     read ``true`` next to ``1.5`` as 1.0).
     """
-    kinds = {type(v) for v in values if v is not None}
-    if len(kinds) == 1 and not kinds & {dict, list}:
+    try:  # the common case first: text (orjson parses no bytes, the other input Arrow takes)
+        array = pa.array(values, type=pa.string())
+        if array.null_count < len(array):
+            return array
+    except pa.ArrowTypeError:
+        pass
+    kinds = set(map(type, values))
+    kinds.discard(type(None))
+    if len(kinds) == 1 and not kinds & _NESTED:
         try:
             return pa.array(values)
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
             pass
-    return pa.array([v if v is None or isinstance(v, str) else json_text(v) for v in values])
+    dumps, option = orjson.dumps, orjson.OPT_NON_STR_KEYS  # orjson parses no NaN: no check
+    return pa.array(
+        [v if v is None or type(v) is str else dumps(v, option=option).decode() for v in values]
+    )
 
 
 def read_jsonl(

@@ -1,0 +1,233 @@
+"""The fast JSON lines reader gives exactly what the line-by-line reference gives.
+
+The reference (``tests/support/jsonl_reference.py``) is the reader as it was. Generated files of
+nasty lines (numbers near the float64 and 64-bit bounds inside and outside strings, hex ids,
+nested objects and lists, mixed kinds per key, duplicate keys, escapes, bytes that are not
+UTF-8, blank and non-object lines, CR/CRLF endings, a byte order mark) must give equal yields:
+the same Arrow tables (column order, types, values), line numbers, raw texts and rejects.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ingestion.filesystem import jsonl_reader
+from ingestion.filesystem.contract import FileContract
+from tests.support import jsonl_reference
+
+EXAMPLES = int(os.environ.get("JSONL_EXAMPLES", "150"))
+SETTINGS = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=os.environ.get("FUZZ_RANDOM", "") == "",
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+KEYS = ["event_id", "customer_id", "properties", "a", "b", "é", 'q"k', "3e456"]
+BOUNDS = [
+    -(2**63), -(2**63) - 1, 2**63 - 1, 2**63, 2**64 - 1, 2**64, 10**19, -(10**19), 10**25,
+    -9999999999999999999, 1234567890123456789,
+]  # fmt: skip
+FLOAT_TEXTS = [
+    "1e-400", "-1e-400", "2.4703282292062327e-324", "2.4703282292062328e-324", "5e-324",
+    "1.7976931348623157e308", "0e-999", "0.000e-500", "1e400", "1E-0400", "1.5e+300", "1e-99",
+    "0." + "0" * 330 + "1", "1" + "0" * 30 + ".5", "-0.0", "0.1", "1e5", "3e456",
+]  # fmt: skip
+TEXTS = ["3e456", "12345678901234567890", "1e-400", "x", "", "é", "😀", 'a"b', "a\\b",
+         "\u0000", "line\nbreak", "ab3E-999cd", "0" * 40]  # fmt: skip
+
+
+def _float_text() -> st.SearchStrategy[str]:
+    digits = st.text("0123456789", min_size=1, max_size=25)
+    exponent = st.tuples(st.sampled_from("eE"), st.sampled_from(["", "+", "-"]),
+                         st.text("0123456789", min_size=1, max_size=4))  # fmt: skip
+    return st.builds(
+        lambda sign, whole, frac, exp: (
+            sign + (whole.lstrip("0") or "0") + (f".{frac}" if frac else "") + "".join(exp or ())
+        ),
+        st.sampled_from(["", "-"]), digits, st.none() | digits, st.none() | exponent,
+    )  # fmt: skip
+
+
+def _string_text() -> st.SearchStrategy[str]:
+    text = st.sampled_from(TEXTS) | st.text(max_size=8)
+    return st.builds(lambda s, ascii_only: json.dumps(s, ensure_ascii=ascii_only),
+                     text, st.booleans())  # fmt: skip
+
+
+PLAIN = st.one_of(
+    st.sampled_from(["null", "true", "false"]),
+    st.integers(-(10**6), 10**6).map(str),
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+    _string_text(),
+)
+NASTY = st.one_of(
+    st.integers(-(2**66), 2**66).map(str),
+    st.sampled_from(BOUNDS).map(str),
+    st.sampled_from(FLOAT_TEXTS),
+    _float_text(),
+)
+SCALARS = st.one_of(PLAIN, PLAIN, PLAIN, NASTY)
+
+
+def _object(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    pair = st.tuples(st.sampled_from(KEYS).map(json.dumps), children)
+    return st.lists(pair, max_size=5).map(lambda ps: "{" + ",".join(map(":".join, ps)) + "}")
+
+
+def _array(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    return st.lists(children, max_size=4).map(lambda xs: "[" + ",".join(xs) + "]")
+
+
+VALUES = st.recursive(SCALARS, lambda kids: _array(kids) | _object(kids), max_leaves=12)
+ODD_LINES = ["", " ", "\t", "\u00a0", "{", '{"a": 1,}', '{"a": NaN}', '{"a": 1} x', "\ufeff{}",
+             "{}", '{"a":1}{"b":2}']  # fmt: skip
+NOT_UTF8 = [b"\xff", b"\xc3(", b"\xe9", b"\xed\xa0\x80"]
+SPACES = st.sampled_from(["", " ", "\t", "  "])
+LINES = st.one_of(
+    st.builds(lambda a, o, b: a + o + b, SPACES, _object(VALUES), SPACES),
+    _object(VALUES),
+    _object(VALUES),
+    VALUES,  # arrays and scalars: not objects
+    st.sampled_from(ODD_LINES),
+    st.builds(lambda o, cut: o[:cut], _object(VALUES), st.integers(0, 40)),  # cut short
+)
+
+
+@st.composite
+def jsonl_files(draw: st.DrawFn) -> bytes:
+    """A JSON lines file: generated lines, some with bytes that are not UTF-8."""
+    chunks = []
+    for line in draw(st.lists(LINES, max_size=40)):
+        raw = line.encode()
+        if draw(st.integers(0, 15)) == 0:
+            at = draw(st.integers(0, len(raw)))
+            raw = raw[:at] + draw(st.sampled_from(NOT_UTF8)) + raw[at:]
+        chunks.append(raw)
+    ending = draw(st.sampled_from([b"\n", b"\r\n", b"\r"]))
+    body = ending.join(chunks) + (ending if draw(st.booleans()) else b"")
+    return (b"\xef\xbb\xbf" if draw(st.booleans()) else b"") + body
+
+
+def _yields(chunks: Iterator[tuple[Any, list[dict[str, Any]]]]) -> list[Any]:
+    """Each yield as comparable values: table schema, columns, lines, raw texts, rejects (but
+    the instant they were made)."""
+    out = []
+    for chunk, rejected in chunks:
+        table = None
+        if chunk is not None:
+            table = (str(chunk.table.schema), chunk.table.num_rows, chunk.table.to_pydict(),
+                     chunk.lines, chunk.raw_texts)  # fmt: skip
+        out.append((table, [{k: v for k, v in r.items() if k != "rejected_at"} for r in rejected]))
+    return out
+
+
+def _both(data: bytes, batch_rows: int) -> tuple[list[Any], list[Any]]:
+    contract = FileContract(columns={"event_id": "string"}, batch_rows=batch_rows)
+    want = _yields(jsonl_reference.read_jsonl(io.BytesIO(data), "f.jsonl", contract))
+    got = _yields(jsonl_reader.read_jsonl(io.BytesIO(data), "f.jsonl", contract))
+    return want, got
+
+
+@pytest.fixture
+def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(jsonl_reader, "BLOCK_LINES", 4)
+
+
+@pytest.mark.usefixtures("small_blocks")
+@given(data=jsonl_files(), batch_rows=st.integers(1, 9))
+@SETTINGS
+def test_generated_files_read_exactly_as_the_reference_reads_them(data: bytes, batch_rows: int):
+    want, got = _both(data, batch_rows)
+
+    assert got == want
+
+
+@given(lines=st.lists(st.tuples(st.integers(1, 10**6), LINES | st.text(max_size=30)), max_size=30))
+@SETTINGS
+def test_given_lines_with_breaks_and_lone_surrogates_read_as_the_reference_reads_them(lines):
+    lines = [(n, text.replace("é", "\udcc3").replace("x", "\n")) for n, text in lines]
+    contract = FileContract(columns={"event_id": "string"}, batch_rows=3)
+
+    want = _yields(jsonl_reference.jsonl_line_chunks(lines, contract, "f"))
+    got = _yields(jsonl_reader.jsonl_line_chunks(lines, contract, "f"))
+
+    assert got == want
+
+
+def test_a_file_of_many_blocks_and_batches_reads_as_the_reference_reads_it():
+    rows = []
+    for i in range(6000):
+        row = {"event_id": f"{i * 2654435761 % 2**64:016x}", "customer_id": i if i % 7 else None,
+               "properties": {"n": i / 3, "tags": ["a", i]} if i % 5 else "text"}  # fmt: skip
+        rows.append(json.dumps(row))
+    rows[2500] = '{"event_id": "3e456", "big": 1e-400}'
+    rows[2501] = '{"event_id": "3e457", "big": 1e-400}'
+    rows[4100] = '{"event_id": "y", "big": -9223372036854775809}'
+    rows[5000] = "[1, 2]"
+    data = ("\n".join(rows) + "\n").encode()
+    assert sum(bool(re.search(r"[0-9][eE][0-9]{3}", row)) for row in rows) > 100  # a mark in text
+
+    want, got = _both(data, batch_rows=2048)
+
+    assert got == want
+    rejected = [r["position"] for _, records in got for r in records]
+    assert rejected == [2501, 2502, 4101, 5001]
+
+
+def test_a_line_holding_a_line_break_does_not_hide_the_misread_number_of_the_next():
+    lines = [(1, '{"a":\n1}'), (2, '{"b":\r1e-400}'), (3, "{}"), (4, '{"c": "3e456"}')]
+    contract = FileContract(columns={"event_id": "string"}, batch_rows=10)
+
+    want = _yields(jsonl_reference.jsonl_line_chunks(lines, contract, "f"))
+    got = _yields(jsonl_reader.jsonl_line_chunks(lines, contract, "f"))
+
+    assert got == want
+    assert [r["position"] for r in got[0][1]] == [2]
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ('{"a": 1e-400}', "out of the float64 range"),
+        ('{"a": 2.4703282292062327e-324}', "out of the float64 range"),
+        ('{"a": -9223372036854775809}', "does not fit 64 bits"),
+        ('{"a": 18446744073709551616}', "does not fit 64 bits"),
+        ('{"a": 1, "a": 1e-400}', "out of the float64 range"),
+        ('{"id": "3e-456", "a": [{"b": 1e-999}]}', "out of the float64 range"),
+        ('{"a": "x\\"", "b": 0.0e-500, "c": 1E-0400}', "out of the float64 range"),
+    ],
+)
+def test_a_number_orjson_would_misread_rejects_its_line(line: str, reason: str):
+    want, got = _both((line + "\n").encode(), batch_rows=10)
+
+    assert got == want
+    [(table, [record])] = got
+    assert table is None and record["position"] == 1 and reason in record["reason"]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"id": "3e456", "n": 12}',
+        '{"id": "-9223372036854775809", "s": "1e-400"}',
+        '{"a": 9223372036854775807, "b": -9223372036854775808, "c": 18446744073709551615}',
+        '{"a": 5e-324, "b": 0e-999, "c": 1.7976931348623157e308, "d": 1e-99}',
+        '{"a\\"1e-400": 1, "b": "\\\\1e-400"}',
+    ],
+)
+def test_a_number_read_as_written_loads_even_when_its_text_looks_suspect(line: str):
+    want, got = _both((line + "\n").encode(), batch_rows=10)
+
+    assert got == want
+    [(table, rejected)] = got
+    assert table is not None and not rejected
