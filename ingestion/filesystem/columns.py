@@ -30,6 +30,7 @@ from ingestion.filesystem.values import (
     INT64_MIN,
     Bad,
     as_text,
+    buffer_holds,
     by_value,
     instant_range,
     json_text,
@@ -102,7 +103,9 @@ def _as_json_text(array: pa.Array, name: str) -> tuple[pa.Array, Bad]:
             orjson.loads(value)
         except orjson.JSONDecodeError as exc:
             bad[index] = f"column {name!r}: {shown(value)} is not valid JSON ({exc})"
-    escapes = rows_where(pc.match_substring(array, "\\u0000"))  # checked as an escape below
+    escapes = []  # rows holding the text \u0000, checked as an escape below
+    if buffer_holds(array, b"\\u0000"):
+        escapes = rows_where(pc.match_substring(array, "\\u0000"))
     for index in escapes and rows_where(pc.match_substring_regex(array, NUL_ESCAPE)):
         bad[index] = f"column {name!r}: JSON text holds \\u0000, which PostgreSQL cannot hold"
     return null_where(array, bad), bad

@@ -8,6 +8,7 @@ hold (bytes that are not UTF-8, NUL) and instants outside what every reader hold
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -89,9 +90,23 @@ def text_problems(array: pa.Array, name: str) -> tuple[pa.Array, Bad]:
                     f"{exc.start + 1}); text must be UTF-8"
                 )
         array = null_where(array, bad)
-    for index in rows_where(pc.match_substring(array, "\x00")):
-        bad[index] = f"column {name!r}: holds a NUL character, which PostgreSQL cannot store"
+    if buffer_holds(array, b"\x00"):
+        for index in rows_where(pc.match_substring(array, "\x00")):
+            bad[index] = f"column {name!r}: holds a NUL character, which PostgreSQL cannot store"
     return null_where(array, bad), bad
+
+
+def buffer_holds(array: pa.Array, needle: bytes) -> bool:
+    """Whether a text array's data buffer holds these bytes, in one pass over the buffer: False
+    means no value holds them; True (and any other array) means a value may."""
+    if not isinstance(array, pa.Array) or not pa.types.is_string(array.type):
+        return True
+    data = array.buffers()[2]
+    if data is None or data.size == 0:
+        return False
+    if needle == b"\x00":  # the smallest byte: a vectorised minimum
+        return bool(np.frombuffer(data, dtype=np.uint8).min() == 0)
+    return re.search(re.escape(needle), memoryview(data)) is not None
 
 
 def by_value(

@@ -5,6 +5,7 @@ nasty lines (numbers near the float64 and 64-bit bounds inside and outside strin
 nested objects and lists, mixed kinds per key, duplicate keys, escapes, bytes that are not
 UTF-8, blank and non-object lines, CR/CRLF endings, a byte order mark) must give equal yields:
 the same Arrow tables (column order, types, values), line numbers, raw texts and rejects.
+The typing's one-pass buffer check for NUL and ``\\u0000`` is checked here too.
 """
 
 from __future__ import annotations
@@ -16,12 +17,15 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ingestion.filesystem import jsonl_reader
 from ingestion.filesystem.contract import FileContract
+from ingestion.filesystem.values import buffer_holds, text_problems
 from tests.support import jsonl_reference
 
 EXAMPLES = int(os.environ.get("JSONL_EXAMPLES", "150"))
@@ -231,3 +235,32 @@ def test_a_number_read_as_written_loads_even_when_its_text_looks_suspect(line: s
     assert got == want
     [(table, rejected)] = got
     assert table is not None and not rejected
+
+
+@pytest.mark.parametrize(
+    ("values", "needle", "may"),
+    [
+        (["abc", None, "d\x00e"], b"\x00", True),
+        (["abc", None, "de"], b"\x00", False),
+        ([None, None], b"\x00", False),
+        ([], b"\x00", False),
+        (['{"a": "\\u0000"}', "{}"], b"\\u0000", True),
+        (['{"a": "\\\\u0000"}'], b"\\u0000", True),  # an escaped backslash: exact check decides
+        (['{"a": "u0000"}', "{}"], b"\\u0000", False),
+    ],
+)
+def test_a_text_buffer_without_the_bytes_spares_the_search_per_value(values, needle, may):
+    array = pa.array(values, type=pa.string())
+
+    assert buffer_holds(array, needle) is may
+    found = pc.any(pc.match_substring(array, needle.decode())).as_py() or False
+    assert found <= may  # never False where a value holds the bytes
+
+
+def test_a_nul_in_a_sliced_text_column_is_still_found_and_its_row_reported():
+    array = pa.array(["a\x00", "b", "c\x00d", "e"], type=pa.string()).slice(1)
+
+    typed, bad = text_problems(array, "note")
+
+    assert list(bad) == [1] and "NUL" in bad[1]
+    assert typed.to_pylist() == ["b", None, "e"]
