@@ -155,6 +155,17 @@ class _Checker:
         return top
 
 
+def _per_row(first: StepResult | None, second: StepResult | None) -> str:
+    """The same ratio per raw row loaded for each day (the two days differ in size)."""
+    if not (first and second and first.rows and second.rows and first.wall_s and second.wall_s):
+        return ""
+    ratio = (second.wall_s / second.rows) / (first.wall_s / first.rows)
+    return (
+        f"Per raw row loaded that day: {ratio:.2f}× "
+        f"({second.rows:,} rows on day 2, {first.rows:,} on day 1)."
+    )
+
+
 def evaluate(
     steps: dict[str, StepResult], warehouses: list[str], scale: float
 ) -> list[TargetResult]:
@@ -226,6 +237,7 @@ def evaluate(
             "<=",
             "x",
             baseline="first dbt build",
+            note=_per_row(first, second),
         )
         c.seconds(
             f"e2e_{wh}",
