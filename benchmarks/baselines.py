@@ -61,7 +61,28 @@ def limits(bench: Bench) -> None:
         step.rows = _copy_rows(bench, step) or bench.steps["prep.csv_export"].rows
         ws.psql("drop schema bench_limits cascade")
         csv_path.unlink(missing_ok=True)
+    if bench.steps["limit.duckdb_read"].ok:
+        for wh in bench.s.warehouses:
+            if wh not in ("duckdb", "postgres"):
+                continue
+            if wh == "postgres":
+                ws.create_database("benchdltfloor")
+            bench.run_step(
+                f"limit.dlt_{wh}",
+                "dlt alone: the same event rows as Arrow, merged on event_id",
+                "limit",
+                [*mod, "dlt-floor", "--db", str(db), "--work", str(lim)],
+                ws.wh_env(wh, "dltfloor"),
+                wh,
+            )
     db.unlink(missing_ok=True)
+    bench.run_step(
+        "limit.python_floor",
+        "start-up of a loader process: Python and its imports",
+        "limit",
+        [*mod, "python-floor"],
+        env,
+    )
     crm = bench.sources_cfg.get("crm") or {}
     params = ((crm.get("resource_defaults") or {}).get("endpoint") or {}).get("params") or {}
     page_size = int(params.get("limit", 1000))

@@ -107,6 +107,66 @@ def export_csv(db_path: Path, out: Path) -> None:
     emit_result(rows=rows)
 
 
+def dlt_floor(db_path: Path, work: Path) -> None:
+    """dlt alone: the rows DuckDB read, as typed Arrow batches, merged on ``event_id`` into a new
+    dataset of the environment's warehouse the way the loader asks (its destination settings,
+    Parquet files, staged rows declared de-duplicated)."""
+    import dlt
+    import duckdb
+
+    from ingestion import warehouse
+
+    con = duckdb.connect(str(db_path), read_only=True)
+    con.execute("set timezone = 'UTC'")
+    tables = [
+        r[0]
+        for r in con.execute(
+            "select table_name from information_schema.tables where table_name like 'events_%'"
+        ).fetchall()
+    ]
+    parts = []
+    for table in tables:
+        cols = {
+            r[0]
+            for r in con.execute(
+                "select column_name from information_schema.columns where table_name = ?", [table]
+            ).fetchall()
+        }
+        parts.append(_typed(table.removeprefix("events_"), cols))
+    query = " union all ".join(parts)
+    batches = con.execute(
+        f"select * from ({query}) where event_id is not null and occurred_at is not null"
+    ).to_arrow_reader(200_000)
+    events = dlt.resource(
+        batches,
+        name="events",
+        write_disposition="merge",
+        primary_key="event_id",
+        file_format="parquet",
+    )
+    events.apply_hints(additional_table_hints={"x-stage-data-deduplicated": True})
+    pipeline = dlt.pipeline(
+        "dlt_floor",
+        destination=warehouse.destination(warehouse.current(warehouse.LOADER)),
+        dataset_name="dlt_floor",
+        pipelines_dir=str(work / "dlt_floor_pipelines"),
+    )
+    pipeline.run(events)
+    counts = pipeline.last_trace.last_normalize_info.row_counts
+    emit_result(rows=counts.get("events", 0))
+
+
+def python_floor() -> None:
+    """What every loader process pays before its first row: Python and the loader's imports."""
+    import dlt  # noqa: F401
+    import pyarrow  # noqa: F401
+
+    import ingestion.pipelines  # noqa: F401
+    import orchestration.cli  # noqa: F401
+
+    emit_result(rows=0)
+
+
 def http_pages(base_url: str, token_file: Path | None, page_size: int, paths: list[str]) -> None:
     """Fetch every page of the given API collections with a bare ``requests`` loop."""
     import requests
@@ -208,6 +268,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--sqlite", type=Path, required=True)
     p.add_argument("--table", action="append", required=True)
     p.add_argument("--driver", choices=["sqlite3", "connectorx", "sqlalchemy"], default="sqlite3")
+    p = sub.add_parser("dlt-floor")
+    p.add_argument("--db", type=Path, required=True)
+    p.add_argument("--work", type=Path, required=True)
+    sub.add_parser("python-floor")
     p = sub.add_parser("naive-to-sql")
     p.add_argument("--events-dir", type=Path, required=True)
     p.add_argument("--rows", type=int, default=1_000_000)
@@ -219,6 +283,10 @@ def main(argv: list[str] | None = None) -> None:
         export_csv(args.db, args.out)
     elif args.op == "http-pages":
         http_pages(args.base_url, args.token_file, args.page_size, args.path)
+    elif args.op == "dlt-floor":
+        dlt_floor(args.db, args.work)
+    elif args.op == "python-floor":
+        python_floor()
     elif args.op == "db-select":
         db_select(args.sqlite, args.table, args.driver)
     else:

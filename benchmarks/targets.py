@@ -94,13 +94,33 @@ class _Checker:
         )
 
     def ratio(
-        self, target_id: str, label: str, step_id: str, limit_id: str, threshold: float
+        self,
+        target_id: str,
+        label: str,
+        step_id: str,
+        limit_id: str,
+        threshold: float,
+        floors: tuple[str, ...] = (),
     ) -> None:
         step, limit = self._timed(step_id), self._ok(limit_id)
         value = step.wall_s / limit.wall_s if step and limit else None  # type: ignore[operator]
         base = self.steps[limit_id].label if limit_id in self.steps else limit_id
         lower = step is not None and not step.ok
-        self.add(target_id, label, step_id, value, threshold, "<=", "x", base, lower_bound=lower)
+        note = self._floors(floors, limit)
+        self.add(
+            target_id, label, step_id, value, threshold, "<=", "x", base, note, lower_bound=lower
+        )
+
+    def _floors(self, floor_ids: tuple[str, ...], limit: StepResult | None) -> str:
+        """What parts of the same work cost on their own, as multiples of the limit."""
+        parts = []
+        for floor_id in floor_ids:
+            floor = self._ok(floor_id)
+            if floor and limit:
+                parts.append(
+                    f"{floor.label}: {floor.wall_s / limit.wall_s:.2f}× ({floor.wall_s:.1f} s)"
+                )  # type: ignore[operator]
+        return "; ".join(parts) + "." if parts else ""
 
     def seconds(
         self, target_id: str, label: str, step_id: str, threshold: float, absolute: bool = True
@@ -135,6 +155,17 @@ class _Checker:
         return top
 
 
+def _per_row(first: StepResult | None, second: StepResult | None) -> str:
+    """The same ratio per raw row loaded for each day (the two days differ in size)."""
+    if not (first and second and first.rows and second.rows and first.wall_s and second.wall_s):
+        return ""
+    ratio = (second.wall_s / second.rows) / (first.wall_s / first.rows)
+    return (
+        f"Per raw row loaded that day: {ratio:.2f}× "
+        f"({second.rows:,} rows on day 2, {first.rows:,} on day 1)."
+    )
+
+
 def evaluate(
     steps: dict[str, StepResult], warehouses: list[str], scale: float
 ) -> list[TargetResult]:
@@ -157,6 +188,7 @@ def evaluate(
             "duckdb.ingest.events",
             "limit.duckdb_read",
             1.5,
+            ("limit.dlt_duckdb", "limit.python_floor"),
         )
     if "postgres" in warehouses:
         c.ratio(
@@ -165,6 +197,7 @@ def evaluate(
             "postgres.ingest.events",
             "limit.pg_copy",
             1.3,
+            ("limit.dlt_postgres", "limit.python_floor"),
         )
     for wh in (w for w in warehouses if w in DBT_BUILD_LIMIT_S):  # Spark: no targets yet
         c.ratio(
@@ -173,6 +206,7 @@ def evaluate(
             f"{wh}.ingest.shop",
             "limit.db_shop",
             2.0,
+            ("limit.python_floor",),
         )
         c.ratio(
             f"crm_{wh}",
@@ -180,6 +214,7 @@ def evaluate(
             f"{wh}.ingest.crm",
             "limit.http_crm",
             2.0,
+            ("limit.python_floor",),
         )
         c.seconds(
             f"noop_{wh}",
@@ -202,6 +237,7 @@ def evaluate(
             "<=",
             "x",
             baseline="first dbt build",
+            note=_per_row(first, second),
         )
         c.seconds(
             f"e2e_{wh}",

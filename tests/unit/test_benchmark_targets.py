@@ -24,6 +24,33 @@ def test_a_missed_ratio_target_says_by_how_much() -> None:
     assert "20% over" in events.missed_by
 
 
+def test_a_ratio_names_the_floors_measured_beside_it_as_multiples_of_the_limit() -> None:
+    steps = {
+        s.id: s
+        for s in [
+            _step("limit.duckdb_read", 2.0),
+            _step("limit.dlt_duckdb", 5.0),
+            _step("duckdb.ingest.events", 8.0),
+        ]
+    }
+    events = {t.id: t for t in targets.evaluate(steps, ["duckdb"], 1000)}["events_duckdb"]
+    assert "limit.dlt_duckdb: 2.50× (5.0 s)" in events.note
+    assert "python_floor" not in events.note  # not measured: not named
+
+
+def test_day_two_ratio_also_says_its_cost_per_row_loaded_that_day() -> None:
+    steps = {
+        s.id: s
+        for s in [
+            _step("duckdb.dbt.day1", 20.0, rows=1_000),
+            _step("duckdb.dbt.day2", 22.0, rows=1_100),
+        ]
+    }
+    day2 = {t.id: t for t in targets.evaluate(steps, ["duckdb"], 1000)}["incremental_duckdb"]
+    assert day2.value == 1.1 and day2.met is False
+    assert "Per raw row loaded that day: 1.00×" in day2.note
+
+
 def test_targets_without_their_steps_are_not_measured_rather_than_met() -> None:
     found = {t.id: t for t in targets.evaluate({}, ["duckdb", "postgres"], 1000)}
     assert found["dbt_postgres"].met is None

@@ -50,6 +50,8 @@ def test_benchmark_at_tiny_scale_measures_limits_and_loaders_and_writes_report(
     # The bare read and the loader saw the same event files (the loader rejects bad lines).
     assert steps["limit.duckdb_read"]["rows"] >= steps["duckdb.ingest.events"]["rows"] > 0
     assert steps["limit.http_crm"]["rows"] > 0 and steps["limit.db_shop"]["rows"] > 0
+    # dlt alone lands every valid row DuckDB read; the loader lands the same ones.
+    assert steps["limit.dlt_duckdb"]["rows"] == steps["duckdb.ingest.events"]["rows"]
     for step in steps.values():
         assert step["ok"], step
         if not step["derived"]:
@@ -64,6 +66,8 @@ def test_benchmark_at_tiny_scale_measures_limits_and_loaders_and_writes_report(
     assert found["events_duckdb"]["value"] == (
         steps["duckdb.ingest.events"]["wall_s"] / steps["limit.duckdb_read"]["wall_s"]
     )
+    assert "dlt alone" in found["events_duckdb"]["note"]
+    assert "start-up of a loader process" in found["crm_duckdb"]["note"]
     assert found["dbt_duckdb"]["met"] is None  # skipped here, so reported as not measured
     table = (results / "smoke.md").read_text()
     assert "| step | warehouse | rows | wall s | rows/s | peak RSS |" in table
