@@ -45,9 +45,9 @@ def marked_lines(texts: list[str]) -> list[int] | None:
     return sorted(found)
 
 
-def suspect(line: str, line_marks: bytes | None = None) -> bool:
+def suspect(line: str) -> bool:
     """Whether a valid JSON line shows a mark outside its strings (keys are strings too)."""
-    line_marks = marks(line) if line_marks is None else line_marks
+    line_marks = marks(line)
     if not marked(line_marks):
         return False
     if b"\\" in line_marks:  # an escaped quote may hide a string's end: strip strings by grammar
