@@ -5,7 +5,8 @@ nasty lines (numbers near the float64 and 64-bit bounds inside and outside strin
 nested objects and lists, mixed kinds per key, duplicate keys, escapes, bytes that are not
 UTF-8, blank and non-object lines, CR/CRLF endings, a byte order mark) must give equal yields:
 the same Arrow tables (column order, types, values), line numbers, raw texts and rejects.
-The typing's one-pass buffer check for NUL and ``\\u0000`` is checked here too.
+The typing's one-pass buffer check for NUL and ``\\u0000``, and its DuckDB kept per thread,
+are checked here too.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import io
 import json
 import os
 import re
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingestion.filesystem import jsonl_reader
+from ingestion.filesystem import columns, jsonl_reader
 from ingestion.filesystem.contract import FileContract
 from ingestion.filesystem.values import buffer_holds, text_problems
 from tests.support import jsonl_reference
@@ -264,3 +266,20 @@ def test_a_nul_in_a_sliced_text_column_is_still_found_and_its_row_reported():
 
     assert list(bad) == [1] and "NUL" in bad[1]
     assert typed.to_pylist() == ["b", None, "e"]
+
+
+def test_the_json_check_keeps_one_duckdb_per_thread_and_answers_alike_in_each():
+    values = pa.array(['{"a": 1}', "{", None, '"x"'])
+    first, again = columns._duckdb_json_valid(values), columns._duckdb_json_valid(values)
+    other: dict[str, Any] = {}
+
+    def check() -> None:
+        other["answer"] = columns._duckdb_json_valid(values).to_pylist()
+        other["con"] = columns._duckdb()
+
+    thread = threading.Thread(target=check)
+    thread.start()
+    thread.join()
+
+    assert first.to_pylist() == again.to_pylist() == other["answer"] == [True, False, None, True]
+    assert columns._duckdb() is columns._duckdb() and other["con"] is not columns._duckdb()
