@@ -38,7 +38,7 @@ class _Batch:
 def jsonl_line_chunks(
     lines: Iterable[tuple[int, str]], contract: FileContract, location: str
 ) -> Iterator[tuple[Chunk | None, list[dict[str, Any]]]]:
-    """Parse JSON lines one by one; a line that is not a JSON object is rejected alone."""
+    """Parse JSON lines into batches; a line that is not a JSON object is rejected alone."""
     rows = iter(lines)
     size = contract.line_batch_rows
     while True:
