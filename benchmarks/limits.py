@@ -11,6 +11,7 @@ import os
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
 from benchmarks.measure import emit_result
 
@@ -79,18 +80,14 @@ def _typed(fmt: str, columns: set[str]) -> str:
     return f"select {select} from events_{fmt}"
 
 
-def export_csv(db_path: Path, out: Path) -> None:
-    """Write the rows DuckDB read (see ``duckdb_read``) as one typed CSV for ``COPY``."""
-    import duckdb
-
-    con = duckdb.connect(str(db_path), read_only=True)
-    con.execute("set timezone = 'UTC'")
+def _valid_rows(con: Any) -> str:
+    """The query of the rows DuckDB read (see ``duckdb_read``), typed, with their required
+    fields present."""
     parts = []
     for (table,) in con.execute(
         "select table_name from information_schema.tables where table_name like 'events_%'"
         " order by 1"
     ).fetchall():
-        fmt = table.removeprefix("events_")
         cols = {
             r[0]
             for r in con.execute(
@@ -98,9 +95,18 @@ def export_csv(db_path: Path, out: Path) -> None:
                 [table],
             ).fetchall()
         }
-        parts.append(_typed(fmt, cols))
+        parts.append(_typed(table.removeprefix("events_"), cols))
     query = " union all ".join(parts)
-    valid = f"select * from ({query}) where event_id is not null and occurred_at is not null"
+    return f"select * from ({query}) where event_id is not null and occurred_at is not null"
+
+
+def export_csv(db_path: Path, out: Path) -> None:
+    """Write the rows DuckDB read as one typed CSV for ``COPY``."""
+    import duckdb
+
+    con = duckdb.connect(str(db_path), read_only=True)
+    con.execute("set timezone = 'UTC'")
+    valid = _valid_rows(con)
     con.execute(f"copy ({valid}) to '{out}' (header, delimiter ',')")
     rows = con.execute(f"select count(*) from ({valid})").fetchone()[0]
     con.close()
@@ -118,25 +124,7 @@ def dlt_floor(db_path: Path, work: Path) -> None:
 
     con = duckdb.connect(str(db_path), read_only=True)
     con.execute("set timezone = 'UTC'")
-    tables = [
-        r[0]
-        for r in con.execute(
-            "select table_name from information_schema.tables where table_name like 'events_%'"
-        ).fetchall()
-    ]
-    parts = []
-    for table in tables:
-        cols = {
-            r[0]
-            for r in con.execute(
-                "select column_name from information_schema.columns where table_name = ?", [table]
-            ).fetchall()
-        }
-        parts.append(_typed(table.removeprefix("events_"), cols))
-    query = " union all ".join(parts)
-    batches = con.execute(
-        f"select * from ({query}) where event_id is not null and occurred_at is not null"
-    ).to_arrow_reader(200_000)
+    batches = con.execute(_valid_rows(con)).to_arrow_reader(200_000)
     events = dlt.resource(
         batches,
         name="events",
