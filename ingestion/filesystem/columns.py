@@ -82,7 +82,7 @@ _LOCAL = threading.local()
 
 
 def _duckdb() -> duckdb.DuckDBPyConnection:
-    """This thread's in-memory DuckDB (opening one costs ~20 ms, the check of a batch ~9 ms); a
+    """This thread's in-memory DuckDB (opening one costs more than checking a batch); a
     forked process opens its own."""
     pid, con = getattr(_LOCAL, "duckdb", (None, None))
     if con is None or pid != os.getpid():

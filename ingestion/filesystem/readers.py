@@ -3,9 +3,9 @@
 Fast path first (``pyarrow.parquet`` and ``pyarrow.csv`` streaming readers, CSV with explicit
 string columns); a CSV file whose fast read fails is read on line by line from the first row the
 fast read did not deliver, so each bad line is rejected on its own with its line number and
-reason. JSON lines are always parsed line by line because ``properties`` is an object there and
-must be kept as JSON text (as sent). Every reader streams: memory is bounded by the batch size,
-not by the file size.
+reason. JSON lines are parsed by orjson in blocks (``properties`` is an object there, kept as
+JSON text), each line of a block with a bad line on its own. Every reader streams: memory is
+bounded by the batch size, not by the file size.
 """
 
 from __future__ import annotations
