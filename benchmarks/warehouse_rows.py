@@ -46,6 +46,20 @@ def connect(env: dict[str, str]) -> Any:
     )
 
 
+def dict_rows(env: dict[str, str], sql: str) -> list[dict[str, Any]]:
+    """All rows of one query on the warehouse ``env`` selects, as column -> value."""
+    conn = connect(env)
+    if conn is None:
+        raise FileNotFoundError(f"no DuckDB file at {env['DUCKDB_PATH']}")
+    try:
+        cur = conn.cursor()
+        cur.execute(sql)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    finally:
+        conn.close()
+
+
 def snapshot(env: dict[str, str]) -> LoadCounts:
     """Rows per load id of every raw table in the warehouse that ``env`` selects."""
     conn = connect(env)

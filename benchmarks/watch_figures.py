@@ -13,20 +13,8 @@ import statistics
 from datetime import UTC, datetime
 from typing import Any
 
-from benchmarks.warehouse_rows import _connect
+from benchmarks.warehouse_rows import dict_rows
 from demo.stream import Landed
-
-
-def dict_rows(env: dict[str, str], sql: str) -> list[dict[str, Any]]:
-    """All rows of one query on the warehouse ``env`` names, as column -> value."""
-    conn = _connect(env)
-    try:
-        cur = conn.cursor()
-        cur.execute(sql)
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
-    finally:
-        conn.close()
 
 
 def _utc(value: Any) -> float:
