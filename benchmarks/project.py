@@ -15,6 +15,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("benchmarks")
 
 
+NOTHING_NEW = "dbt build again, nothing new"
+
+
 def ingest(
     bench: Bench, step_id: str, label: str, wh: str, sources: list[str] | None, instance: str = ""
 ) -> StepResult:
@@ -87,13 +90,15 @@ def no_op(bench: Bench, wh: str) -> None:
 
 
 def next_day(bench: Bench, wh: str) -> None:
-    """One run of every source after ``demo advance``, then the incremental ``dbt build``."""
+    """One run of every source after ``demo advance``, the incremental ``dbt build``, and the
+    same build again with nothing new (what any build costs, whatever it finds)."""
     step = ingest(
         bench, f"{wh}.ingest.day2", f"ingest, {bench.which} (day 2, incremental)", wh, bench.only
     )
     if bench.s.skip_dbt:
         return
     dbt_build(bench, f"{wh}.dbt.day2", "dbt build (day 2, incremental)", wh, step.rows)
+    dbt_build(bench, f"{wh}.dbt.nothing_new", NOTHING_NEW, wh, 0)
     bench.derived(
         f"{wh}.e2e.day2",
         "whole day end to end (day 2)",

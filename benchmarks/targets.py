@@ -179,6 +179,7 @@ def evaluate(
                 f"{wh}.history.next_day",
                 f"{wh}.history.full_refresh",
                 HISTORY_FACTOR,
+                (f"{wh}.history.nothing_new",),
             )
         return c.results
     if "duckdb" in warehouses:
@@ -237,7 +238,11 @@ def evaluate(
             "<=",
             "x",
             baseline="first dbt build",
-            note=_per_row(first, second),
+            note=" ".join(
+                n
+                for n in (_per_row(first, second), c._floors((f"{wh}.dbt.nothing_new",), first))
+                if n
+            ),
         )
         c.seconds(
             f"e2e_{wh}",

@@ -44,11 +44,13 @@ def test_day_two_ratio_also_says_its_cost_per_row_loaded_that_day() -> None:
         for s in [
             _step("duckdb.dbt.day1", 20.0, rows=1_000),
             _step("duckdb.dbt.day2", 22.0, rows=1_100),
+            _step("duckdb.dbt.nothing_new", 5.0, rows=0),
         ]
     }
     day2 = {t.id: t for t in targets.evaluate(steps, ["duckdb"], 1000)}["incremental_duckdb"]
     assert day2.value == 1.1 and day2.met is False
     assert "Per raw row loaded that day: 1.00×" in day2.note
+    assert day2.note.endswith("duckdb.dbt.nothing_new: 0.25× (5.0 s).")  # a build's own floor
 
 
 def test_targets_without_their_steps_are_not_measured_rather_than_met() -> None:
@@ -150,7 +152,9 @@ def test_a_history_run_checks_the_next_day_against_a_full_refresh_only() -> None
             _step("duckdb.history.next_day", 20.0),
             _step("duckdb.history.full_refresh", 100.0),
             _step("duckdb.history.next_day_full_tests", 30.0),
+            _step("duckdb.history.nothing_new", 15.0),
         ]
     }
     found = targets.evaluate(steps, ["duckdb"], 100)
     assert [(t.id, t.value, t.met) for t in found] == [("history_duckdb", 0.2, True)]
+    assert found[0].note == "duckdb.history.nothing_new: 0.15× (15.0 s)."
