@@ -77,3 +77,22 @@
 {% macro default__remove_rows(condition, partition) -%}
     delete from {{ this }} as target where {{ condition }}
 {%- endmacro %}
+
+{#- Indexes on an incremental model's load-id columns where the engine needs them: a
+    PostgreSQL btree finds the newest kept load and a build's touched rows without a scan;
+    DuckDB's zone maps and Spark's files need none. -#}
+{% macro load_id_indexes(columns) -%}
+    {{ return(adapter.dispatch('load_id_indexes', 'customer_analytics')(columns)) }}
+{%- endmacro %}
+
+{% macro default__load_id_indexes(columns) -%}
+    {{ return([]) }}
+{%- endmacro %}
+
+{% macro postgres__load_id_indexes(columns) -%}
+    {%- set indexes = [] -%}
+    {%- for column in columns -%}
+        {%- do indexes.append({'columns': [column]}) -%}
+    {%- endfor -%}
+    {{ return(indexes) }}
+{%- endmacro %}

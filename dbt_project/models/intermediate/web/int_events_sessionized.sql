@@ -5,6 +5,7 @@
         incremental_strategy=upsert_strategy(),
         partition_by=date_partitions('event_date'),
         on_schema_change='fail',
+        indexes=load_id_indexes(['_dlt_load_id', '_sessionized_load_id']),
         pre_hook="{{ record_build_window('_sessionized_load_id') }}"
     )
 }}

@@ -5,6 +5,7 @@
         incremental_strategy=append_strategy(),
         partition_by=date_partitions('session_date'),
         on_schema_change='fail',
+        indexes=load_id_indexes(['_sessionized_load_id']),
         pre_hook=[
             "{{ record_build_window('_sessionized_load_id') }}",
             "
