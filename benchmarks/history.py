@@ -56,24 +56,29 @@ def phases(bench: Bench) -> None:
 
 
 def next_day(bench: Bench, wh: str, days: int) -> None:
-    """The next day's load, then three builds from the same warehouse state."""
+    """The next day's load, then its builds from the same warehouse state."""
     step = project.ingest(bench, f"{wh}.history.ingest_next", f"ingest day {days + 1}", wh, None)
     rows = step.rows
     saved = snapshot(bench, wh)
-    builds = [
-        ("next_day", f"dbt build of day {days + 1} (incremental, tests on touched rows)", []),
-        ("nothing_new", project.NOTHING_NEW, []),
+    builds = [  # (name, label, dbt args, raw rows the build is for)
+        ("next_day", f"dbt build of day {days + 1} (incremental, tests on touched rows)", [], rows),
+        ("nothing_new", project.NOTHING_NEW, [], 0),
         (
             "next_day_full_tests",
             f"dbt build of day {days + 1} (incremental, tests on the whole history)",
             FULL_HISTORY,
+            rows,
         ),
-        ("full_refresh", f"dbt build --full-refresh of all {days + 1} days", ["--full-refresh"]),
+        (
+            "full_refresh",
+            f"dbt build --full-refresh of all {days + 1} days",
+            ["--full-refresh"],
+            rows,
+        ),
     ]
-    for name, label, args in builds:
+    for name, label, args, built in builds:
         if name == "next_day_full_tests":
             restore(bench, wh, saved)
-        built = 0 if name == "nothing_new" else rows
         step = project.dbt_build(bench, f"{wh}.history.{name}", label, wh, built, args)
         target = Path(bench.ws.wh_env(wh)["DBT_TARGET_PATH"]) / "run_results.json"
         step.details.update(test_seconds(target))

@@ -106,12 +106,12 @@ class _Checker:
         value = step.wall_s / limit.wall_s if step and limit else None  # type: ignore[operator]
         base = self.steps[limit_id].label if limit_id in self.steps else limit_id
         lower = step is not None and not step.ok
-        note = self._floors(floors, limit)
+        note = self.floors(floors, limit)
         self.add(
             target_id, label, step_id, value, threshold, "<=", "x", base, note, lower_bound=lower
         )
 
-    def _floors(self, floor_ids: tuple[str, ...], limit: StepResult | None) -> str:
+    def floors(self, floor_ids: tuple[str, ...], limit: StepResult | None) -> str:
         """What parts of the same work cost on their own, as multiples of the limit."""
         parts = []
         for floor_id in floor_ids:
@@ -240,7 +240,7 @@ def evaluate(
             baseline="first dbt build",
             note=" ".join(
                 n
-                for n in (_per_row(first, second), c._floors((f"{wh}.dbt.nothing_new",), first))
+                for n in (_per_row(first, second), c.floors((f"{wh}.dbt.nothing_new",), first))
                 if n
             ),
         )
