@@ -1,10 +1,14 @@
-{#- One scan, a row per threshold the refused share exceeds: one row warns, two fail the build. -#}
-{% test quarantine_share(model, column_name, warn_share=none, error_share=none) %}
+{#- One scan, a row per threshold the refused share exceeds: one row warns, two fail the build.
+    With `rows_column`, each row counts many: `column_name` refused of `rows_column`. -#}
+{% test quarantine_share(model, column_name, warn_share=none, error_share=none, rows_column=none) %}
     {{ config(warn_if='>=1', error_if='>=2') }}
     {%- set warn_share = var('quarantine_warn_share', 0.01) if warn_share is none
         else warn_share -%}
     {%- set error_share = var('quarantine_error_share', 0.05) if error_share is none
         else error_share -%}
+    {%- set total_rows = 'sum(' ~ rows_column ~ ')' if rows_column else 'count(*)' -%}
+    {%- set quarantined_rows = 'sum(' ~ column_name ~ ')' if rows_column
+        else 'sum(case when ' ~ column_name ~ ' is not null then 1 else 0 end)' -%}
 {%- if warn_share | float > error_share | float -%}
     {{ exceptions.raise_compiler_error(
         "quarantine_share on " ~ model ~ ": warn_share " ~ warn_share
@@ -12,8 +16,8 @@
 {%- endif %}
 with counted as (
     select
-        count(*) as total_rows,
-        sum(case when {{ column_name }} is not null then 1 else 0 end) as quarantined_rows
+        {{ total_rows }} as total_rows,
+        {{ quarantined_rows }} as quarantined_rows
     from {{ model }}
 ),
 

@@ -7,7 +7,7 @@
     ('raw_shop.orders', 'base_shop__orders', 'order_id'),
     ('raw_shop.orders', 'int_orders_validated', 'order_id'),
     ('raw_shop.order_items', 'base_shop__order_items', 'order_item_id'),
-    ('raw_events.events', 'base_events__events', 'event_id'),
+    ('raw_events.events', 'int_events_refused', 'event_id'),
 ] -%}
 with
 

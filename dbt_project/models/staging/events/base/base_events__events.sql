@@ -1,5 +1,5 @@
 {{ config(materialized='view') }}
-{#- A view: its two readers (stg_events__events, quarantine_rows) scan it once each. -#}
+{#- A view: its readers (stg_events__events and int_events_loads/_refused) read new loads. -#}
 with
 
 source as (
@@ -9,6 +9,7 @@ source as (
 renamed as (
     select
         trim(event_id) as event_id,
+        event_id as raw_event_id,
         coalesce(event_id <> trim(event_id), false) as is_event_id_padded,
         nullif(trim(anonymous_id), '') as anonymous_id,
         cast(customer_id as bigint) as customer_id,
