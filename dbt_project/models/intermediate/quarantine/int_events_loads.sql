@@ -1,7 +1,7 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy=append_strategy(),
+        incremental_strategy='append',
         on_schema_change='fail',
         pre_hook="{{ record_build_window('_dlt_load_id') }}"
     )

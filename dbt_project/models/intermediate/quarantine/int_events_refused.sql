@@ -1,7 +1,7 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy=append_strategy(),
+        incremental_strategy='append',
         on_schema_change='fail',
         pre_hook="
             {% if is_incremental() and deletes_in_place() %}
