@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from benchmarks import measure, storage, warehouse_rows
 from benchmarks.results import StepResult
+from orchestration.dbt_step import PRODUCTION_EXCLUDES
 
 if TYPE_CHECKING:
     from benchmarks.runner import Bench
@@ -58,7 +59,7 @@ def dbt_build(
     """``dbt build [args]`` from the repo root against ``wh``."""
     dbt = str(Path(bench.ws.python).parent / "dbt")
     env = bench.ws.wh_env(wh)
-    cmd = [dbt, "build", *(args or [])]
+    cmd = [dbt, "build", *PRODUCTION_EXCLUDES, *(args or [])]
     step = bench.run_step(step_id, label, "project", cmd, env, wh, rows)
     step.note = "rows = raw rows loaded for the day"
     run_results = Path(env["DBT_TARGET_PATH"]) / "run_results.json"

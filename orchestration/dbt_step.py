@@ -32,6 +32,8 @@ TEST_PASSED = {"pass"}
 TEST_WARNED = {"warn"}
 TEST_FAILED = {"fail", "error"}
 NODE_FAILED = {"error", "fail", "runtime error"}
+# dbt's advice: unit tests run in development and CI (`make test`), not in production builds
+PRODUCTION_EXCLUDES = ["--exclude-resource-type", "unit_test"]
 
 
 @dataclass
@@ -131,6 +133,7 @@ def build_args(
         str(project_dir),
         "--profiles-dir",
         str(profiles_dir(project_dir)),
+        *PRODUCTION_EXCLUDES,
     ]
     if select:
         args += ["--select", *select.split()]

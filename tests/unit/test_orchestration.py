@@ -86,6 +86,7 @@ def test_build_args_pass_selection_full_refresh_and_vars(tmp_path) -> None:
     assert args[args.index("--select") + 1 : args.index("--select") + 3] == ["tag:a", "+b"]
     assert "--full-refresh" in args
     assert args[args.index("--vars") + 1] == '{"start_date": "2026-11-01"}'
+    assert args[args.index("--exclude-resource-type") + 1] == "unit_test"  # CI runs them
 
 
 def test_alert_payload_is_slack_compatible_and_names_the_failed_step() -> None:
