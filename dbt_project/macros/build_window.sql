@@ -12,6 +12,31 @@
     )) }}
 {%- endmacro %}
 
+{#- The windows table, if absent. -#}
+{% macro build_windows_ddl(windows) -%}
+    create table if not exists {{ windows }} (
+        model_name {{ type_varchar() }},
+        invocation_id {{ type_varchar() }},
+        column_name {{ type_varchar() }},
+        watermark {{ type_varchar() }}
+    )
+{%- endmacro %}
+
+{#- on-run-start: the table exists before models build in parallel (two pre-hooks creating it
+    at once conflict); without the schema nothing was built, so nothing is incremental yet. -#}
+{% macro build_windows_setup() -%}
+    {{ return(adapter.dispatch('build_windows_setup', 'customer_analytics')()) }}
+{%- endmacro %}
+
+{% macro default__build_windows_setup() -%}
+    {%- set windows = build_windows_relation() -%}
+    {%- if execute and adapter.check_schema_exists(windows.database, windows.schema) -%}
+        {{ build_windows_ddl(windows) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro spark__build_windows_setup() -%}{%- endmacro %}
+
 {#- Pre-hooks recording the model's watermark `column` before an incremental build. -#}
 {% macro record_build_window(column) -%}
     {{ return(adapter.dispatch('record_build_window', 'customer_analytics')(column)) }}
@@ -20,12 +45,7 @@
 {% macro default__record_build_window(column) -%}
     {%- if is_incremental() and not var('full_history_tests', false) -%}
         {%- set windows = build_windows_relation() -%}
-        create table if not exists {{ windows }} (
-            model_name {{ type_varchar() }},
-            invocation_id {{ type_varchar() }},
-            column_name {{ type_varchar() }},
-            watermark {{ type_varchar() }}
-        );
+        {{ build_windows_ddl(windows) }};
         delete from {{ windows }} where model_name = '{{ this.identifier }}';
         insert into {{ windows }} (model_name, invocation_id, column_name, watermark)
         select

@@ -40,6 +40,12 @@ FAULTS = ["visitor", "blank_visitor", "time", "type", "null_type"]
 ID_FAULTS = [None, "", " ", "   "]
 SHARE_TEST = "events_quarantine_share"
 ALL = ("run", "--select", "+quarantine_rows")
+BIG_LOAD = """insert into raw_events.events (event_id, anonymous_id, event_type, occurred_at, properties,
+    _file_name, _file_line, _dlt_load_id, _dlt_id)
+select 'big-{attempt}-' || cast(i as varchar), 'v' || cast(i % 5000 as varchar), 'page_view',
+    cast('2026-10-05 10:00:00+00' as timestamp with time zone) + i * interval '1 second', '{{}}',
+    'big.parquet', i, '{load}', 'big-{attempt}-' || cast(i as varchar)
+from generate_series(1, 400000) as g (i)"""
 SEEDS = {"duckdb": 11, "postgres": 2026}  # a sequence each: both took 50-60 s a warehouse
 
 
@@ -421,3 +427,18 @@ def test_share_test_thresholds_on_the_new_loads(lab: Lab) -> None:
     load = lab.next_load()
     lab.load([_event(event_id, load, i) for i, event_id in enumerate(old_bad)])
     assert _statuses(lab.build(*build))[SHARE_TEST] == "pass"
+
+
+def test_the_first_incremental_build_records_windows_of_models_built_at_once(lab: Lab) -> None:
+    # stg_events__events and int_events_loads both record a window and build in parallel; a
+    # large load keeps one's transaction open while the other starts (they once both created
+    # the windows table and DuckDB failed the second on a write-write conflict)
+    lab.run("run", "--select", "stg_events__events")
+    for attempt in range(2):
+        with warehouse.cursor(lab.wh) as cur:
+            cur.execute("drop table if exists staging.build_windows")
+            cur.execute(BIG_LOAD.format(load=lab.next_load(), attempt=attempt))
+        run = lab.build("build", "--select", "stg_events__events", "int_events_loads")
+        assert run.success, f"attempt {attempt}: {run.output[-1500:]}"
+        windows = query(lab.env, "select model_name from staging.build_windows")
+        assert sorted(r[0] for r in windows) == ["int_events_loads", "stg_events__events"]
