@@ -40,8 +40,8 @@ FAULTS = ["visitor", "blank_visitor", "time", "type", "null_type"]
 ID_FAULTS = [None, "", " ", "   "]
 SHARE_TEST = "events_quarantine_share"
 ALL = ("run", "--select", "+quarantine_rows")
-BIG_LOAD = """insert into raw_events.events (event_id, anonymous_id, event_type, occurred_at, properties,
-    _file_name, _file_line, _dlt_load_id, _dlt_id)
+BIG_LOAD = """insert into raw_events.events (event_id, anonymous_id, event_type, occurred_at,
+    properties, _file_name, _file_line, _dlt_load_id, _dlt_id)
 select 'big-{attempt}-' || cast(i as varchar), 'v' || cast(i % 5000 as varchar), 'page_view',
     cast('2026-10-05 10:00:00+00' as timestamp with time zone) + i * interval '1 second', '{{}}',
     'big.parquet', i, '{load}', 'big-{attempt}-' || cast(i as varchar)
