@@ -29,6 +29,8 @@ NOT_NULL = "not_null_stg_events__events_anonymous_id"
 
 @dataclass
 class Runs:
+    kind: str
+    indexes: list[str]
     daily: DbtRun
     alone: DbtRun
     weekly: DbtRun
@@ -69,7 +71,11 @@ def runs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         )
         alone = dbt.invoke("test", "--select", MODEL)
         weekly = dbt.invoke("build", "--select", MODEL, "--vars", "{full_history_tests: true}")
-    return Runs(daily, alone, weekly, window, newest_rows[0][0], past[0][0])
+        indexes = []
+        if kind == "postgres":
+            found = query(env, f"select indexdef from pg_indexes where tablename = '{MODEL}'")
+            indexes = [str(r[0]) for r in found]
+    return Runs(kind, indexes, daily, alone, weekly, window, newest_rows[0][0], past[0][0])
 
 
 def _failed(run: DbtRun) -> set[str]:
@@ -85,3 +91,9 @@ def test_the_daily_build_tests_only_the_rows_it_wrote(runs: Runs) -> None:
 def test_dbt_test_alone_and_the_weekly_build_read_the_whole_history(runs: Runs) -> None:
     assert _failed(runs.alone) == {NOT_NULL}
     assert _failed(runs.weekly) == {NOT_NULL}
+
+
+def test_postgresql_finds_the_window_through_a_load_id_index(runs: Runs) -> None:
+    if runs.kind != "postgres":
+        pytest.skip("DuckDB prunes by its zone maps: load_id_indexes adds no index there")
+    assert any("(_dlt_load_id)" in definition for definition in runs.indexes), runs.indexes
