@@ -27,9 +27,9 @@ with
         where refused_count > 0 and _dlt_load_id > {{ newest_kept_load() }}
     ),
 
-    {# a bound the scan can prune on; '~' sorts after every load id (byte order) when none is new #}
+    {# a bound the scan can prune on; 'z' sorts after every load id (digits) when none is new #}
     first_new_load as {{ cte_materialized(true) }} (
-        select coalesce(min(new_loads._dlt_load_id), '~') as load_id
+        select coalesce(min(new_loads._dlt_load_id), 'z') as load_id
         from new_loads
     ),
 {% endif %}
