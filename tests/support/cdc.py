@@ -82,6 +82,13 @@ def cdc_shop(
     slot is dropped at the end (a database with a slot cannot be dropped)."""
     database = f"shop_{uuid.uuid4().hex[:10]}"
     pg_server.create_database(server, database)
+    # commits as a production source does: the test server commits asynchronously, and a slot
+    # decodes (and its lag is measured to) only WAL already written
+    admin = psycopg2.connect(**server.connect_args("postgres"))
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'alter database "{database}" set synchronous_commit = on')
+    admin.close()
     url = f"postgresql+psycopg2://{server.user}@{server.host}:{server.port}/{database}"
     copy_to_postgres(demo_dir, url)
     extra = "".join(f"  {k}: {v}\n" for k, v in settings.items())
