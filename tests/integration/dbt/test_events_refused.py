@@ -46,7 +46,7 @@ select 'big-{attempt}-' || cast(i as varchar), 'v' || cast(i % 5000 as varchar),
     cast('2026-10-05 10:00:00+00' as timestamp with time zone) + i * interval '1 second', '{{}}',
     'big.parquet', i, '{load}', 'big-{attempt}-' || cast(i as varchar)
 from generate_series(1, 400000) as g (i)"""
-SEEDS = {"duckdb": 11, "postgres": 2026}  # a sequence each: both took 50-60 s a warehouse
+SEEDS = {"duckdb": 11, "postgres": 2026}  # one sequence a warehouse keeps the file short
 
 
 def _reason(row: dict[str, Any]) -> str | None:
@@ -162,14 +162,17 @@ def lab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 # what must hold
 
 
+def _rows(lab: Lab, sql: str) -> Counter[tuple[Any, ...]]:
+    return Counter(tuple(r) for r in query(lab.env, sql))
+
+
 def _recomputed(lab: Lab) -> Counter[tuple[Any, ...]]:
     """Every refused row of the current raw table, through the view."""
-    rows = query(
-        lab.env,
+    return _rows(
+        lab,
         "select event_id, quarantine_reason, _dlt_load_id from staging.base_events__events "
         "where quarantine_reason is not null",
     )
-    return Counter(tuple(r) for r in rows)
 
 
 def _modelled(lab: Lab) -> Counter[tuple[Any, ...]]:
@@ -186,30 +189,22 @@ def _modelled(lab: Lab) -> Counter[tuple[Any, ...]]:
 
 
 def _listed(lab: Lab) -> Counter[tuple[Any, ...]]:
-    rows = query(
-        lab.env,
+    return _rows(
+        lab,
         "select record_key, reason, dlt_load_id from quarantine.quarantine_rows "
         "where layer = 'staging' and source_table = 'raw_events.events'",
     )
-    return Counter(tuple(r) for r in rows)
+
+
+REFUSED = "select event_id, raw_event_id, quarantine_reason, _dlt_load_id from "
 
 
 def _kept_refused(lab: Lab) -> Counter[tuple[Any, ...]]:
-    rows = query(
-        lab.env,
-        "select event_id, raw_event_id, quarantine_reason, _dlt_load_id "
-        "from intermediate.int_events_refused",
-    )
-    return Counter(tuple(r) for r in rows)
+    return _rows(lab, REFUSED + "intermediate.int_events_refused")
 
 
 def _raw_refused(lab: Lab) -> Counter[tuple[Any, ...]]:
-    rows = query(
-        lab.env,
-        "select event_id, raw_event_id, quarantine_reason, _dlt_load_id "
-        "from staging.base_events__events where quarantine_reason is not null",
-    )
-    return Counter(tuple(r) for r in rows)
+    return _rows(lab, REFUSED + "staging.base_events__events where quarantine_reason is not null")
 
 
 def _diff(a: Counter[Any], b: Counter[Any]) -> str:
