@@ -44,33 +44,48 @@ with
         group by anonymous_id
     ),
 
-    {# restart at the last kept session begun by then; earlier sessions cannot change #}
+    {# returning visitors restart at their last kept session begun by then (none begun: at
+       their first kept event); earlier sessions cannot change #}
     restart_points as (
         select
             changed_visitors.anonymous_id,
-            max(kept.occurred_at) as restart_at,
-            coalesce(max(kept.session_number), 1) - 1 as sessions_before
+            max(case when kept.occurred_at <= changed_visitors.changed_at then kept.occurred_at end)
+                as restart_at,
+            coalesce(max(
+                case when kept.occurred_at <= changed_visitors.changed_at then kept.session_number end
+            ), 1) - 1 as sessions_before
         from changed_visitors
-        left join {{ this }} as kept
+        inner join {{ this }} as kept
             on
                 changed_visitors.anonymous_id = kept.anonymous_id
                 and kept.event_sequence = 1
-                and changed_visitors.changed_at >= kept.occurred_at
         group by changed_visitors.anonymous_id
     ),
 
-    {# the visitor's tail, numbered on from the restart session #}
+    {# every new event, and the kept tail of each returning visitor, numbered on from the restart #}
     events as (
         select
-            stg_events.*,
+            new_rows.*,
+            coalesce(restart_points.sessions_before, 0) as sessions_before,
+            (select max(new_events._dlt_load_id) from new_events) as _sessionized_load_id
+        from {{ ref('stg_events__events') }} as new_rows
+        left join restart_points
+            on new_rows.anonymous_id = restart_points.anonymous_id
+        where new_rows._dlt_load_id > {{ newest_kept_load() }}
+        union all
+        select
+            kept_rows.*,
             restart_points.sessions_before,
             (select max(new_events._dlt_load_id) from new_events) as _sessionized_load_id
-        from {{ ref('stg_events__events') }} as stg_events
+        from {{ ref('stg_events__events') }} as kept_rows
         inner join restart_points
-            on stg_events.anonymous_id = restart_points.anonymous_id
+            on kept_rows.anonymous_id = restart_points.anonymous_id
         where
-            restart_points.restart_at is null
-            or stg_events.occurred_at >= restart_points.restart_at
+            kept_rows._dlt_load_id <= {{ newest_kept_load() }}
+            and (
+                restart_points.restart_at is null
+                or kept_rows.occurred_at >= restart_points.restart_at
+            )
     ),
 {% else %}
     events as (
