@@ -48,18 +48,18 @@ with
        their first kept event); earlier sessions cannot change #}
     restart_points as (
         select
-            changed_visitors.anonymous_id,
-            max(case when kept.occurred_at <= changed_visitors.changed_at then kept.occurred_at end)
+            changed.anonymous_id,
+            max(case when kept.occurred_at <= changed.changed_at then kept.occurred_at end)
                 as restart_at,
             coalesce(max(
-                case when kept.occurred_at <= changed_visitors.changed_at then kept.session_number end
+                case when kept.occurred_at <= changed.changed_at then kept.session_number end
             ), 1) - 1 as sessions_before
-        from changed_visitors
+        from changed_visitors as changed
         inner join {{ this }} as kept
             on
-                changed_visitors.anonymous_id = kept.anonymous_id
+                changed.anonymous_id = kept.anonymous_id
                 and kept.event_sequence = 1
-        group by changed_visitors.anonymous_id
+        group by changed.anonymous_id
     ),
 
     {# every new event, and the kept tail of each returning visitor, numbered on from the restart #}
