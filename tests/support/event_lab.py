@@ -20,6 +20,29 @@ COLUMNS = (
 NAMES = [c.strip() for c in COLUMNS.split(",")]
 
 
+def raw_event(event_id: str | None, load: str, line: int, **fields: Any) -> dict[str, Any]:
+    """One raw row of ``load`` as the events loader lands it; ``fields`` replace columns."""
+    row = {
+        "event_id": event_id,
+        "anonymous_id": " v1 ",
+        "customer_id": None,
+        "event_type": "PAGE_VIEW ",
+        "url": "https://shop.example/",
+        "referrer": None,
+        "utm_source": None,
+        "utm_medium": None,
+        "utm_campaign": None,
+        "device": "desktop",
+        "occurred_at": f"2026-10-0{1 + line % 9} 10:00:00+00",
+        "properties": "{}",
+        "_file_name": f"load-{load}.jsonl",
+        "_file_line": line,
+        "_dlt_load_id": load,
+        "_dlt_id": f"{load}-{line}",
+    }
+    return {**row, **fields}
+
+
 @dataclass
 class Lab:
     env: dict[str, str]

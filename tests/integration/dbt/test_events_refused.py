@@ -20,7 +20,7 @@ import pytest
 
 from ingestion import warehouse
 from tests.support.dbt import DbtRun
-from tests.support.event_lab import Lab
+from tests.support.event_lab import Lab, raw_event
 from tests.support.warehouse import query
 
 pytestmark = pytest.mark.slow
@@ -59,24 +59,14 @@ def _reason(row: dict[str, Any]) -> str | None:
 
 
 def _event(event_id: str | None, load: str, line: int, fault: str | None = None) -> dict[str, Any]:
-    return {
-        "event_id": event_id,
-        "anonymous_id": {"visitor": None, "blank_visitor": "  "}.get(fault or "", " v1 "),
-        "customer_id": None,
-        "event_type": {"type": "refund", "null_type": None}.get(fault or "", "PAGE_VIEW "),
-        "url": "https://shop.example/",
-        "referrer": None,
-        "utm_source": None,
-        "utm_medium": None,
-        "utm_campaign": None,
-        "device": "desktop",
-        "occurred_at": None if fault == "time" else f"2026-10-0{1 + line % 9} 10:00:00+00",
-        "properties": "{}",
-        "_file_name": f"load-{load}.jsonl",
-        "_file_line": line,
-        "_dlt_load_id": load,
-        "_dlt_id": f"{load}-{line}",
-    }
+    row = raw_event(event_id, load, line)
+    if fault in ("visitor", "blank_visitor"):
+        row["anonymous_id"] = None if fault == "visitor" else "  "
+    if fault in ("type", "null_type"):
+        row["event_type"] = "refund" if fault == "type" else None
+    if fault == "time":
+        row["occurred_at"] = None
+    return row
 
 
 @pytest.fixture(scope="module", params=WAREHOUSES)

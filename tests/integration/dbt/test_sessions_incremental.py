@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.event_lab import Lab
+from tests.support.event_lab import Lab, raw_event
 from tests.support.warehouse import query
 
 pytestmark = pytest.mark.slow
@@ -107,27 +107,6 @@ def _assert_sessions_hold(lab: Lab, history: list[str]) -> None:
     )
 
 
-def _row(event_id: str, visitor: str, at: datetime, load: str, line: int) -> dict[str, Any]:
-    return {
-        "event_id": event_id,
-        "anonymous_id": visitor,
-        "customer_id": None,
-        "event_type": "page_view",
-        "url": "https://shop.example/",
-        "referrer": None,
-        "utm_source": None,
-        "utm_medium": None,
-        "utm_campaign": None,
-        "device": "desktop",
-        "occurred_at": f"{at:%Y-%m-%d %H:%M:%S}+00",
-        "properties": "{}",
-        "_file_name": f"sessions-{load}.jsonl",
-        "_file_line": line,
-        "_dlt_load_id": load,
-        "_dlt_id": f"{load}-{line}",
-    }
-
-
 class Shop:
     """Visitors' clocks and every event id sent, to draw the next load from."""
 
@@ -164,7 +143,8 @@ class Shop:
             if any(r["event_id"] == event_id for r in rows):
                 continue  # one row per id within a load, as the merge leaves it
             self.sent[event_id] = (visitor, at)
-            rows.append(_row(event_id, visitor, at, load, line))
+            at_text = f"{at:%Y-%m-%d %H:%M:%S}+00"
+            rows.append(raw_event(event_id, load, line, anonymous_id=visitor, occurred_at=at_text))
         return rows
 
 
