@@ -63,11 +63,10 @@ with
     ),
 
     {# every new event, and the kept tail of each returning visitor, numbered on from the restart #}
-    events as (
+    tail_events as (
         select
             new_rows.*,
-            coalesce(restart_points.sessions_before, 0) as sessions_before,
-            (select max(new_events._dlt_load_id) from new_events) as _sessionized_load_id
+            coalesce(restart_points.sessions_before, 0) as sessions_before
         from {{ ref('stg_events__events') }} as new_rows
         left join restart_points
             on new_rows.anonymous_id = restart_points.anonymous_id
@@ -75,8 +74,7 @@ with
         union all
         select
             kept_rows.*,
-            restart_points.sessions_before,
-            (select max(new_events._dlt_load_id) from new_events) as _sessionized_load_id
+            restart_points.sessions_before
         from {{ ref('stg_events__events') }} as kept_rows
         inner join restart_points
             on kept_rows.anonymous_id = restart_points.anonymous_id
@@ -86,6 +84,13 @@ with
                 restart_points.restart_at is null
                 or kept_rows.occurred_at >= restart_points.restart_at
             )
+    ),
+
+    events as (
+        select
+            *,
+            (select max(new_events._dlt_load_id) from new_events) as _sessionized_load_id
+        from tail_events
     ),
 {% else %}
     events as (
