@@ -4,7 +4,7 @@
 {%- endmacro %}
 
 {% macro default__analyze_table() -%}
-    {%- if model.config.materialized in ('table', 'incremental') -%}
+    {%- if model.config.materialized in ('table', 'incremental', 'incremental_in_place') -%}
         analyze {{ this }}
     {%- endif -%}
 {%- endmacro %}

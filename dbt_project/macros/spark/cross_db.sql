@@ -23,7 +23,7 @@
 
 {#- Sizes from the files' metadata only (noscan): Spark's adaptive execution measures the rest. -#}
 {% macro spark__analyze_table() -%}
-    {%- if model.config.materialized in ('table', 'incremental') -%}
+    {%- if model.config.materialized in ('table', 'incremental', 'incremental_in_place') -%}
         analyze table {{ this }} compute statistics noscan
     {%- endif -%}
 {%- endmacro %}

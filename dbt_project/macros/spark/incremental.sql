@@ -69,3 +69,7 @@
         {%- endif -%}
     {%- endif -%}
 {%- endmacro %}
+
+{% macro spark__in_place_materialization() -%}
+    {{ return('incremental') }}
+{%- endmacro %}

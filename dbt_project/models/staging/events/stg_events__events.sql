@@ -1,7 +1,8 @@
 {{
     config(
-        materialized='incremental',
+        materialized=in_place_materialization(),
         unique_key='event_id',
+        meta={'version_column': '_dlt_load_id'},
         incremental_strategy=upsert_strategy(),
         partition_by=date_partitions('event_date'),
         on_schema_change='fail',
