@@ -97,7 +97,7 @@
     {{ return(indexes) }}
 {%- endmacro %}
 
-{#- The materialization of an incremental model written once (macros/materializations);
+{#- The materialization of an incremental model written once (dbt_project/materializations);
     Spark keeps dbt's, which overwrites partitions. -#}
 {% macro in_place_materialization() -%}
     {{ return(adapter.dispatch('in_place_materialization', 'customer_analytics')()) }}
@@ -105,18 +105,4 @@
 
 {% macro default__in_place_materialization() -%}
     {{ return('incremental_in_place') }}
-{%- endmacro %}
-
-{#- dbt's own, true for incremental_in_place models too. -#}
-{% macro is_incremental() -%}
-    {%- if not execute -%}
-        {{ return(false) }}
-    {%- endif -%}
-    {%- set relation = adapter.get_relation(this.database, this.schema, this.table) -%}
-    {{ return(
-        relation is not none
-        and relation.type == 'table'
-        and model.config.materialized in ('incremental', 'incremental_in_place')
-        and not should_full_refresh()
-    ) }}
 {%- endmacro %}

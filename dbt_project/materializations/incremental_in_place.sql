@@ -113,3 +113,17 @@
             where written.{{ version_column }} > {{ version }}
         )
 {%- endmacro %}
+
+{#- dbt's own, true for incremental_in_place models too. -#}
+{% macro is_incremental() -%}
+    {%- if not execute -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set relation = adapter.get_relation(this.database, this.schema, this.table) -%}
+    {{ return(
+        relation is not none
+        and relation.type == 'table'
+        and model.config.materialized in ('incremental', 'incremental_in_place')
+        and not should_full_refresh()
+    ) }}
+{%- endmacro %}
