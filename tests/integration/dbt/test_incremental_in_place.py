@@ -71,6 +71,8 @@ class InPlace:
         self.project = project
         self.dbt = DbtProject(folder / "dbt")
         self.version = 0
+        # the profile's schema; DuckDB's catalog is named after the file, as the schema is
+        self.relation = ("analytics." if env["WAREHOUSE"] == "duckdb" else "") + "analytics.keyed"
 
     def build(self, rows: list[tuple[int, str]], *args: str, **variables: Any) -> DbtRun:
         """``dbt run`` writing ``rows`` as the next version (zero-padded, so text order holds)."""
@@ -82,7 +84,7 @@ class InPlace:
 
     def table(self) -> list[tuple[Any, ...]]:
         return sorted(
-            query(self.env, "select id, value, version, built_incrementally from analytics.keyed")
+            query(self.env, f"select id, value, version, built_incrementally from {self.relation}")
         )
 
     def log_of_last_run(self) -> str:
@@ -137,7 +139,7 @@ def test_a_schema_change_fails_naming_the_column_until_a_full_refresh(in_place: 
     assert "new: extra" in changed.output and "--full-refresh" in changed.output
     assert in_place.table() == [(1, "a", "0001", False)]
     _ok(in_place.build([(2, "b")], "--full-refresh", extra_column=True))
-    assert query(in_place.env, "select id, extra from analytics.keyed") == [(2, 1)]
+    assert query(in_place.env, f"select id, extra from {in_place.relation}") == [(2, 1)]
 
 
 def test_a_view_in_the_way_is_replaced_by_the_table(in_place: InPlace) -> None:
