@@ -129,7 +129,11 @@ def test_an_incremental_build_writes_no_temp_table(in_place: InPlace) -> None:
     last_run = log[log.rindex("Running with dbt") :]
     assert "insert into" in last_run
     assert "__dbt_tmp" not in last_run
-    assert in_place.table() == [(1, "a", "0001", False), (2, "c", "0002", True), (3, "d", "0002", True)]
+    assert in_place.table() == [
+        (1, "a", "0001", False),
+        (2, "c", "0002", True),
+        (3, "d", "0002", True),
+    ]
 
 
 def test_a_schema_change_fails_naming_the_column_until_a_full_refresh(in_place: InPlace) -> None:
