@@ -61,17 +61,24 @@ def limits(bench: Bench) -> None:
         step.rows = _copy_rows(bench, step) or bench.steps["prep.csv_export"].rows
         ws.psql("drop schema bench_limits cascade")
         csv_path.unlink(missing_ok=True)
-    if bench.steps["limit.duckdb_read"].ok:
-        for wh in bench.s.warehouses:
-            if wh not in ("duckdb", "postgres"):
-                continue
-            if wh == "postgres":
-                ws.create_database("benchdltfloor")
+    for wh in (w for w in bench.s.warehouses if w in ("duckdb", "postgres")):
+        if wh == "postgres":
+            ws.create_database("benchdltfloor")
+        floors = [
+            ("shop", "dlt alone: dlt's sql_table on the shop tables, merged", "dlt-shop-floor"),
+            ("crm", "dlt alone: dlt's rest_api_source on the CRM, merged", "dlt-crm-floor"),
+        ]
+        if bench.steps["limit.duckdb_read"].ok:
+            floors.insert(
+                0, ("", "dlt alone: the same event rows as Arrow, merged on event_id", "dlt-floor")
+            )
+        for system, label, op in floors:
+            extra = ["--db", str(db)] if op == "dlt-floor" else []
             bench.run_step(
-                f"limit.dlt_{wh}",
-                "dlt alone: the same event rows as Arrow, merged on event_id",
+                f"limit.dlt_{system + '_' if system else ''}{wh}",
+                label,
                 "limit",
-                [*mod, "dlt-floor", "--db", str(db), "--work", str(lim)],
+                [*mod, op, *extra, "--work", str(lim)],
                 ws.wh_env(wh, "dltfloor"),
                 wh,
             )

@@ -144,6 +144,75 @@ def dlt_floor(db_path: Path, work: Path) -> None:
     emit_result(rows=counts.get("events", 0))
 
 
+def _load_floor(name: str, resources: Any, work: Path, tables: list[str]) -> None:
+    """Run ``resources`` with a bare dlt pipeline into dataset ``name`` of the environment's
+    warehouse; the result is the rows of ``tables``."""
+    import dlt
+
+    from ingestion import warehouse
+
+    pipeline = dlt.pipeline(
+        name,
+        destination=warehouse.destination(warehouse.current(warehouse.LOADER)),
+        dataset_name=name,
+        pipelines_dir=str(work / f"{name}_pipelines"),
+    )
+    pipeline.run(resources)
+    counts = pipeline.last_trace.last_normalize_info.row_counts
+    emit_result(rows=sum(counts.get(table, 0) for table in tables))
+
+
+def dlt_shop_floor(work: Path) -> None:
+    """dlt alone on the shop: dlt's own ``sql_table`` for each declared table, with the loader's
+    backend, chunk size, cursor, lag and key (no hard-delete check, no rejects table)."""
+    import dlt
+    from dlt.sources.sql_database import sql_table
+
+    from ingestion import config
+    from ingestion.sql_database.helpers import engine_url
+
+    shop = config.load()["shop"].settings
+    url = engine_url(config.resolve_secret(shop["credentials"]), "shop")
+    lag = shop.get("lag_seconds")
+    resources = [
+        sql_table(
+            credentials=url,
+            table=table,
+            incremental=dlt.sources.incremental(spec["cursor"], lag=spec.get("lag_seconds", lag)),
+            chunk_size=shop.get("chunk_size", 50_000),
+            backend=shop.get("backend", "pyarrow"),
+            reflection_level="full_with_precision",
+            write_disposition="merge",
+            primary_key=spec["primary_key"],
+        )
+        for table, spec in shop["tables"].items()
+    ]
+    _load_floor("dlt_shop_floor", resources, work, list(shop["tables"]))
+
+
+def dlt_crm_floor(work: Path) -> None:
+    """dlt alone on the CRM: dlt's own ``rest_api_source`` with the declared client, defaults
+    and resources (no hooks, no declaration checks, no rejects table)."""
+    import copy
+
+    from dlt.sources.rest_api import rest_api_source
+
+    from ingestion import config
+
+    crm = copy.deepcopy(config.load()["crm"].settings)
+    crm["client"]["auth"] = {"type": "bearer", "token": config.resolve_secret(crm["token"])}
+    resources = [{k: v for k, v in r.items() if k != "materialize"} for r in crm["resources"]]
+    source = rest_api_source(
+        {
+            "client": crm["client"],
+            "resource_defaults": crm["resource_defaults"],
+            "resources": resources,
+        },
+        name="crm",
+    )
+    _load_floor("dlt_crm_floor", source, work, [r["name"] for r in resources])
+
+
 def python_floor() -> None:
     """What every loader process pays before its first row: Python and the loader's imports."""
     import dlt  # noqa: F401
@@ -259,6 +328,8 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("dlt-floor")
     p.add_argument("--db", type=Path, required=True)
     p.add_argument("--work", type=Path, required=True)
+    for name in ("dlt-shop-floor", "dlt-crm-floor"):
+        sub.add_parser(name).add_argument("--work", type=Path, required=True)
     sub.add_parser("python-floor")
     p = sub.add_parser("naive-to-sql")
     p.add_argument("--events-dir", type=Path, required=True)
@@ -273,6 +344,10 @@ def main(argv: list[str] | None = None) -> None:
         http_pages(args.base_url, args.token_file, args.page_size, args.path)
     elif args.op == "dlt-floor":
         dlt_floor(args.db, args.work)
+    elif args.op == "dlt-shop-floor":
+        dlt_shop_floor(args.work)
+    elif args.op == "dlt-crm-floor":
+        dlt_crm_floor(args.work)
     elif args.op == "python-floor":
         python_floor()
     elif args.op == "db-select":

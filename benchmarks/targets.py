@@ -207,7 +207,7 @@ def evaluate(
             f"{wh}.ingest.shop",
             "limit.db_shop",
             2.0,
-            ("limit.python_floor",),
+            (f"limit.dlt_shop_{wh}", "limit.python_floor"),
         )
         c.ratio(
             f"crm_{wh}",
@@ -215,7 +215,7 @@ def evaluate(
             f"{wh}.ingest.crm",
             "limit.http_crm",
             2.0,
-            ("limit.python_floor",),
+            (f"limit.dlt_crm_{wh}", "limit.python_floor"),
         )
         c.seconds(
             f"noop_{wh}",

@@ -97,12 +97,19 @@
     {{ return(indexes) }}
 {%- endmacro %}
 
-{#- The materialization of an incremental model written once (dbt_project/materializations);
-    Spark keeps dbt's, which overwrites partitions. -#}
-{% macro in_place_materialization() -%}
-    {{ return(adapter.dispatch('in_place_materialization', 'customer_analytics')()) }}
+{#- The materialization of an incremental model written once (dbt_project/materializations).
+    PostgreSQL plans no parallel workers for `insert … select`, so a model whose select gains
+    from them (`parallel_select`) keeps dbt's incremental there; Spark keeps dbt's, which
+    overwrites partitions. -#}
+{% macro in_place_materialization(parallel_select=false) -%}
+    {%- set materialization = adapter.dispatch('in_place_materialization', 'customer_analytics') -%}
+    {{ return(materialization(parallel_select)) }}
 {%- endmacro %}
 
-{% macro default__in_place_materialization() -%}
+{% macro default__in_place_materialization(parallel_select) -%}
     {{ return('incremental_in_place') }}
+{%- endmacro %}
+
+{% macro postgres__in_place_materialization(parallel_select) -%}
+    {{ return('incremental' if parallel_select else 'incremental_in_place') }}
 {%- endmacro %}

@@ -47,7 +47,7 @@
                 'select coalesce(max(' ~ version_column ~ '), \'\') from ' ~ target_relation
             ).columns[0].values()[0] -%}
         {%- endif -%}
-        {% call statement('main') %}
+        {% call statement('main', fetch_result=True) %}
             insert into {{ target_relation }} ({{ columns | join(', ') }})
             select {{ columns | join(', ') }}
             from (
@@ -55,6 +55,7 @@
             ) as new_rows
         {% endcall %}
         {%- if unique_key -%}
+            {% do check_rows_written_are_newer(target_relation, version_column, kept_version) %}
             {% call statement('replaced_rows') %}
                 {{ delete_replaced_rows(target_relation, unique_key, version_column, kept_version) }}
             {% endcall %}
@@ -100,17 +101,43 @@
     {{ return(kept_columns | select('in', model_columns) | list) }}
 {%- endmacro %}
 
+{#- Fails (the transaction is not committed) when a row just written is not newer than every
+    kept row: it could not be told from them, and its key's older row would stay beside it. -#}
+{% macro check_rows_written_are_newer(relation, version_column, kept_version) -%}
+    {%- set inserted = load_result('main') -%}
+    {%- set written = inserted['response'].rows_affected -%}
+    {%- if written is none or written < 0 -%}
+        {%- set written = inserted['table'].columns[0].values()[0] -%}
+    {%- endif -%}
+    {%- set newer = run_query(
+        'select count(*) from ' ~ relation ~ ' where ' ~ version_column ~ ' > '
+        ~ "'" ~ (kept_version | replace("'", "''")) ~ "'"
+    ).columns[0].values()[0] -%}
+    {%- if newer != written -%}
+        {{ exceptions.raise_compiler_error(
+            model.name ~ ": " ~ (written - newer) ~ " of the " ~ written ~ " rows written have "
+            ~ version_column ~ " at most '" ~ kept_version ~ "', the newest kept before this "
+            ~ "build; nothing was kept of this build. meta.version_column must grow with every build"
+        ) }}
+    {%- endif -%}
+{%- endmacro %}
+
 {#- Deletes the rows kept before this build (`version_column` at most `kept_version`) whose
-    `unique_key` the build wrote again. -#}
+    `unique_key` (a column or a list of them) the build wrote again. -#}
 {% macro delete_replaced_rows(relation, unique_key, version_column, kept_version) -%}
+    {%- set keys = [unique_key] if unique_key is string else unique_key -%}
     {%- set version = "'" ~ (kept_version | replace("'", "''")) ~ "'" -%}
     delete from {{ relation }} as kept
     where
         kept.{{ version_column }} <= {{ version }}
-        and kept.{{ unique_key }} in (
-            select written.{{ unique_key }}
+        and exists (
+            select 1
             from {{ relation }} as written
-            where written.{{ version_column }} > {{ version }}
+            where
+                written.{{ version_column }} > {{ version }}
+                {%- for key in keys %}
+                and written.{{ key }} = kept.{{ key }}
+                {%- endfor %}
         )
 {%- endmacro %}
 

@@ -70,6 +70,6 @@
     {%- endif -%}
 {%- endmacro %}
 
-{% macro spark__in_place_materialization() -%}
+{% macro spark__in_place_materialization(parallel_select) -%}
     {{ return('incremental') }}
 {%- endmacro %}

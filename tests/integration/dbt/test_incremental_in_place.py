@@ -103,20 +103,24 @@ def _ok(run: DbtRun) -> DbtRun:
     return run
 
 
-def test_generated_builds_keep_each_key_once_at_its_newest_version(in_place: InPlace) -> None:
+@pytest.mark.parametrize("unique_key", ["id", ["id", "value"]], ids=["key", "composite key"])
+def test_generated_builds_keep_each_key_once_at_its_newest_version(
+    in_place: InPlace, unique_key: str | list[str]
+) -> None:
     rng = random.Random(20261204)
-    expected: dict[int, tuple[str, str, bool]] = {}
+    key_of = (lambda row: row[:1]) if unique_key == "id" else (lambda row: row[:2])
+    expected: dict[tuple[Any, ...], tuple[Any, ...]] = {}
     for build in range(8):
-        keys = rng.sample(range(40), rng.choice([0, 1, 5, 17, 40]))
-        rows = [(key, rng.choice("abcdefg") + str(build)) for key in keys]
+        ids = rng.sample(range(40), rng.choice([0, 1, 5, 17, 40]))
+        rows = [(row_id, rng.choice("abc")) for row_id in ids]
         full_refresh = build > 0 and rng.random() < 0.2
-        _ok(in_place.build(rows, *(["--full-refresh"] if full_refresh else [])))
-        version = f"{in_place.version:04d}"
+        flags = ["--full-refresh"] if full_refresh else []
+        _ok(in_place.build(rows, *flags, unique_key=unique_key))
         if full_refresh:
             expected = {}
-        incremental = build > 0 and not full_refresh
-        expected.update({key: (value, version, incremental) for key, value in rows})
-        assert in_place.table() == sorted((k, *v) for k, v in expected.items()), (
+        version, incremental = f"{in_place.version:04d}", build > 0 and not full_refresh
+        expected.update({key_of(row): (*row, version, incremental) for row in rows})
+        assert in_place.table() == sorted(expected.values()), (
             f"build {build} ({'full refresh' if full_refresh else 'incremental'}): "
             f"{len(rows)} rows written"
         )
@@ -164,3 +168,13 @@ def test_without_a_unique_key_rows_are_appended(in_place: InPlace) -> None:
     _ok(in_place.build([(1, "a")], unique_key=None))
     _ok(in_place.build([(1, "b")], unique_key=None))
     assert in_place.table() == [(1, "a", "0001", False), (1, "b", "0002", True)]
+
+
+def test_rows_not_newer_than_the_kept_are_refused_and_nothing_is_kept(in_place: InPlace) -> None:
+    _ok(in_place.build([(1, "a"), (2, "b")]))
+    stale = in_place.build([(1, "c"), (3, "d")], version="0000")
+    assert not stale.success
+    assert "2 of the 2 rows written have version at most '0001'" in stale.output
+    assert in_place.table() == [(1, "a", "0001", False), (2, "b", "0001", False)]
+    _ok(in_place.build([(1, "c")]))
+    assert in_place.table() == [(1, "c", "0003", True), (2, "b", "0001", False)]

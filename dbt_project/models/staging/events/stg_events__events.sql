@@ -1,6 +1,6 @@
 {{
     config(
-        materialized=in_place_materialization(),
+        materialized=in_place_materialization(parallel_select=true),
         unique_key='event_id',
         meta={'version_column': '_dlt_load_id'},
         incremental_strategy=upsert_strategy(),
