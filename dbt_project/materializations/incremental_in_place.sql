@@ -34,30 +34,21 @@
         {% do adapter.rename_relation(intermediate_relation, target_relation) %}
     {%- else -%}
         {%- set columns = in_place_columns(sql, existing_relation) -%}
-        {%- set unique_key = config.get('unique_key') -%}
-        {%- if unique_key -%}
-            {%- set version_column = config.get('meta', {}).get('version_column') -%}
-            {%- if not version_column -%}
-                {{ exceptions.raise_compiler_error(
-                    model.name ~ ": incremental_in_place with a unique_key needs "
-                    ~ "meta.version_column, the load id that tells old rows from new"
-                ) }}
-            {%- endif -%}
-            {%- set kept_version = run_query(
-                'select coalesce(max(' ~ version_column ~ '), \'\') from ' ~ target_relation
-            ).columns[0].values()[0] -%}
+        {%- set keys = unique_key_columns(config.get('unique_key')) -%}
+        {%- if keys -%}
+            {%- set version = kept_version(target_relation) -%}
         {%- endif -%}
         {% call statement('main', fetch_result=True) %}
-            insert into {{ target_relation }} ({{ columns | join(', ') }})
-            select {{ columns | join(', ') }}
+            insert into {{ target_relation }} ({{ columns.inserted | join(', ') }})
+            select {{ columns.selected | join(', ') }}
             from (
                 {{ sql }}
             ) as new_rows
         {% endcall %}
-        {%- if unique_key -%}
-            {% do check_rows_written_are_newer(target_relation, version_column, kept_version) %}
+        {%- if keys -%}
+            {% do check_rows_written_are_newer(target_relation, version) %}
             {% call statement('replaced_rows') %}
-                {{ delete_replaced_rows(target_relation, unique_key, version_column, kept_version) }}
+                {{ delete_replaced_rows(target_relation, keys, version) }}
             {% endcall %}
         {%- endif -%}
     {%- endif -%}
@@ -75,8 +66,9 @@
     {{ return({'relations': [target_relation]}) }}
 {% endmaterialization %}
 
-{#- The columns to insert: the model's, which must be the table's under on_schema_change 'fail'
-    (under 'ignore', the table's columns the model also has). -#}
+{#- The columns to insert, quoted: `inserted` (the table's names) and `selected` (the model's).
+    on_schema_change 'fail': the model must have the table's columns, of the same types;
+    'ignore': the model's new columns are left out, and every table column must be there. -#}
 {% macro in_place_columns(sql, existing_relation) -%}
     {%- set on_schema_change = config.get('on_schema_change') or 'ignore' -%}
     {%- if on_schema_change not in ('fail', 'ignore') -%}
@@ -85,72 +77,150 @@
             ~ on_schema_change ~ "'"
         ) }}
     {%- endif -%}
-    {%- set model_columns = get_column_schema_from_query(sql) | map(attribute='name')
-        | map('lower') | list -%}
-    {%- set kept_columns = adapter.get_columns_in_relation(existing_relation)
-        | map(attribute='name') | map('lower') | list -%}
-    {%- set added = model_columns | reject('in', kept_columns) | list -%}
-    {%- set removed = kept_columns | reject('in', model_columns) | list -%}
-    {%- if on_schema_change == 'fail' and (added or removed) -%}
+    {%- set model_columns = {} -%}
+    {%- for column in get_column_schema_from_query(sql) -%}
+        {%- do model_columns.update({column.name | lower: column}) -%}
+    {%- endfor -%}
+    {%- set table_columns = {} -%}
+    {%- for column in adapter.get_columns_in_relation(existing_relation) -%}
+        {%- do table_columns.update({column.name | lower: column}) -%}
+    {%- endfor -%}
+    {%- set added = model_columns.keys() | reject('in', table_columns) | list -%}
+    {%- set gone = table_columns.keys() | reject('in', model_columns) | list -%}
+    {%- set retyped = [] -%}
+    {%- for name, column in table_columns.items() if name in model_columns -%}
+        {%- if type_family(column) != type_family(model_columns[name]) -%}
+            {%- do retyped.append(name ~ ' ' ~ column.data_type ~ ' -> ' ~ model_columns[name].data_type) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if on_schema_change == 'fail' and (added or gone or retyped) -%}
         {{ exceptions.raise_compiler_error(
             model.name ~ ": the model's columns differ from " ~ existing_relation
-            ~ "'s (new: " ~ added | join(', ') ~ "; gone: " ~ removed | join(', ')
+            ~ "'s (new: " ~ added | join(', ') ~ "; gone: " ~ gone | join(', ')
+            ~ "; new types: " ~ retyped | join(', ')
             ~ "). on_schema_change is 'fail': build it with --full-refresh"
         ) }}
+    {%- elif gone -%}
+        {{ exceptions.raise_compiler_error(
+            model.name ~ ": the model lacks columns of " ~ existing_relation ~ ": "
+            ~ gone | join(', ') ~ ". Build it with --full-refresh"
+        ) }}
     {%- endif -%}
-    {{ return(kept_columns | select('in', model_columns) | list) }}
+    {%- set inserted, selected = [], [] -%}
+    {%- for name, column in table_columns.items() -%}
+        {%- do inserted.append(adapter.quote(column.name)) -%}
+        {%- do selected.append(adapter.quote(model_columns[name].name)) -%}
+    {%- endfor -%}
+    {{ return({'inserted': inserted, 'selected': selected}) }}
+{%- endmacro %}
+
+{#- A column's kind of type (text, number, timestamp, date, ...): a query's columns and the
+    catalog's name one type differently (PostgreSQL: TEXT and character varying). -#}
+{% macro type_family(column) -%}
+    {%- if column.is_string() -%}
+        {{ return('text') }}
+    {%- elif column.is_number() -%}
+        {{ return('number') }}
+    {%- endif -%}
+    {{ return((column.data_type | lower).split('(')[0].split(' ')[0]) }}
+{%- endmacro %}
+
+{#- The unique key's columns, quoted: one column, a list, or one text of comma-separated ones. -#}
+{% macro unique_key_columns(unique_key) -%}
+    {%- if not unique_key -%}
+        {{ return([]) }}
+    {%- endif -%}
+    {%- set quoted = [] -%}
+    {%- for key in (unique_key.split(',') if unique_key is string else unique_key) -%}
+        {%- do quoted.append(adapter.quote(key | trim)) -%}
+    {%- endfor -%}
+    {{ return(quoted) }}
+{%- endmacro %}
+
+{#- The table's newest `meta.version_column` before this build, with the column (quoted) and
+    the value as a literal of its type (none when no kept row has one). -#}
+{% macro kept_version(relation) -%}
+    {%- set name = config.get('meta', {}).get('version_column') -%}
+    {%- set typed = adapter.get_columns_in_relation(relation)
+        | selectattr('name', 'equalto', name) | list if name else [] -%}
+    {%- if not typed -%}
+        {{ exceptions.raise_compiler_error(
+            model.name ~ ": incremental_in_place with a unique_key needs meta.version_column, "
+            ~ "a column of the table that grows with every build (given: " ~ name ~ ")"
+        ) }}
+    {%- endif -%}
+    {%- set column = adapter.quote(name) -%}
+    {%- set newest = run_query(
+        'select max(' ~ column ~ ') from ' ~ relation
+    ).columns[0].values()[0] -%}
+    {%- set literal = none if newest is none else (
+        "cast('" ~ (newest | string | replace("'", "''")) ~ "' as " ~ typed[0].data_type ~ ")"
+    ) -%}
+    {{ return({'name': name, 'column': column, 'newest': newest, 'literal': literal}) }}
+{%- endmacro %}
+
+{#- Whether `alias`'s row was written by this build (else it was kept). -#}
+{% macro written_by_this_build(alias, version) -%}
+    {%- if version.literal is none -%}
+        {{ alias }}.{{ version.column }} is not null
+    {%- else -%}
+        {{ alias }}.{{ version.column }} > {{ version.literal }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Whether `alias`'s row was kept from an earlier build (a null version counts as older). -#}
+{% macro kept_before_this_build(alias, version) -%}
+    {%- if version.literal is none -%}
+        {{ alias }}.{{ version.column }} is null
+    {%- else -%}
+        ({{ alias }}.{{ version.column }} is null or {{ alias }}.{{ version.column }} <= {{ version.literal }})
+    {%- endif -%}
 {%- endmacro %}
 
 {#- Fails (the transaction is not committed) when a row just written is not newer than every
     kept row: it could not be told from them, and its key's older row would stay beside it. -#}
-{% macro check_rows_written_are_newer(relation, version_column, kept_version) -%}
+{% macro check_rows_written_are_newer(relation, version) -%}
     {%- set inserted = load_result('main') -%}
     {%- set written = inserted['response'].rows_affected -%}
     {%- if written is none or written < 0 -%}
         {%- set written = inserted['table'].columns[0].values()[0] -%}
     {%- endif -%}
     {%- set newer = run_query(
-        'select count(*) from ' ~ relation ~ ' where ' ~ version_column ~ ' > '
-        ~ "'" ~ (kept_version | replace("'", "''")) ~ "'"
+        'select count(*) from ' ~ relation ~ ' as written where '
+        ~ written_by_this_build('written', version)
     ).columns[0].values()[0] -%}
     {%- if newer != written -%}
         {{ exceptions.raise_compiler_error(
             model.name ~ ": " ~ (written - newer) ~ " of the " ~ written ~ " rows written have "
-            ~ version_column ~ " at most '" ~ kept_version ~ "', the newest kept before this "
-            ~ "build; nothing was kept of this build. meta.version_column must grow with every build"
+            ~ version.name ~ " null or at most " ~ (version.newest | string)
+            ~ ", the newest kept before this build; nothing was kept of this build. "
+            ~ "meta.version_column must grow with every build"
         ) }}
     {%- endif -%}
 {%- endmacro %}
 
-{#- Deletes the rows kept before this build (`version_column` at most `kept_version`) whose
-    `unique_key` (a column or a list of them) the build wrote again. -#}
-{% macro delete_replaced_rows(relation, unique_key, version_column, kept_version) -%}
-    {%- set keys = [unique_key] if unique_key is string else unique_key -%}
-    {%- set version = "'" ~ (kept_version | replace("'", "''")) ~ "'" -%}
+{#- Deletes the rows kept before this build whose unique key the build wrote again. -#}
+{% macro delete_replaced_rows(relation, keys, version) -%}
     delete from {{ relation }} as kept
     where
-        kept.{{ version_column }} <= {{ version }}
+        {{ kept_before_this_build('kept', version) }}
         and exists (
             select 1
             from {{ relation }} as written
             where
-                written.{{ version_column }} > {{ version }}
+                {{ written_by_this_build('written', version) }}
                 {%- for key in keys %}
                 and written.{{ key }} = kept.{{ key }}
                 {%- endfor %}
         )
 {%- endmacro %}
 
-{#- dbt's own, true for incremental_in_place models too. -#}
+{#- dbt's own for every model, and true for an incremental_in_place model whose table exists
+    (unless --full-refresh). -#}
 {% macro is_incremental() -%}
-    {%- if not execute -%}
-        {{ return(false) }}
+    {%- if not execute or model.config.materialized != 'incremental_in_place' -%}
+        {{ return(dbt.is_incremental()) }}
     {%- endif -%}
     {%- set relation = adapter.get_relation(this.database, this.schema, this.table) -%}
-    {{ return(
-        relation is not none
-        and relation.type == 'table'
-        and model.config.materialized in ('incremental', 'incremental_in_place')
-        and not should_full_refresh()
-    ) }}
+    {{ return(relation is not none and relation.type == 'table' and not should_full_refresh()) }}
 {%- endmacro %}

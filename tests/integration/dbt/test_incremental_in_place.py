@@ -36,12 +36,12 @@ MODEL = """\
     meta=var('meta', {'version_column': 'version'}),
     on_schema_change='fail'
 ) }}
-{%- set rows = var('rows') -%}
+{%- set rows = var('rows', []) -%}
 {%- for row in rows %}
 select
     cast({{ row[0] }} as integer) as id,
     cast('{{ row[1] }}' as varchar) as value,
-    cast('{{ var('version') }}' as varchar) as version,
+    cast('{{ var('version', '') }}' as varchar) as version,
     {{ 'true' if is_incremental() else 'false' }} as built_incrementally
     {%- if var('extra_column', false) %}, 1 as extra{% endif %}
 {{ 'union all' if not loop.last }}
@@ -57,6 +57,18 @@ where false
 """
 
 
+# a model whose whole select is given: for the edge cases of names, types and versions
+FREE_MODEL = """\
+{{ config(
+    materialized='incremental_in_place',
+    unique_key=var('unique_key', 'id'),
+    meta={'version_column': var('version_column', 'version')},
+    on_schema_change=var('on_schema_change', 'fail')
+) }}
+{{ var('select', 'select 1 as id') }}
+"""
+
+
 class InPlace:
     """The tiny project on one warehouse: build it with given rows, read its table."""
 
@@ -67,20 +79,45 @@ class InPlace:
         (project / "macros").mkdir()
         (project / "dbt_project.yml").write_text(PROJECT)
         (project / "models" / "keyed.sql").write_text(MODEL)
+        (project / "models" / "free.sql").write_text(FREE_MODEL)
         shutil.copyfile(MATERIALIZATION, project / "macros" / MATERIALIZATION.name)
         self.project = project
         self.dbt = DbtProject(folder / "dbt")
         self.version = 0
         # the profile's schema; DuckDB's catalog is named after the file, as the schema is
-        self.relation = ("analytics." if env["WAREHOUSE"] == "duckdb" else "") + "analytics.keyed"
+        self.schema = ("analytics." if env["WAREHOUSE"] == "duckdb" else "") + "analytics"
+        self.relation = f"{self.schema}.keyed"
 
     def build(self, rows: list[tuple[int, str]], *args: str, **variables: Any) -> DbtRun:
         """``dbt run`` writing ``rows`` as the next version (zero-padded, so text order holds)."""
         self.version += 1
         variables = {"rows": [list(r) for r in rows], "version": f"{self.version:04d}", **variables}
         return self.dbt.invoke(
-            "run", "--project-dir", str(self.project), "--vars", json.dumps(variables), *args
+            "run",
+            "--project-dir",
+            str(self.project),
+            "--select",
+            "keyed",
+            "--vars",
+            json.dumps(variables),
+            *args,
         )
+
+    def build_free(self, select: str, **variables: Any) -> DbtRun:
+        """``dbt run`` of the model whose select is ``select``."""
+        variables = {"select": select, **variables}
+        return self.dbt.invoke(
+            "run",
+            "--project-dir",
+            str(self.project),
+            "--select",
+            "free",
+            "--vars",
+            json.dumps(variables),
+        )
+
+    def free_rows(self, columns: str) -> list[tuple[Any, ...]]:
+        return sorted(query(self.env, f"select {columns} from {self.schema}.free"))
 
     def table(self) -> list[tuple[Any, ...]]:
         return sorted(
@@ -174,7 +211,88 @@ def test_rows_not_newer_than_the_kept_are_refused_and_nothing_is_kept(in_place: 
     _ok(in_place.build([(1, "a"), (2, "b")]))
     stale = in_place.build([(1, "c"), (3, "d")], version="0000")
     assert not stale.success
-    assert "2 of the 2 rows written have version at most '0001'" in stale.output
+    assert "2 of the 2 rows written have version null or at most 0001" in stale.output
     assert in_place.table() == [(1, "a", "0001", False), (2, "b", "0001", False)]
     _ok(in_place.build([(1, "c")]))
     assert in_place.table() == [(1, "c", "0003", True), (2, "b", "0001", False)]
+
+
+def test_unit_tests_of_incremental_models_keep_dbts_rules(tmp_path: Path) -> None:
+    """dbt checks these at parse time only for models calling its own is_incremental(); the
+    project's override hides them, so they are checked here on the real project."""
+    dbt = DbtProject(tmp_path / "dbt")
+    _ok(dbt.invoke("parse"))
+    manifest = json.loads((dbt.work_dir / "target" / "manifest.json").read_text())
+    incremental = {
+        node_id
+        for node_id, node in manifest["nodes"].items()
+        if any(m.endswith(".is_incremental") for m in node["depends_on"].get("macros", []))
+    }
+    checked, broken = 0, []
+    for test in manifest["unit_tests"].values():
+        if test["depends_on"]["nodes"][0] not in incremental:
+            continue
+        checked += 1
+        override = ((test.get("overrides") or {}).get("macros") or {}).get("is_incremental")
+        if not isinstance(override, bool):
+            broken.append(f"{test['name']}: no boolean override for is_incremental")
+        elif override and "this" not in [given["input"] for given in test["given"]]:
+            broken.append(f"{test['name']}: is_incremental true without a 'this' input")
+    assert checked > 0 and not broken, broken
+
+
+def test_columns_that_need_quotes_are_written(in_place: InPlace) -> None:
+    row = "select {id} as id, '{v}' as \"order\", '{v}' as \"my value\", '{ver}' as version"
+    _ok(in_place.build_free(row.format(id=1, v="a", ver="0001")))
+    _ok(in_place.build_free(row.format(id=1, v="b", ver="0002")))
+    assert in_place.free_rows('id, "order", "my value", version') == [(1, "b", "b", "0002")]
+
+
+def test_a_type_change_fails_under_fail_naming_the_column(in_place: InPlace) -> None:
+    _ok(in_place.build_free("select 1 as id, cast('a' as varchar) as value, '0001' as version"))
+    changed = in_place.build_free("select 1 as id, cast(5 as integer) as value, '0002' as version")
+    assert not changed.success and "new types: value" in changed.output
+    assert in_place.free_rows("id, value, version") == [(1, "a", "0001")]
+
+
+def test_versions_of_any_type_and_null_kept_versions_are_replaced(in_place: InPlace) -> None:
+    _ok(in_place.build_free("select 1 as id, 'a' as value, 1 as version where false"))
+    _ok(in_place.build_free("select 1 as id, 'a' as value, 9 as version"))
+    _ok(in_place.build_free("select 1 as id, 'b' as value, 10 as version"))
+    assert in_place.free_rows("id, value, version") == [(1, "b", 10)]
+    _ok(in_place.build_free("select 2 as id, 'c' as value, 11 as version", unique_key=None))
+    _ok(
+        in_place.build_free(
+            "select 3 as id, 'a' as value, cast(null as integer) as version", unique_key=None
+        )
+    )
+    refused = in_place.build_free("select 3 as id, 'b' as value, cast(null as integer) as version")
+    assert not refused.success and "null or at most 11" in refused.output
+
+
+def test_a_kept_row_without_a_version_is_replaced(in_place: InPlace) -> None:
+    _ok(in_place.build_free("select 1 as id, 'a' as value, cast(null as varchar) as version"))
+    _ok(in_place.build_free("select 1 as id, 'b' as value, cast('0002' as varchar) as version"))
+    assert in_place.free_rows("id, value, version") == [(1, "b", "0002")]
+
+
+def test_a_unique_key_of_comma_separated_columns(in_place: InPlace) -> None:
+    rows = "select 1 as id, 'a' as value, '{v}' as version{more}"
+    more = " union all select 1, 'b', '0001'"
+    _ok(in_place.build_free(rows.format(v="0001", more=more), unique_key="id, value"))
+    _ok(in_place.build_free(rows.format(v="0002", more=""), unique_key="id, value"))
+    assert in_place.free_rows("id, value, version") == [(1, "a", "0002"), (1, "b", "0001")]
+
+
+def test_under_ignore_a_missing_column_fails_by_name(in_place: InPlace) -> None:
+    _ok(in_place.build_free("select 1 as id, 'a' as value, '0001' as version"))
+    lacking = in_place.build_free(
+        "select 2 as id, '0002' as version, 5 as extra", on_schema_change="ignore"
+    )
+    assert not lacking.success and "lacks columns" in lacking.output and "value" in lacking.output
+    _ok(
+        in_place.build_free(
+            "select 2 as id, 'b' as value, '0002' as version, 5 as extra", on_schema_change="ignore"
+        )
+    )
+    assert in_place.free_rows("id, value, version") == [(1, "a", "0001"), (2, "b", "0002")]
