@@ -77,10 +77,19 @@
             ~ on_schema_change ~ "'"
         ) }}
     {%- endif -%}
+    {#- the model's columns as the catalog types them: an empty table of its query -#}
+    {%- set probe = existing_relation.incorporate(
+        path={'identifier': existing_relation.identifier ~ '__in_place_columns'}, type='table'
+    ) -%}
+    {% do adapter.drop_relation(probe) %}
+    {% do run_query(get_create_table_as_sql(
+        False, probe, 'select * from (' ~ sql ~ ') as model_rows limit 0'
+    )) %}
     {%- set model_columns = {} -%}
-    {%- for column in get_column_schema_from_query(sql) -%}
+    {%- for column in adapter.get_columns_in_relation(probe) -%}
         {%- do model_columns.update({column.name | lower: column}) -%}
     {%- endfor -%}
+    {% do adapter.drop_relation(probe) %}
     {%- set table_columns = {} -%}
     {%- for column in adapter.get_columns_in_relation(existing_relation) -%}
         {%- do table_columns.update({column.name | lower: column}) -%}
@@ -114,8 +123,8 @@
     {{ return({'inserted': inserted, 'selected': selected}) }}
 {%- endmacro %}
 
-{#- A column's kind of type (text, number, timestamp, date, ...): a query's columns and the
-    catalog's name one type differently (PostgreSQL: TEXT and character varying). -#}
+{#- A column's kind of type (text, number, timestamp, date, ...): a length or precision, or
+    text against character varying, is no schema change. -#}
 {% macro type_family(column) -%}
     {%- if column.is_string() -%}
         {{ return('text') }}

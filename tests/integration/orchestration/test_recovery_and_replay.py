@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.cli import Cli
-from tests.support.demo import generate
+from tests.support.demo import END_DATE, generate
 from tests.support.warehouse import dict_rows
 
 pytestmark = [pytest.mark.slow]
@@ -20,10 +20,11 @@ pytestmark = [pytest.mark.slow]
 
 @pytest.fixture
 def cli_with_loaders(cli_duckdb: Cli, tmp_path: Path) -> Iterator[Cli]:
-    """The CLI with the real loaders on a tiny demo (with malformed event lines) and tiny dbt."""
+    """The CLI with the real loaders on a tiny demo (with malformed event lines) and tiny dbt;
+    a fixed end date: which lines are malformed, and in which file format, varies by date."""
     from demo.server import running_server
 
-    demo = generate(tmp_path / "demo_data", scale=0.01, malformed_rate=0.05)
+    demo = generate(tmp_path / "demo_data", scale=0.01, end_date=END_DATE, malformed_rate=0.05)
     cli_duckdb.env["DEMO_DIR"] = str(demo)
     with running_server(demo, port=0) as url:
         cli_duckdb.env["DEMO_API_URL"] = url
@@ -78,8 +79,9 @@ def _fix_line(bad: str, good_template: str, number: int, is_csv: bool) -> str:
     return json.dumps(record)
 
 
-def _fix_files(landing: Path, raw_texts: set[str]) -> int:
-    """Rewrite every rejected line in the event files as a valid record; returns lines fixed."""
+def _fix_files(landing: Path, rejected: dict[str, set[int]]) -> int:
+    """Rewrite each rejected line (file -> 1-based line numbers) of the event files as a valid
+    record; returns lines fixed. By place, not text: a row refused for a value is kept as JSON."""
     fixed = 0
     for path in sorted(landing.rglob("*")):
         if path.suffix == ".gz":
@@ -89,19 +91,21 @@ def _fix_files(landing: Path, raw_texts: set[str]) -> int:
         else:
             continue
         is_csv = path.suffix == ".csv"
+        places = rejected.get(path.relative_to(landing / "events").as_posix(), set())
+        kept = [line for number, line in enumerate(lines, start=1) if number not in places]
         if is_csv:
             header = next(csv.reader([lines[0]]))
-            valid = next(row for row in csv.reader(lines[1:]) if len(row) == len(header) and row[0])
+            valid = next(row for row in csv.reader(kept[1:]) if len(row) == len(header) and row[0])
             row = dict(zip(header, valid, strict=True))
             row["event_id"] = "{event_id}"
             buffer = io.StringIO()
             csv.DictWriter(buffer, fieldnames=header, lineterminator="").writerow(row)
             template = buffer.getvalue()
         else:
-            template = next(line for line in lines if _is_json(line))
+            template = next(line for line in kept if _is_json(line))
         changed = False
         for i, line in enumerate(lines):
-            if line.strip() in raw_texts:
+            if i + 1 in places:
                 fixed += 1
                 lines[i] = _fix_line(line, template, fixed, is_csv)
                 changed = True
@@ -127,10 +131,13 @@ def test_replay_readmits_fixed_records_exactly_once_and_is_recorded(
     env = cli_with_loaders.env
     first = cli_with_loaders("ingest")
     assert first.returncode == 0, first.stderr[-2000:]
-    rejected = dict_rows(env, "select raw_text from raw_events.rejected_records")
+    rejected = dict_rows(env, "select location, position from raw_events.rejected_records")
     assert rejected, "the demo was generated with malformed lines"
     events_before = _count(env, "raw_events.events")
-    fixed = _fix_files(Path(env["DEMO_DIR"]) / "landing", {r["raw_text"].strip() for r in rejected})
+    places: dict[str, set[int]] = {}
+    for r in rejected:
+        places.setdefault(r["location"], set()).add(r["position"])
+    fixed = _fix_files(Path(env["DEMO_DIR"]) / "landing", places)
     assert fixed == len(rejected)
 
     replay = cli_with_loaders("replay", "--skip-dbt")
