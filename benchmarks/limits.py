@@ -120,8 +120,6 @@ def dlt_floor(db_path: Path, work: Path) -> None:
     import dlt
     import duckdb
 
-    from ingestion import warehouse
-
     con = duckdb.connect(str(db_path), read_only=True)
     con.execute("set timezone = 'UTC'")
     batches = con.execute(_valid_rows(con)).to_arrow_reader(200_000)
@@ -133,15 +131,7 @@ def dlt_floor(db_path: Path, work: Path) -> None:
         file_format="parquet",
     )
     events.apply_hints(additional_table_hints={"x-stage-data-deduplicated": True})
-    pipeline = dlt.pipeline(
-        "dlt_floor",
-        destination=warehouse.destination(warehouse.current(warehouse.LOADER)),
-        dataset_name="dlt_floor",
-        pipelines_dir=str(work / "dlt_floor_pipelines"),
-    )
-    pipeline.run(events)
-    counts = pipeline.last_trace.last_normalize_info.row_counts
-    emit_result(rows=counts.get("events", 0))
+    _load_floor("dlt_floor", events, work, ["events"])
 
 
 def _load_floor(name: str, resources: Any, work: Path, tables: list[str]) -> None:
