@@ -136,10 +136,11 @@ def dlt_floor(db_path: Path, work: Path) -> None:
 
 def _load_floor(name: str, resources: Any, work: Path, tables: list[str]) -> None:
     """Run ``resources`` with a bare dlt pipeline into dataset ``name`` of the environment's
-    warehouse; the result is the rows of ``tables``."""
+    warehouse, in the loader's file format; the result is the rows of ``tables``."""
     import dlt
 
     from ingestion import warehouse
+    from ingestion.pipelines import LOADER_FILE_FORMAT
 
     pipeline = dlt.pipeline(
         name,
@@ -147,7 +148,7 @@ def _load_floor(name: str, resources: Any, work: Path, tables: list[str]) -> Non
         dataset_name=name,
         pipelines_dir=str(work / f"{name}_pipelines"),
     )
-    pipeline.run(resources)
+    pipeline.run(resources, loader_file_format=LOADER_FILE_FORMAT)
     counts = pipeline.last_trace.last_normalize_info.row_counts
     emit_result(rows=sum(counts.get(table, 0) for table in tables))
 

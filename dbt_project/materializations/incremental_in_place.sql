@@ -36,7 +36,7 @@
         {%- set columns = in_place_columns(sql, existing_relation) -%}
         {%- set keys = unique_key_columns(config.get('unique_key')) -%}
         {%- if keys -%}
-            {%- set version = kept_version(target_relation) -%}
+            {%- set version = kept_version(target_relation, columns.table) -%}
         {%- endif -%}
         {% call statement('main', fetch_result=True) %}
             insert into {{ target_relation }} ({{ columns.inserted | join(', ') }})
@@ -66,7 +66,8 @@
     {{ return({'relations': [target_relation]}) }}
 {% endmaterialization %}
 
-{#- The columns to insert, quoted: `inserted` (the table's names) and `selected` (the model's).
+{#- The columns to insert, quoted: `inserted` (the table's names) and `selected` (the model's);
+    `table`: the table's columns by lower-case name.
     on_schema_change 'fail': the model must have the table's columns, of the same types;
     'ignore': the model's new columns are left out, and every table column must be there. -#}
 {% macro in_place_columns(sql, existing_relation) -%}
@@ -120,7 +121,7 @@
         {%- do inserted.append(adapter.quote(column.name)) -%}
         {%- do selected.append(adapter.quote(model_columns[name].name)) -%}
     {%- endfor -%}
-    {{ return({'inserted': inserted, 'selected': selected}) }}
+    {{ return({'inserted': inserted, 'selected': selected, 'table': table_columns}) }}
 {%- endmacro %}
 
 {#- A column's kind of type (text, number, timestamp, date, ...): a length or precision, or
@@ -147,23 +148,23 @@
 {%- endmacro %}
 
 {#- The table's newest `meta.version_column` before this build, with the column (quoted) and
-    the value as a literal of its type (none when no kept row has one). -#}
-{% macro kept_version(relation) -%}
+    the value as a literal of its type (none when no kept row has one). `columns`: the table's
+    columns by lower-case name. -#}
+{% macro kept_version(relation, columns) -%}
     {%- set name = config.get('meta', {}).get('version_column') -%}
-    {%- set typed = adapter.get_columns_in_relation(relation)
-        | selectattr('name', 'equalto', name) | list if name else [] -%}
-    {%- if not typed -%}
+    {%- set typed = columns.get(name | lower) if name else none -%}
+    {%- if typed is none -%}
         {{ exceptions.raise_compiler_error(
             model.name ~ ": incremental_in_place with a unique_key needs meta.version_column, "
             ~ "a column of the table that grows with every build (given: " ~ name ~ ")"
         ) }}
     {%- endif -%}
-    {%- set column = adapter.quote(name) -%}
+    {%- set column = adapter.quote(typed.name) -%}
     {%- set newest = run_query(
         'select max(' ~ column ~ ') from ' ~ relation
     ).columns[0].values()[0] -%}
     {%- set literal = none if newest is none else (
-        "cast('" ~ (newest | string | replace("'", "''")) ~ "' as " ~ typed[0].data_type ~ ")"
+        "cast('" ~ (newest | string | replace("'", "''")) ~ "' as " ~ typed.data_type ~ ")"
     ) -%}
     {{ return({'name': name, 'column': column, 'newest': newest, 'literal': literal}) }}
 {%- endmacro %}
