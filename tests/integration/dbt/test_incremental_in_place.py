@@ -68,6 +68,25 @@ FREE_MODEL = """\
 {{ var('select', 'select 1 as id') }}
 """
 
+# a keyless model under an enforced contract, with a not-null constraint (as fct_sessions)
+CONTRACTED_MODEL = """\
+{{ config(materialized='incremental_in_place', on_schema_change='fail') }}
+{{ var('select', 'select 1 as id') }}
+"""
+CONTRACT = """\
+version: 2
+models:
+  - name: contracted
+    config:
+      contract: {enforced: true}
+    columns:
+      - name: id
+        data_type: integer
+        constraints: [{type: not_null, warn_unsupported: false}]
+      - name: value
+        data_type: varchar
+"""
+
 
 class InPlace:
     """The tiny project on one warehouse: build it with given rows, read its table."""
@@ -80,6 +99,8 @@ class InPlace:
         (project / "dbt_project.yml").write_text(PROJECT)
         (project / "models" / "keyed.sql").write_text(MODEL)
         (project / "models" / "free.sql").write_text(FREE_MODEL)
+        (project / "models" / "contracted.sql").write_text(CONTRACTED_MODEL)
+        (project / "models" / "contracted.yml").write_text(CONTRACT)
         shutil.copyfile(MATERIALIZATION, project / "macros" / MATERIALIZATION.name)
         self.project = project
         self.dbt = DbtProject(folder / "dbt")
@@ -103,21 +124,21 @@ class InPlace:
             *args,
         )
 
-    def build_free(self, select: str, **variables: Any) -> DbtRun:
-        """``dbt run`` of the model whose select is ``select``."""
+    def build_free(self, select: str, model: str = "free", **variables: Any) -> DbtRun:
+        """``dbt run`` of ``model`` (one whose select is given) selecting ``select``."""
         variables = {"select": select, **variables}
         return self.dbt.invoke(
             "run",
             "--project-dir",
             str(self.project),
             "--select",
-            "free",
+            model,
             "--vars",
             json.dumps(variables),
         )
 
-    def free_rows(self, columns: str) -> list[tuple[Any, ...]]:
-        return sorted(query(self.env, f"select {columns} from {self.schema}.free"))
+    def free_rows(self, columns: str, model: str = "free") -> list[tuple[Any, ...]]:
+        return sorted(query(self.env, f"select {columns} from {self.schema}.{model}"))
 
     def table(self) -> list[tuple[Any, ...]]:
         return sorted(
@@ -296,3 +317,19 @@ def test_under_ignore_a_missing_column_fails_by_name(in_place: InPlace) -> None:
         )
     )
     assert in_place.free_rows("id, value, version") == [(1, "a", "0001"), (2, "b", "0002")]
+
+
+def test_an_enforced_contract_and_its_constraints_hold_on_incremental_builds(
+    in_place: InPlace,
+) -> None:
+    row = "select cast({id} as integer) as id, cast('{v}' as varchar) as value"
+    _ok(in_place.build_free(row.format(id=1, v="a"), model="contracted"))
+    _ok(in_place.build_free(row.format(id=2, v="b"), model="contracted"))
+    null_id = in_place.build_free(row.format(id="null", v="c"), model="contracted")
+    refusal = null_id.output.lower()
+    assert not null_id.success and ("not null constraint" in refusal or "not-null" in refusal)
+    retyped = in_place.build_free(
+        "select cast(3 as integer) as id, cast(5 as integer) as value", model="contracted"
+    )
+    assert not retyped.success and "enforced contract that failed" in retyped.output
+    assert in_place.free_rows("id, value", model="contracted") == [(1, "a"), (2, "b")]

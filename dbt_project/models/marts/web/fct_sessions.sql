@@ -1,7 +1,7 @@
 {#- Incremental: the pre-hook deletes the sessions sessionised again; the run appends them anew. -#}
 {{
     config(
-        materialized='incremental',
+        materialized=in_place_materialization(parallel_select=true),
         incremental_strategy=append_strategy(),
         partition_by=date_partitions('session_date'),
         on_schema_change='fail',
