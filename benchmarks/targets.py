@@ -151,6 +151,7 @@ class _Checker:
             "<=",
             "bytes",
             note=f"Largest of {len(group)} ingestion process(es)." if group else "",
+            lower_bound=any(not s.ok for s in group),  # a failed process stopped before its peak
         )
         return top
 

@@ -76,6 +76,22 @@ def test_peak_memory_target_takes_the_largest_ingestion_process() -> None:
     assert "scale 10" in found["dbt_duckdb"].note
 
 
+def test_peak_memory_with_a_failed_process_is_a_lower_bound_not_a_pass() -> None:
+    steps = {
+        s.id: s
+        for s in [
+            _step("duckdb.ingest.events", 1.0, rss=1 * GIB),
+            _step("duckdb.ingest2x.crm", 1.0, rss=1 * GIB),
+            StepResult(
+                "duckdb.ingest2x.events", "e", "project", wall_s=9.0, peak_rss_bytes=GIB, ok=False
+            ),
+        ]
+    }
+    found = {t.id: t for t in targets.evaluate(steps, ["duckdb"], 1000)}
+    assert found["rss_1x_duckdb"].met is True
+    assert found["rss_2x_duckdb"].met is None and "lower bound" in found["rss_2x_duckdb"].note
+
+
 def _meta(scale: float, events_per_day: int) -> dict[str, object]:
     """The run metadata a report needs, for a one-warehouse DuckDB run."""
     return {
