@@ -257,7 +257,8 @@ def evaluate(
         two = c.peak_rss(
             f"rss_2x_{wh}", f"Peak RSS of ingestion at 2× volume ({wh})", f"{wh}.ingest2x."
         )
-        if one and two and one.peak_rss_bytes and two.peak_rss_bytes:
+        finished = all(s.ok for k, s in steps.items() if k.startswith(f"{wh}.ingest"))
+        if finished and one and two and one.peak_rss_bytes and two.peak_rss_bytes:
             growth = two.peak_rss_bytes / one.peak_rss_bytes
             c.results[-1].note += f" 2×/1× peak = {growth:.2f}."
     naive, project = c._ok("naive.to_sql"), c._ok("postgres.ingest.events")

@@ -73,6 +73,7 @@ def test_peak_memory_target_takes_the_largest_ingestion_process() -> None:
     assert found["rss_1x_duckdb"].step_id == "duckdb.ingest.events"
     assert found["rss_1x_duckdb"].met is False
     assert found["rss_2x_duckdb"].met is True
+    assert "2×/1× peak = 0.33." in found["rss_2x_duckdb"].note
     assert "scale 10" in found["dbt_duckdb"].note
 
 
@@ -90,6 +91,7 @@ def test_peak_memory_with_a_failed_process_is_a_lower_bound_not_a_pass() -> None
     found = {t.id: t for t in targets.evaluate(steps, ["duckdb"], 1000)}
     assert found["rss_1x_duckdb"].met is True
     assert found["rss_2x_duckdb"].met is None and "lower bound" in found["rss_2x_duckdb"].note
+    assert "2×/1×" not in found["rss_2x_duckdb"].note  # no growth from a peak cut short
 
 
 def _meta(scale: float, events_per_day: int) -> dict[str, object]:

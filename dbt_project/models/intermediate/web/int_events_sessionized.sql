@@ -45,25 +45,44 @@ with
         group by anonymous_id
     ),
 
-    {# returning visitors restart at their last kept session begun by then (none begun: at
-       their first kept event); earlier sessions cannot change #}
-    restart_points as (
+    {# per returning visitor: its last kept event and session, and where its history changes #}
+    kept_visitors as (
         select
             changed.anonymous_id,
-            max(case when kept.occurred_at <= changed.changed_at then kept.occurred_at end)
-                as restart_at,
-            coalesce(max(
-                case when kept.occurred_at <= changed.changed_at then kept.session_number end
-            ), 1) - 1 as sessions_before
+            changed.changed_at,
+            max(kept.occurred_at) as last_kept_at,
+            max(kept.session_number) as last_session_number,
+            max(case
+                when kept.event_sequence = 1 and kept.occurred_at <= changed.changed_at
+                    then kept.occurred_at
+            end) as restart_at,
+            max(case
+                when kept.event_sequence = 1 and kept.occurred_at <= changed.changed_at
+                    then kept.session_number
+            end) as restart_session_number
         from changed_visitors as changed
-        inner join {{ this }} as kept
-            on
-                changed.anonymous_id = kept.anonymous_id
-                and kept.event_sequence = 1
-        group by changed.anonymous_id
+        inner join {{ this }} as kept on changed.anonymous_id = kept.anonymous_id
+        group by changed.anonymous_id, changed.changed_at
     ),
 
-    {# every new event, and the kept tail of each returning visitor, numbered on from the restart #}
+    {# a visitor whose changes all come after a session timeout keeps its history as it is and
+       numbers on from its last session; the others restart at their last kept session begun
+       by the change (none begun: at their first kept event) and reread the kept tail #}
+    restart_points as (
+        select
+            anonymous_id,
+            restart_at,
+            {{ seconds_between('last_kept_at', 'changed_at') }}
+                <= {{ var('session_timeout_minutes') }} * 60 as rereads_kept,
+            case
+                when {{ seconds_between('last_kept_at', 'changed_at') }}
+                    > {{ var('session_timeout_minutes') }} * 60 then last_session_number
+                else coalesce(restart_session_number, 1) - 1
+            end as sessions_before
+        from kept_visitors
+    ),
+
+    {# every new event, and the kept tail of each visitor that rereads it, numbered on #}
     tail_events as (
         select
             new_rows.*,
@@ -80,7 +99,8 @@ with
         inner join restart_points
             on kept_rows.anonymous_id = restart_points.anonymous_id
         where
-            kept_rows._dlt_load_id <= {{ newest_kept_load() }}
+            restart_points.rereads_kept
+            and kept_rows._dlt_load_id <= {{ newest_kept_load() }}
             and (
                 restart_points.restart_at is null
                 or kept_rows.occurred_at >= restart_points.restart_at
