@@ -83,7 +83,7 @@ with
     ),
 
     {# every new event, and the kept tail of each visitor that rereads it, numbered on #}
-    tail_events as (
+    tail_events as {{ cte_materialized(false) }} (
         select
             new_rows.*,
             coalesce(restart_points.sessions_before, 0) as sessions_before
@@ -107,14 +107,14 @@ with
             )
     ),
 
-    events as (
+    events as {{ cte_materialized(false) }} (
         select
             *,
             (select max(new_events._dlt_load_id) from new_events) as _sessionized_load_id
         from tail_events
     ),
 {% else %}
-    events as (
+    events as {{ cte_materialized(false) }} (
         select
             stg_events.*,
             0 as sessions_before,
@@ -124,6 +124,14 @@ with
     ),
 {% endif %}
 
+{# a visitor with one event here begins one session with it: only the others need windows #}
+several_event_visitors as {{ cte_materialized(true) }} (
+    select anonymous_id
+    from events
+    group by anonymous_id
+    having count(*) > 1
+),
+
 {# one ordering (visitor, time) for all windows; the place in a session is a running max away #}
 gaps as (
     select
@@ -131,6 +139,11 @@ gaps as (
         lag(occurred_at) over visitor_history as previous_occurred_at,
         row_number() over visitor_history as visitor_event_number
     from events
+    where exists (
+            select 1
+            from several_event_visitors as several
+            where several.anonymous_id = events.anonymous_id
+        )
     window visitor_history as (partition by anonymous_id order by occurred_at, event_id)
 ),
 
@@ -158,6 +171,20 @@ numbered as (
         order by occurred_at, event_id
         rows between unbounded preceding and current row
     )
+    union all
+    select
+        *,
+        cast(null as timestamp) as previous_occurred_at,
+        1 as visitor_event_number,
+        1 as is_session_start,
+        sessions_before + 1 as session_number,
+        1 as session_first_number
+    from events
+    where not exists (
+            select 1
+            from several_event_visitors as several
+            where several.anonymous_id = events.anonymous_id
+        )
 ),
 
 sessionized as (
