@@ -124,6 +124,7 @@ with
     ),
 {% endif %}
 
+{% if one_event_shortcuts() %}
 {# a visitor with one event here begins one session with it: only the others need windows #}
 several_event_visitors as {{ cte_materialized(true) }} (
     select anonymous_id
@@ -131,6 +132,7 @@ several_event_visitors as {{ cte_materialized(true) }} (
     group by anonymous_id
     having count(*) > 1
 ),
+{% endif %}
 
 {# one ordering (visitor, time) for all windows; the place in a session is a running max away #}
 gaps as (
@@ -139,11 +141,13 @@ gaps as (
         lag(occurred_at) over visitor_history as previous_occurred_at,
         row_number() over visitor_history as visitor_event_number
     from events
-    where exists (
-            select 1
-            from several_event_visitors as several
-            where several.anonymous_id = events.anonymous_id
-        )
+    {% if one_event_shortcuts() %}
+        where exists (
+                select 1
+                from several_event_visitors as several
+                where several.anonymous_id = events.anonymous_id
+            )
+    {% endif %}
     window visitor_history as (partition by anonymous_id order by occurred_at, event_id)
 ),
 
@@ -171,20 +175,22 @@ numbered as (
         order by occurred_at, event_id
         rows between unbounded preceding and current row
     )
-    union all
-    select
-        *,
-        cast(null as timestamp) as previous_occurred_at,
-        1 as visitor_event_number,
-        1 as is_session_start,
-        sessions_before + 1 as session_number,
-        1 as session_first_number
-    from events
-    where not exists (
-            select 1
-            from several_event_visitors as several
-            where several.anonymous_id = events.anonymous_id
-        )
+    {% if one_event_shortcuts() %}
+        union all
+        select
+            *,
+            cast(null as timestamp) as previous_occurred_at,
+            1 as visitor_event_number,
+            1 as is_session_start,
+            sessions_before + 1 as session_number,
+            1 as session_first_number
+        from events
+        where not exists (
+                select 1
+                from several_event_visitors as several
+                where several.anonymous_id = events.anonymous_id
+            )
+    {% endif %}
 ),
 
 sessionized as (

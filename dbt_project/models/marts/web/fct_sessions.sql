@@ -40,12 +40,14 @@ events as {{ cte_materialized(false) }} (
     {% endif %}
 ),
 
+{% if one_event_shortcuts() %}
 {# a session of one event needs no aggregate: only the others are grouped #}
 several_event_sessions as {{ cte_materialized(true) }} (
     select session_id
     from events
     where event_sequence = 2
 ),
+{% endif %}
 
 aggregated as (
     select
@@ -71,41 +73,45 @@ aggregated as (
         max(case when event_sequence = 1 then device end) as landing_device,
         max(_sessionized_load_id) as _sessionized_load_id
     from events
-    where exists (
-            select 1
-            from several_event_sessions as several
-            where several.session_id = events.session_id
-        )
+    {% if one_event_shortcuts() %}
+        where exists (
+                select 1
+                from several_event_sessions as several
+                where several.session_id = events.session_id
+            )
+    {% endif %}
     group by session_id
-    union all
-    select
-        session_id,
-        anonymous_id,
-        customer_id,
-        session_number,
-        occurred_at as started_at,
-        occurred_at as ended_at,
-        1 as event_count,
-        case when event_type = 'page_view' then 1 else 0 end as page_view_count,
-        case when event_type = 'product_view' then 1 else 0 end as has_product_view,
-        case when event_type = 'add_to_cart' then 1 else 0 end as has_add_to_cart,
-        case when event_type = 'checkout_started' then 1 else 0 end as has_checkout_started,
-        case when event_type = 'purchase' then 1 else 0 end as has_purchase,
-        page_url as landing_page_url,
-        referrer as landing_referrer,
-        utm_source as landing_utm_source,
-        utm_medium as landing_utm_medium,
-        utm_campaign as landing_utm_campaign,
-        device as landing_device,
-        _sessionized_load_id
-    from events
-    where
-        event_sequence = 1
-        and not exists (
-            select 1
-            from several_event_sessions as several
-            where several.session_id = events.session_id
-        )
+    {% if one_event_shortcuts() %}
+        union all
+        select
+            session_id,
+            anonymous_id,
+            customer_id,
+            session_number,
+            occurred_at as started_at,
+            occurred_at as ended_at,
+            1 as event_count,
+            case when event_type = 'page_view' then 1 else 0 end as page_view_count,
+            case when event_type = 'product_view' then 1 else 0 end as has_product_view,
+            case when event_type = 'add_to_cart' then 1 else 0 end as has_add_to_cart,
+            case when event_type = 'checkout_started' then 1 else 0 end as has_checkout_started,
+            case when event_type = 'purchase' then 1 else 0 end as has_purchase,
+            page_url as landing_page_url,
+            referrer as landing_referrer,
+            utm_source as landing_utm_source,
+            utm_medium as landing_utm_medium,
+            utm_campaign as landing_utm_campaign,
+            device as landing_device,
+            _sessionized_load_id
+        from events
+        where
+            event_sequence = 1
+            and not exists (
+                select 1
+                from several_event_sessions as several
+                where several.session_id = events.session_id
+            )
+    {% endif %}
 ),
 
 final as (
