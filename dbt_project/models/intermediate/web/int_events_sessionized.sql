@@ -73,7 +73,7 @@ with
             anonymous_id,
             restart_at,
             {{ seconds_between('last_kept_at', 'changed_at') }}
-                <= {{ var('session_timeout_minutes') }} * 60 as rereads_kept,
+            <= {{ var('session_timeout_minutes') }} * 60 as rereads_kept,
             case
                 when {{ seconds_between('last_kept_at', 'changed_at') }}
                     > {{ var('session_timeout_minutes') }} * 60 then last_session_number
@@ -125,13 +125,13 @@ with
 {% endif %}
 
 {% if one_event_shortcuts() %}
-{# a visitor with one event here begins one session with it: only the others need windows #}
-several_event_visitors as {{ cte_materialized(true) }} (
-    select anonymous_id
-    from events
-    group by anonymous_id
-    having count(*) > 1
-),
+    {# a visitor with one event here begins one session with it: only the others need windows #}
+    several_event_visitors as {{ cte_materialized(true) }} ( -- noqa: ST03
+        select anonymous_id
+        from events
+        group by anonymous_id
+        having count(*) > 1
+    ),
 {% endif %}
 
 {# one ordering (visitor, time) for all windows; the place in a session is a running max away #}
@@ -170,11 +170,12 @@ numbered as (
         max(case when is_session_start = 1 then visitor_event_number end)
             over visitor_so_far as session_first_number
     from flagged
-    window visitor_so_far as (
-        partition by anonymous_id
-        order by occurred_at, event_id
-        rows between unbounded preceding and current row
-    )
+    window
+        visitor_so_far as (
+            partition by anonymous_id
+            order by occurred_at, event_id
+            rows between unbounded preceding and current row
+        )
     {% if one_event_shortcuts() %}
         union all
         select

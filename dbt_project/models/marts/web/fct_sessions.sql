@@ -41,12 +41,12 @@ events as {{ cte_materialized(false) }} (
 ),
 
 {% if one_event_shortcuts() %}
-{# a session of one event needs no aggregate: only the others are grouped #}
-several_event_sessions as {{ cte_materialized(true) }} (
-    select session_id
-    from events
-    where event_sequence = 2
-),
+    {# a session of one event needs no aggregate: only the others are grouped #}
+    several_event_sessions as {{ cte_materialized(true) }} ( -- noqa: ST03
+        select session_id
+        from events
+        where event_sequence = 2
+    ),
 {% endif %}
 
 aggregated as (
