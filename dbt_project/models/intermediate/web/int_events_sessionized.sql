@@ -50,7 +50,8 @@ with
         select
             changed.anonymous_id,
             changed.changed_at,
-            max(kept.occurred_at) as last_kept_at,
+            {{ seconds_between('max(kept.occurred_at)', 'changed.changed_at') }}
+            <= {{ var('session_timeout_minutes') }} * 60 as rereads_kept,
             max(kept.session_number) as last_session_number,
             max(case
                 when kept.event_sequence = 1 and kept.occurred_at <= changed.changed_at
@@ -72,12 +73,10 @@ with
         select
             anonymous_id,
             restart_at,
-            {{ seconds_between('last_kept_at', 'changed_at') }}
-            <= {{ var('session_timeout_minutes') }} * 60 as rereads_kept,
+            rereads_kept,
             case
-                when {{ seconds_between('last_kept_at', 'changed_at') }}
-                    > {{ var('session_timeout_minutes') }} * 60 then last_session_number
-                else coalesce(restart_session_number, 1) - 1
+                when rereads_kept then coalesce(restart_session_number, 1) - 1
+                else last_session_number
             end as sessions_before
         from kept_visitors
     ),

@@ -34,7 +34,14 @@
 with
 
 events as {{ cte_materialized(false) }} (
-    select * from {{ ref('int_events_sessionized') }}
+    select
+        *,
+        case when event_type = 'page_view' then 1 else 0 end as is_page_view,
+        case when event_type = 'product_view' then 1 else 0 end as is_product_view,
+        case when event_type = 'add_to_cart' then 1 else 0 end as is_add_to_cart,
+        case when event_type = 'checkout_started' then 1 else 0 end as is_checkout_started,
+        case when event_type = 'purchase' then 1 else 0 end as is_purchase
+    from {{ ref('int_events_sessionized') }}
     {% if is_incremental() %}
         where _sessionized_load_id > {{ newest_kept_load('_sessionized_load_id') }}
     {% endif %}
@@ -58,12 +65,11 @@ aggregated as (
         min(occurred_at) as started_at,
         max(occurred_at) as ended_at,
         count(*) as event_count,
-        sum(case when event_type = 'page_view' then 1 else 0 end) as page_view_count,
-        max(case when event_type = 'product_view' then 1 else 0 end) as has_product_view,
-        max(case when event_type = 'add_to_cart' then 1 else 0 end) as has_add_to_cart,
-        max(case when event_type = 'checkout_started' then 1 else 0 end)
-            as has_checkout_started,
-        max(case when event_type = 'purchase' then 1 else 0 end) as has_purchase,
+        sum(is_page_view) as page_view_count,
+        max(is_product_view) as has_product_view,
+        max(is_add_to_cart) as has_add_to_cart,
+        max(is_checkout_started) as has_checkout_started,
+        max(is_purchase) as has_purchase,
         -- the landing (first) event's fields in the same pass: no second scan, no join
         max(case when event_sequence = 1 then page_url end) as landing_page_url,
         max(case when event_sequence = 1 then referrer end) as landing_referrer,
@@ -91,11 +97,11 @@ aggregated as (
             occurred_at as started_at,
             occurred_at as ended_at,
             1 as event_count,
-            case when event_type = 'page_view' then 1 else 0 end as page_view_count,
-            case when event_type = 'product_view' then 1 else 0 end as has_product_view,
-            case when event_type = 'add_to_cart' then 1 else 0 end as has_add_to_cart,
-            case when event_type = 'checkout_started' then 1 else 0 end as has_checkout_started,
-            case when event_type = 'purchase' then 1 else 0 end as has_purchase,
+            is_page_view as page_view_count,
+            is_product_view as has_product_view,
+            is_add_to_cart as has_add_to_cart,
+            is_checkout_started as has_checkout_started,
+            is_purchase as has_purchase,
             page_url as landing_page_url,
             referrer as landing_referrer,
             utm_source as landing_utm_source,
