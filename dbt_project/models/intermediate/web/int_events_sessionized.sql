@@ -45,7 +45,8 @@ with
         group by anonymous_id
     ),
 
-    {# per returning visitor: its last kept event and session, and where its history changes #}
+    {# per returning visitor: is its change within the timeout of its last kept event, its last
+       session, and where its history changes #}
     kept_visitors as (
         select
             changed.anonymous_id,
