@@ -24,6 +24,7 @@ import pyarrow as pa
 from ingestion import config as config_mod
 from ingestion import lake, rejects, suppression, warehouse
 from ingestion.errors import describe_error
+from ingestion.filesystem import scratch
 from ingestion.filesystem.contract import FILE_LINE_COLUMN, Chunk, FileContract, conform
 from ingestion.filesystem.csv_reader import csv_line_chunks
 from ingestion.filesystem.jsonl_reader import jsonl_line_chunks
@@ -109,13 +110,14 @@ def replay_source(
         if int(position) > 0:  # a line or row; not a whole file or a refused column
             by_location[location].append((int(position), raw_text or ""))
     admitted: list[pa.Table] = []
-    for location, rows in sorted(by_location.items()):
-        wanted = {position for position, _ in rows}
-        table = _from_file(zone, location, contract, wanted)
-        if table is None:
-            table = _from_raw_text(location, contract, sorted(rows))
-        if table is not None and table.num_rows:
-            admitted.append(table)
+    with scratch.reading():
+        for location, rows in sorted(by_location.items()):
+            wanted = {position for position, _ in rows}
+            table = _from_file(zone, location, contract, wanted)
+            if table is None:
+                table = _from_raw_text(location, contract, sorted(rows))
+            if table is not None and table.num_rows:
+                admitted.append(table)
     result.row_counts[contract.resource_name] = 0
     if not admitted:
         return

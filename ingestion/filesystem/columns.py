@@ -13,19 +13,17 @@ other values of its batch; the casts themselves are vectorised.
 
 from __future__ import annotations
 
-import os
 import re
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-import duckdb
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ingestion.filesystem import scratch
 from ingestion.filesystem.values import (
     FINER,
     INT64_MAX,
@@ -78,27 +76,11 @@ def _as_string(array: pa.Array, name: str) -> tuple[pa.Array, Bad]:
     return checked, {**bad, **more}
 
 
-_LOCAL = threading.local()
-
-
-def _duckdb() -> duckdb.DuckDBPyConnection:
-    """This thread's in-memory DuckDB (opening one costs more than checking a batch); a
-    forked process opens its own."""
-    pid, con = getattr(_LOCAL, "duckdb", (None, None))
-    if con is None or pid != os.getpid():
-        con = duckdb.connect()
-        _LOCAL.duckdb = (os.getpid(), con)
-    return con
-
-
 def _duckdb_json_valid(array: pa.Array) -> pa.Array:
     """DuckDB's vectorised ``json_valid`` of each value (null stays null)."""
-    con = _duckdb()
-    con.register("t", pa.table({"v": array}))
-    try:
+    with scratch.cursor() as con:
+        con.register("t", pa.table({"v": array}))
         return con.sql("select json_valid(v) from t").to_arrow_table().column(0).combine_chunks()
-    finally:
-        con.unregister("t")
 
 
 def _as_json_text(array: pa.Array, name: str) -> tuple[pa.Array, Bad]:

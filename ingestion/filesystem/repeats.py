@@ -10,9 +10,10 @@ key repeated.
 
 from __future__ import annotations
 
-import duckdb
 import numpy as np
 import pyarrow as pa
+
+from ingestion.filesystem import scratch
 
 # 8 bytes a key: 16M keys = 128 MiB. Past it the run is treated as repeating (the safe path).
 DEFAULT_MAX_KEYS = 16_000_000
@@ -33,7 +34,6 @@ class RunKeys:
         self.max_keys = max_keys
         self.repeated = False
         self._sorted_runs: list[np.ndarray] = []
-        self._con: duckdb.DuckDBPyConnection | None = None
 
     def add(self, rows: pa.Table | pa.RecordBatch) -> bool:
         """Take one batch of rows; True once any key of this run (may have) repeated."""
@@ -52,13 +52,11 @@ class RunKeys:
         return False
 
     def _hashes(self, rows: pa.Table | pa.RecordBatch) -> np.ndarray:
-        if self._con is None:
-            self._con = duckdb.connect()
         keys = pa.table({f"k{i}": rows.column(name) for i, name in enumerate(self.key_columns)})
-        self._con.register("batch_keys", keys)
         args = ", ".join(f"k{i}" for i in range(len(self.key_columns)))
-        result = self._con.execute(f"select hash({args}) as h from batch_keys").fetchnumpy()
-        self._con.unregister("batch_keys")
+        with scratch.cursor() as con:
+            con.register("batch_keys", keys)
+            result = con.execute(f"select hash({args}) as h from batch_keys").fetchnumpy()
         return np.asarray(result["h"], dtype=np.uint64)
 
     def _merge_small_runs(self) -> None:
@@ -73,9 +71,6 @@ class RunKeys:
     def _give_up(self) -> None:
         self.repeated = True
         self._sorted_runs = []
-        if self._con is not None:
-            self._con.close()
-            self._con = None
 
 
 def _shares_any(sorted_run: np.ndarray, sorted_batch: np.ndarray) -> bool:

@@ -21,7 +21,7 @@ from dlt.extract import DltResource
 
 from ingestion import rejects
 from ingestion.config import SourceConfig, resolve_secrets, system_factory
-from ingestion.filesystem import registry
+from ingestion.filesystem import registry, scratch
 from ingestion.filesystem.contract import FileContract
 from ingestion.filesystem.extras import ExtraColumns, stored_label
 from ingestion.filesystem.helpers import absolute_url, in_window
@@ -265,12 +265,13 @@ def _resources(name: str, settings: FilesystemSettings, options: RunOptions) -> 
             window = lambda entry: in_window(entry, start, end, pattern, window_format)  # noqa: E731
         entries = registry.Entries(name)
         batches = _Batches(contract.batch_rows, checked)
-        for decision in plan(zone, listed, _registered(name, contract), window):
-            yield from take(zone, decision, entries, batches)
-            if entries.full():
-                yield from (dlt.mark.with_hints(t, registry.hints(), create_table_variant=True)
-                            for t in entries.flush())  # fmt: skip
-        yield from batches.flush()
+        with scratch.reading():
+            for decision in plan(zone, listed, _registered(name, contract), window):
+                yield from take(zone, decision, entries, batches)
+                if entries.full():
+                    yield from (dlt.mark.with_hints(t, registry.hints(), create_table_variant=True)
+                                for t in entries.flush())  # fmt: skip
+            yield from batches.flush()
         for rows in entries.flush():
             yield dlt.mark.with_hints(rows, registry.hints(), create_table_variant=True)
 

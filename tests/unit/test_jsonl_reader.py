@@ -25,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingestion.filesystem import columns, jsonl_reader
+from ingestion.filesystem import columns, jsonl_reader, scratch
 from ingestion.filesystem.contract import FileContract
 from ingestion.filesystem.values import buffer_holds, text_problems
 from tests.support import jsonl_reference
@@ -268,18 +268,34 @@ def test_a_nul_in_a_sliced_text_column_is_still_found_and_its_row_reported():
     assert typed.to_pylist() == ["b", None, "e"]
 
 
-def test_the_json_check_keeps_one_duckdb_per_thread_and_answers_alike_in_each():
+def test_the_json_check_answers_alike_in_a_run_outside_one_and_in_another_thread():
     values = pa.array(['{"a": 1}', "{", None, '"x"'])
-    first, again = columns._duckdb_json_valid(values), columns._duckdb_json_valid(values)
+    alone = columns._duckdb_json_valid(values).to_pylist()
     other: dict[str, Any] = {}
 
     def check() -> None:
         other["answer"] = columns._duckdb_json_valid(values).to_pylist()
-        other["con"] = columns._duckdb()
 
-    thread = threading.Thread(target=check)
-    thread.start()
-    thread.join()
+    with scratch.reading():
+        first, again = columns._duckdb_json_valid(values), columns._duckdb_json_valid(values)
+        thread = threading.Thread(target=check)
+        thread.start()
+        thread.join()
 
-    assert first.to_pylist() == again.to_pylist() == other["answer"] == [True, False, None, True]
-    assert columns._duckdb() is columns._duckdb() and other["con"] is not columns._duckdb()
+    assert alone == first.to_pylist() == again.to_pylist() == other["answer"]
+    assert alone == [True, False, None, True]
+
+
+def test_readers_share_one_scratch_database_which_closes_when_the_last_leaves():
+    with scratch.reading(), scratch.reading():
+        with scratch.cursor() as one:
+            one.execute("create table seen as select 42 as answer")
+        with scratch.cursor() as two:
+            assert two.execute("select answer from seen").fetchall() == [(42,)]
+        assert scratch._database is not None
+    assert scratch._database is None
+    with scratch.reading(), scratch.cursor() as fresh:
+        assert fresh.execute("select count(*) from duckdb_tables()").fetchall() == [(0,)]
+    with scratch.cursor() as alone:  # outside a run: a database of its own, closed after use
+        assert alone.execute("select count(*) from duckdb_tables()").fetchall() == [(0,)]
+    assert scratch._database is None

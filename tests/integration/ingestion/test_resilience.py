@@ -25,6 +25,34 @@ from tests.support.warehouse import count, query_current
 FAULT_SEED = 67  # with these rates: request 1 and 3 get 429, request 4 a truncated body
 
 
+FORK_FROM_A_THREAD = """
+import subprocess, sys, threading
+import ingestion
+summary = ingestion.load(sources=["events"])
+assert summary.ok and summary.tables["raw_events.events"].loaded, (summary.errors, summary.tables)
+codes = []
+def start():  # as pyspark starts its gateway from a dbt thread: preexec_fn makes Python fork
+    child = subprocess.Popen([sys.executable, "-c", "pass"], preexec_fn=lambda: None)
+    codes.append(child.wait())
+thread = threading.Thread(target=start)
+thread.start()
+thread.join()
+print("child exit", codes[0])
+"""
+
+
+def test_a_process_that_read_file_drops_can_start_programs_from_another_thread(
+    demo_dir, warehouse_env
+):
+    run = subprocess.run(
+        [sys.executable, "-c", FORK_FROM_A_THREAD],
+        capture_output=True, text=True, timeout=600, cwd=REPO_ROOT,
+    )  # fmt: skip
+
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.splitlines()[-1] == "child exit 0", run.stdout[-2000:]
+
+
 def test_api_throttling_errors_and_truncated_bodies_are_retried_to_the_exact_counts(
     demo_dir, tmp_path, monkeypatch
 ):
