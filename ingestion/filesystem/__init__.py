@@ -6,7 +6,8 @@ opens its files safely, ``registry.py`` keeps the files taken (in the raw datase
 ``jsonl_reader.py`` with ``jsonl_numbers.py``, ``parquet_reader.py``); ``contract.py`` splits
 rows into typed rows and rejects, typing declared columns (``columns.py``) and landing or
 refusing the others (``extras.py``), with helpers in ``values.py`` and ``rows.py``.
-``repeats.py`` tells whether a key repeated within a run and ``settings.py`` holds the typed
+``repeats.py`` tells whether a key repeated within a run, ``scratch.py`` holds the in-memory
+DuckDB their vectorised checks share while files are read, and ``settings.py`` holds the typed
 settings. Importing this package imports no dlt: the sources file is checked before dlt is
 loaded.
 """
