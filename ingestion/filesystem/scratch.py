@@ -1,8 +1,9 @@
 """The in-memory DuckDB that the readers' vectorised checks share while files are read.
 
-``reading()`` keeps it open while a run reads, and closes it when the last reader leaves. DuckDB
-is not fork-safe: a process forked later from another thread (pyspark starts its gateway from a
-dbt thread) crashes when it tears down a copy of an open database. So none outlives the reading.
+``reading()`` keeps it open while a run reads, and it is closed when the last reader and the
+last cursor let go. DuckDB is not fork-safe: a process forked later from another thread (pyspark
+starts its gateway from a dbt thread) crashes when it tears down a copy of an open database. So
+none outlives the reading.
 """
 
 from __future__ import annotations
@@ -15,47 +16,62 @@ from contextlib import contextmanager
 import duckdb
 
 _lock = threading.Lock()
-_readers = 0
+_holders = 0  # runs reading and cursors open on the shared database
 _database: duckdb.DuckDBPyConnection | None = None
-_inherited: list[duckdb.DuckDBPyConnection] = []  # a forked child keeps its parent's, unused
+_inherited: list[duckdb.DuckDBPyConnection] = []  # a forked child's copy: never used or closed
 
 
 @contextmanager
 def reading() -> Iterator[None]:
     """Share one database among the checks run inside this block (and any other thread's)."""
-    global _readers, _database
-    with _lock:
-        _readers += 1
+    _hold()
     try:
         yield
     finally:
-        with _lock:
-            _readers -= 1
-            if _readers == 0 and _database is not None:
-                _database.close()
-                _database = None
+        _release()
 
 
 @contextmanager
 def cursor() -> Iterator[duckdb.DuckDBPyConnection]:
-    """A connection of the caller's own: to the shared database while reading, else a new one."""
-    global _database
+    """A connection of the caller's own: to the shared database while a run reads, else a new
+    database of its own."""
+    global _holders, _database
     with _lock:
-        if not _readers:
-            con = duckdb.connect()
-        else:
+        shared = _holders > 0
+        if shared:
             if _database is None:
                 _database = duckdb.connect()
             con = _database.cursor()
+            _holders += 1
+    if not shared:
+        con = duckdb.connect()
     try:
         yield con
     finally:
         con.close()
+        if shared:
+            _release()
+
+
+def _hold() -> None:
+    global _holders
+    with _lock:
+        _holders += 1
+
+
+def _release() -> None:
+    global _holders, _database
+    with _lock:
+        _holders = max(0, _holders - 1)  # a forked child starts from none
+        if _holders == 0 and _database is not None:
+            database, _database = _database, None  # never left set once closed
+            database.close()
 
 
 def _after_fork_in_child() -> None:
-    global _lock, _database
+    global _lock, _holders, _database
     _lock = threading.Lock()  # another thread may have held it at the fork
+    _holders = 0  # the parent's readers do not run here
     if _database is not None:
         _inherited.append(_database)
         _database = None

@@ -15,6 +15,8 @@ import io
 import json
 import os
 import re
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -299,3 +301,66 @@ def test_readers_share_one_scratch_database_which_closes_when_the_last_leaves():
     with scratch.cursor() as alone:  # outside a run: a database of its own, closed after use
         assert alone.execute("select count(*) from duckdb_tables()").fetchall() == [(0,)]
     assert scratch._database is None
+
+
+def test_a_cursor_taken_while_a_run_reads_keeps_working_after_the_run_ends():
+    opened, go_on, answers = threading.Event(), threading.Event(), []
+
+    def outside_any_run() -> None:
+        with scratch.cursor() as con:
+            opened.set()
+            go_on.wait(10)
+            answers.append(con.execute("select 6 * 7").fetchall())
+
+    thread = threading.Thread(target=outside_any_run)
+    with scratch.reading():
+        thread.start()
+        assert opened.wait(10)
+    assert scratch._database is not None  # the cursor still holds it
+    go_on.set()
+    thread.join()
+
+    assert answers == [[(42,)]]
+    assert scratch._database is None
+
+
+def test_a_database_that_fails_to_close_is_not_handed_out_again(monkeypatch):
+    class Unclosable:
+        def cursor(self) -> Any:
+            raise AssertionError("a closed database was handed out again")
+
+        def close(self) -> None:
+            raise RuntimeError("close failed")
+
+    with pytest.raises(RuntimeError, match="close failed"), scratch.reading():
+        monkeypatch.setattr(scratch, "_database", Unclosable())
+
+    assert scratch._database is None
+    with scratch.reading(), scratch.cursor() as con:
+        assert con.execute("select 1").fetchall() == [(1,)]
+
+
+FORK_WHILE_READING = """
+import os
+from ingestion.filesystem import scratch
+with scratch.reading():
+    with scratch.cursor() as con:
+        con.execute("select 1").fetchall()
+    pid = os.fork()
+    if pid == 0:
+        ok = scratch._holders == 0 and scratch._database is None
+        with scratch.reading(), scratch.cursor() as own:
+            ok = ok and own.execute("select 2").fetchall() == [(2,)]
+        os._exit(0 if ok and scratch._database is None else 1)
+_, status = os.waitpid(pid, 0)
+print("child", os.waitstatus_to_exitcode(status), "parent closed", scratch._database is None)
+"""
+
+
+def test_a_child_forked_while_a_run_reads_starts_with_no_reader_and_its_own_database():
+    run = subprocess.run(  # a fresh process: this one may hold other libraries' threads
+        [sys.executable, "-c", FORK_WHILE_READING], capture_output=True, text=True, timeout=120
+    )
+
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split() == ["child", "0", "parent", "closed", "True"]
