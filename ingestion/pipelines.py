@@ -22,7 +22,16 @@ from dlt.common.destination import TLoaderFileFormat
 from dlt.common.runtime import run_context
 
 from ingestion import config as config_mod
-from ingestion import lake, package_repair, rejects, reread, suppression, time_limit, warehouse
+from ingestion import (
+    lake,
+    load_id_index,
+    package_repair,
+    rejects,
+    reread,
+    suppression,
+    time_limit,
+    warehouse,
+)
 from ingestion import progress as progress_display
 from ingestion.errors import describe_error
 from ingestion.redact import install_on_root_handlers, redact
@@ -148,6 +157,7 @@ def load_source(
     else:
         info = pipeline.run(source)
     _add_counts(result, pipeline, info)
+    load_id_index.ensure(wh, cfg.dataset)
     if cfg.type == "postgres_cdc":  # the load committed: the slot may let go of its WAL
         from ingestion.postgres_cdc.source import confirm_landed
 

@@ -16,15 +16,15 @@
         {%- do problems.append(name ~ ' is missing from the table') -%}
     {%- endfor -%}
     {%- set watched = populated | select('in', names) | list -%}
-    {%- if watched -%}
-        {%- set latest = '(select max(_dlt_load_id) from ' ~ model ~ ')' -%}
+    {%- set latest = latest_load_id(model) if watched else none -%}
+    {%- if latest is not none -%}
         {#- a change table's delete rows carry only the key: they say nothing of drift -#}
         {%- set counted = [] -%}
         {%- for name in watched -%}
             {%- do counted.append('count(' ~ adapter.quote(name) ~ ')') -%}
         {%- endfor -%}
         {%- set counts = 'select count(*), ' ~ counted | join(', ') ~ ' from ' ~ model
-            ~ ' where _dlt_load_id = ' ~ latest
+            ~ ' where _dlt_load_id = ' ~ dbt.string_literal(latest)
             ~ (" and _cdc_op != 'delete'" if '_cdc_op' in names else '') -%}
         {%- set row = run_query(counts).rows[0] -%}
         {%- for name in watched -%}
