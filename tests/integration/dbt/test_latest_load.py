@@ -29,6 +29,9 @@ select '{load}', schema_name, status, inserted_at, schema_version_hash
 from raw_events._dlt_loads
 limit 1"""
 
+INDEXED_TABLES = """select tablename from pg_indexes
+where schemaname = 'raw_events' and indexdef like '% USING brin (_dlt_load_id)'"""
+
 
 def _drift_errors(dbt: DbtProject) -> list[str]:
     run = dbt.invoke(*DRIFT)
@@ -44,11 +47,7 @@ def test_the_drift_test_finds_the_latest_load_through_the_index_like_max_would(
     dbt, wh = DbtProject(tmp_path / "dbt"), of_env(env)
     with environment(env):
         ingest(tmp_path / "demo", sources=["events"])
-        indexed = {
-            row[0]
-            for row in query(env, "select tablename from pg_indexes where schemaname = 'raw_events'"
-                             " and indexdef like '% USING brin (_dlt_load_id)'")  # fmt: skip
-        }
+        indexed = {row[0] for row in query(env, INDEXED_TABLES)}
         assert {"events", "file_registry", "rejected_records"} <= indexed
         assert load_id_index.ensure(wh, "raw_events") == []  # nothing left to index
         assert _drift_errors(dbt) == []
