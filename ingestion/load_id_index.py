@@ -15,11 +15,17 @@ from ingestion import warehouse
 
 logger = logging.getLogger(__name__)
 
+LOCK_TIMEOUT = "5s"  # a writer holding the table: try again next run rather than wait
+MAX_NAME_BYTES = 63
+_SUFFIX = "__load_id_brin"
 _MISSING = """
 select columns.table_name
 from information_schema.columns as columns
+join information_schema.tables as tables
+    on tables.table_schema = columns.table_schema and tables.table_name = columns.table_name
 where columns.table_schema = %s
     and columns.column_name = '_dlt_load_id'
+    and tables.table_type = 'BASE TABLE'
     and columns.table_name not like '\\_dlt\\_%%'
     and not exists (
         select 1
@@ -33,34 +39,39 @@ order by 1
 
 
 def index_name(table: str) -> str:
-    """The index's name: ``<table>__load_id_brin``, shortened with a hash past 63 bytes."""
-    name = f"{table}__load_id_brin"
-    if len(name.encode()) <= 63:
+    """``<table>__load_id_brin``; past 63 bytes the table's name is cut and a hash added."""
+    name = f"{table}{_SUFFIX}"
+    if len(name.encode()) <= MAX_NAME_BYTES:
         return name
-    return f"{table[:40]}_{hashlib.sha256(table.encode()).hexdigest()[:8]}__load_id_brin"
+    digest = hashlib.sha256(table.encode()).hexdigest()[:8]
+    room = MAX_NAME_BYTES - len(_SUFFIX) - len(digest) - 1
+    return f"{table.encode()[:room].decode(errors='ignore')}_{digest}{_SUFFIX}"
 
 
 def ensure(wh: warehouse.Warehouse, dataset: str) -> list[str]:
-    """Index the tables of ``dataset`` that lack it; returns them. A table that cannot be
-    indexed is logged and skipped: the index only speeds reads up."""
+    """Index the tables of ``dataset`` that lack it; returns them. Whatever goes wrong is
+    logged and left for the next run: the index only speeds reads up, a load never fails on it."""
     if wh.kind != "postgres":
         return []
+    try:
+        missing = [table for (table,) in warehouse.query(wh, _MISSING, (dataset,))]
+    except Exception as exc:  # a slower read, never a failed load
+        logger.warning("%s: load-id indexes not checked (%s)", dataset, exc)
+        return []
+    return [table for table in missing if _create(wh, dataset, table)]
+
+
+def _create(wh: warehouse.Warehouse, dataset: str, table: str) -> bool:
     from psycopg2 import sql
 
-    indexed = []
-    for (table,) in warehouse.query(wh, _MISSING, (dataset,)):
-        statement = sql.SQL("create index if not exists {} on {}.{} using brin (_dlt_load_id)")
-        try:
-            with warehouse.cursor(wh) as cur:
-                cur.execute(
-                    statement.format(
-                        sql.Identifier(index_name(table)),
-                        sql.Identifier(dataset),
-                        sql.Identifier(table),
-                    )
-                )
-        except Exception as exc:  # a slower read, never a failed load
-            logger.warning("%s.%s: no load-id index (%s)", dataset, table, exc)
-            continue
-        indexed.append(table)
-    return indexed
+    statement = sql.SQL("create index {} on {}.{} using brin (_dlt_load_id)").format(
+        sql.Identifier(index_name(table)), sql.Identifier(dataset), sql.Identifier(table)
+    )
+    try:
+        with warehouse.cursor(wh) as cur:
+            cur.execute(f"set local lock_timeout = '{LOCK_TIMEOUT}'")
+            cur.execute(statement)
+    except Exception as exc:  # a slower read, never a failed load
+        logger.warning("%s.%s: no load-id index yet (%s)", dataset, table, exc)
+        return False
+    return True

@@ -1,28 +1,38 @@
-{#- The newest `_dlt_load_id` in a raw table (none when it is empty), read at execution. -#}
-{% macro latest_load_id(relation) -%}
-    {{ return(adapter.dispatch('latest_load_id', 'customer_analytics')(relation)) }}
+{#- The newest `_dlt_load_id` in a raw table (null when it is empty), as a SQL expression. -#}
+{% macro latest_load(relation) -%}
+    {{ return(adapter.dispatch('latest_load', 'customer_analytics')(relation)) }}
 {%- endmacro %}
 
-{% macro default__latest_load_id(relation) -%}
-    {{ return(run_query('select max(_dlt_load_id) from ' ~ relation).rows[0][0]) }}
+{% macro default__latest_load(relation) -%}
+    (select max(latest._dlt_load_id) from {{ relation }} as latest)
 {%- endmacro %}
 
 {#- PostgreSQL: max() reads every row. Through the loader's BRIN index on `_dlt_load_id`
-    (ingestion/load_id_index.py) it reads only the rows from the newest of the dataset's 20
-    latest loads that touched the table, and the whole table when none of them did. -#}
-{% macro postgres__latest_load_id(relation) -%}
+    (ingestion/load_id_index.py) this reads the rows from the dataset's newest load on, then
+    from the oldest of its 20 latest loads on, and the whole table only when neither finds any;
+    the value found is returned as a literal. -#}
+{% macro postgres__latest_load(relation) -%}
     {%- set loads = adapter.get_relation(relation.database, relation.schema, '_dlt_loads') -%}
-    {%- set recent = [] if loads is none else run_query(
-        'select load_id from ' ~ loads ~ ' order by load_id desc limit 20'
-    ).rows -%}
-    {%- for load in recent -%}
-        {%- set since = dbt.string_literal(load[0]) -%}
+    {%- if loads is none -%}
+        {{ return(default__latest_load(relation)) }}
+    {%- endif -%}
+    {%- set bounds = run_query(
+        'select max(load_id), min(load_id) from (select load_id from ' ~ loads
+        ~ ' order by load_id desc limit 20) as recent'
+    ).rows[0] -%}
+    {%- for bound in bounds | reject('none') | unique -%}
         {%- set found = run_query(
-            'select max(_dlt_load_id) from ' ~ relation ~ ' where _dlt_load_id >= ' ~ since
+            'select max(_dlt_load_id) from ' ~ relation
+            ~ ' where _dlt_load_id >= ' ~ quoted_text(bound)
         ).rows[0][0] -%}
         {%- if found is not none -%}
-            {{ return(found) }}
+            {{ return(quoted_text(found)) }}
         {%- endif -%}
     {%- endfor -%}
-    {{ return(default__latest_load_id(relation)) }}
+    {{ return(default__latest_load(relation)) }}
+{%- endmacro %}
+
+{#- A text value as a PostgreSQL string literal (quotes doubled). -#}
+{% macro quoted_text(value) -%}
+    {{ return("'" ~ (value | string | replace("'", "''")) ~ "'") }}
 {%- endmacro %}

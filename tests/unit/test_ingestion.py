@@ -288,3 +288,14 @@ def test_run_keys_use_every_key_column_and_give_up_past_their_memory_bound():
     bounded = RunKeys(["event_id"], max_keys=3)
     assert not bounded.add(_keys("a", "b"))
     assert bounded.add(_keys("c", "d"))  # distinct, but past the bound: the safe answer
+
+
+def test_load_id_index_names_fit_postgres_and_stay_distinct():
+    from ingestion.load_id_index import MAX_NAME_BYTES, index_name
+
+    assert index_name("events") == "events__load_id_brin"
+    long_names = ["a" * 63, "a" * 62 + "b", "é" * 31, "é" * 30 + "x", "日本" * 10]
+    names = [index_name(table) for table in long_names]
+    assert all(len(name.encode()) <= MAX_NAME_BYTES for name in names)
+    assert len(set(names)) == len(long_names)
+    assert all(name.encode().decode() == name for name in names)  # cut on a character boundary

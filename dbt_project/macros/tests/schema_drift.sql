@@ -16,15 +16,14 @@
         {%- do problems.append(name ~ ' is missing from the table') -%}
     {%- endfor -%}
     {%- set watched = populated | select('in', names) | list -%}
-    {%- set latest = latest_load_id(model) if watched else none -%}
-    {%- if latest is not none -%}
+    {%- if watched -%}
         {#- a change table's delete rows carry only the key: they say nothing of drift -#}
         {%- set counted = [] -%}
         {%- for name in watched -%}
             {%- do counted.append('count(' ~ adapter.quote(name) ~ ')') -%}
         {%- endfor -%}
         {%- set counts = 'select count(*), ' ~ counted | join(', ') ~ ' from ' ~ model
-            ~ ' where _dlt_load_id = ' ~ dbt.string_literal(latest)
+            ~ ' where _dlt_load_id = ' ~ latest_load(model)
             ~ (" and _cdc_op != 'delete'" if '_cdc_op' in names else '') -%}
         {%- set row = run_query(counts).rows[0] -%}
         {%- for name in watched -%}

@@ -1,7 +1,8 @@
 """On PostgreSQL the loader keeps a BRIN index on every raw table's ``_dlt_load_id``, and the
-schema drift test finds the latest load through it (``latest_load_id``) with the same answer as
+schema drift test finds the latest load through it (``latest_load``) with the same answer as
 ``max(_dlt_load_id)``: when the newest recorded load touched the table, when the 20 newest did
-not, and when rows carry a load id newer than any recorded (a package not yet completed)."""
+not, when rows carry a load id newer than any recorded (a package not yet completed), and when
+load ids hold quotes. The index never waits on a writer nor fails a load."""
 
 from __future__ import annotations
 
@@ -68,3 +69,37 @@ def test_the_drift_test_finds_the_latest_load_through_the_index_like_max_would(
 
         warehouse.execute(wh, "delete from raw_events.events where _dlt_load_id >= '9'")
         assert _drift_errors(dbt) == []
+
+        quoted = "9400000000.1'' or url is not null or ''a''=''a"  # doubled: a SQL literal
+        warehouse.execute(wh, RECORDED_LOAD.format(load="~'' union all select ''zzz'' --"))
+        warehouse.execute(wh, DRIFTED_ROWS.format(load=quoted))
+        injected = _drift_errors(dbt)
+        assert len(injected) == 1 and "url is null in all 5 rows" in injected[0]
+
+
+def test_the_index_is_skipped_never_waited_for_nor_failing_the_load(
+    tiny_demo: Path, tmp_path: Path, postgres, monkeypatch, caplog
+):
+    env = fresh_env("postgres", tmp_path, postgres)
+    env.update(DLT_DATA_DIR=str(tmp_path / "dlt"), DEMO_DIR=str(tmp_path / "demo"))
+    shutil.copytree(tiny_demo, tmp_path / "demo")
+    wh = of_env(env)
+    monkeypatch.setattr(load_id_index, "LOCK_TIMEOUT", "200ms")
+    with environment(env):
+        ingest(tmp_path / "demo", sources=["events"])
+        warehouse.execute(wh, "create table raw_events.held (_dlt_load_id text)")
+        warehouse.execute(wh, "create table raw_events.clash (_dlt_load_id text)")
+        warehouse.execute(wh, "create table raw_events.clash__load_id_brin (x int)")
+        writer = warehouse.connect(wh)
+        try:
+            writer.cursor().execute("insert into raw_events.held values ('1')")  # open, uncommitted
+            assert load_id_index.ensure(wh, "raw_events") == []
+        finally:
+            writer.rollback()
+            writer.close()
+        assert load_id_index.ensure(wh, "raw_events") == ["held"]
+        assert "raw_events.clash: no load-id index yet" in caplog.text
+
+        gone = of_env({**env, "PGDATABASE": "no_such_database"})
+        assert load_id_index.ensure(gone, "raw_events") == []
+        assert "raw_events: load-id indexes not checked" in caplog.text
