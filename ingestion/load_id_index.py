@@ -12,11 +12,11 @@ import hashlib
 import logging
 
 from ingestion import warehouse
+from ingestion.identifiers import MAX_BYTES
 
 logger = logging.getLogger(__name__)
 
 LOCK_TIMEOUT = "5s"  # a writer holding the table: try again next run rather than wait
-MAX_NAME_BYTES = 63
 _SUFFIX = "__load_id_brin"
 _MISSING = """
 select columns.table_name
@@ -41,10 +41,10 @@ order by 1
 def index_name(table: str) -> str:
     """``<table>__load_id_brin``; past 63 bytes the table's name is cut and a hash added."""
     name = f"{table}{_SUFFIX}"
-    if len(name.encode()) <= MAX_NAME_BYTES:
+    if len(name.encode()) <= MAX_BYTES:
         return name
     digest = hashlib.sha256(table.encode()).hexdigest()[:8]
-    room = MAX_NAME_BYTES - len(_SUFFIX) - len(digest) - 1
+    room = MAX_BYTES - len(_SUFFIX) - len(digest) - 1
     return f"{table.encode()[:room].decode(errors='ignore')}_{digest}{_SUFFIX}"
 
 

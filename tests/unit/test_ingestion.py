@@ -291,11 +291,12 @@ def test_run_keys_use_every_key_column_and_give_up_past_their_memory_bound():
 
 
 def test_load_id_index_names_fit_postgres_and_stay_distinct():
-    from ingestion.load_id_index import MAX_NAME_BYTES, index_name
+    from ingestion.identifiers import MAX_BYTES
+    from ingestion.load_id_index import index_name
 
     assert index_name("events") == "events__load_id_brin"
     long_names = ["a" * 63, "a" * 62 + "b", "é" * 31, "é" * 30 + "x", "日本" * 10]
     names = [index_name(table) for table in long_names]
-    assert all(len(name.encode()) <= MAX_NAME_BYTES for name in names)
+    assert all(len(name.encode()) <= MAX_BYTES for name in names)
     assert len(set(names)) == len(long_names)
     assert all(name.encode().decode() == name for name in names)  # cut on a character boundary
