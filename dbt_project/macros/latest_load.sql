@@ -23,16 +23,11 @@
     {%- for bound in bounds | reject('none') | unique -%}
         {%- set found = run_query(
             'select max(_dlt_load_id) from ' ~ relation
-            ~ ' where _dlt_load_id >= ' ~ quoted_text(bound)
+            ~ " where _dlt_load_id >= '" ~ dbt.escape_single_quotes(bound) ~ "'"
         ).rows[0][0] -%}
         {%- if found is not none -%}
-            {{ return(quoted_text(found)) }}
+            {{ return("'" ~ dbt.escape_single_quotes(found) ~ "'") }}
         {%- endif -%}
     {%- endfor -%}
     {{ return(default__latest_load(relation)) }}
-{%- endmacro %}
-
-{#- A text value as a PostgreSQL string literal (quotes doubled). -#}
-{% macro quoted_text(value) -%}
-    {{ return("'" ~ (value | string | replace("'", "''")) ~ "'") }}
 {%- endmacro %}
