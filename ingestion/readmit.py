@@ -28,7 +28,7 @@ from ingestion.filesystem import scratch
 from ingestion.filesystem.contract import FILE_LINE_COLUMN, Chunk, FileContract, conform
 from ingestion.filesystem.csv_reader import csv_line_chunks
 from ingestion.filesystem.jsonl_reader import jsonl_line_chunks
-from ingestion.filesystem.listing import LandingZone, RefusedFile
+from ingestion.filesystem.listing import LandingReadError, LandingZone, RefusedFile
 from ingestion.filesystem.readers import file_format, read_file
 from ingestion.filesystem.source import contract_of, landing_zone, prepare, resolved_settings
 from ingestion.pipelines import drop_trace_file, make_pipeline, table_counts
@@ -40,19 +40,24 @@ logger = logging.getLogger(__name__)
 def _from_file(
     zone: LandingZone, location: str, contract: FileContract, wanted: set[int]
 ) -> pa.Table | None:
-    """The rows of ``wanted`` lines that now pass, re-read from the file (None: it is gone)."""
+    """The rows of ``wanted`` lines that now pass, re-read from the file (None: it is gone or
+    cannot be read now)."""
     good_tables = []
     try:
         stream = zone.open(location)
     except (RefusedFile, OSError):
         return None
-    with stream:
-        for good, _ in read_file(stream, location.rsplit("/", 1)[-1], location, contract):
-            if good is not None:
-                mask = pa.array(
-                    [line in wanted for line in good.column(FILE_LINE_COLUMN).to_pylist()]
-                )
-                good_tables.append(good.filter(mask))
+    try:
+        with stream:
+            for good, _ in read_file(stream, location.rsplit("/", 1)[-1], location, contract):
+                if good is not None:
+                    mask = pa.array(
+                        [line in wanted for line in good.column(FILE_LINE_COLUMN).to_pylist()]
+                    )
+                    good_tables.append(good.filter(mask))
+    except LandingReadError:
+        logger.warning("replay: reading %s failed; its stored text is used", location)
+        return None
     if not good_tables:
         return pa.table({})
     return pa.concat_tables(good_tables, promote_options="permissive")

@@ -32,13 +32,13 @@ def compression_problem(open_file: Callable[[], IO[bytes]]) -> str | None:
     """Why a compressed file cannot be read to its end (cut, corrupt), or None.
 
     Reads the decompressed stream through once: gzip notices a cut or corrupt file only at the
-    point of damage, after the rows before it would have been loaded.
+    point of damage, after the rows before it would have been loaded. An I/O error is raised.
     """
     try:
         with open_file() as stream:
             while stream.read(1 << 24):
                 pass
-    except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
         return f"unreadable compressed file, nothing loaded from it ({type(exc).__name__}: {exc})"
     return None
 

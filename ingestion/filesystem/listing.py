@@ -10,6 +10,7 @@ without following links and checked to be inside the folder once open.
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import posixpath
 import re
@@ -28,6 +29,14 @@ class LandingZoneMissing(FileNotFoundError):
 
 class RefusedFile(PermissionError):
     """A file that must not be read (it left the landing zone between listing and opening)."""
+
+
+class LandingReadError(Exception):
+    """Reading an opened file failed (a disk or network error): not a defect of its content.
+
+    Not an ``OSError``, so the readers, which turn their parsers' errors into rejected records,
+    let it through to the loader, which reads the file again next run.
+    """
 
 
 @dataclass(frozen=True)
@@ -180,11 +189,50 @@ class LandingZone:
         return os.fdopen(fd, "rb")
 
     def open(self, location: str) -> IO[bytes]:
-        """A listed file's content, decompressed when its name ends in ``.gz``."""
-        raw = self.open_raw(location)
+        """A listed file's content, decompressed when its name ends in ``.gz``; an error while
+        reading it raises ``LandingReadError``."""
+        raw: IO[bytes] = io.BufferedReader(_ReadErrors(self.open_raw(location), location))
         if location.lower().endswith(".gz"):
             return _OwnedGzip(raw)  # type: ignore[return-value]
         return raw
+
+
+class _ReadErrors(io.RawIOBase):
+    """A binary stream whose read and seek errors are raised as ``LandingReadError``."""
+
+    def __init__(self, stream: IO[bytes], location: str) -> None:
+        self._stream = stream
+        self._location = location
+
+    def _failed(self, exc: Exception) -> LandingReadError:
+        return LandingReadError(f"reading {self._location} failed ({type(exc).__name__}: {exc})")
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return bool(self._stream.seekable())
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            return int(self._stream.readinto(buffer))  # type: ignore[attr-defined]
+        except Exception as exc:
+            raise self._failed(exc) from exc
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        try:
+            return int(self._stream.seek(offset, whence))
+        except Exception as exc:
+            raise self._failed(exc) from exc
+
+    def tell(self) -> int:
+        return int(self._stream.tell())
+
+    def close(self) -> None:
+        try:
+            self._stream.close()
+        finally:
+            super().close()
 
 
 class _OwnedGzip(gzip.GzipFile):

@@ -97,6 +97,6 @@ def plan(
             continue
         first = known.setdefault(sha, entry.location)
         if first != entry.location:
-            yield Decision(entry, "same_content", sha, same_as=first)
+            yield Decision(entry, "same_content", sha, same_as=first, previous=previous)
             continue
         yield Decision(entry, "read", sha, previous=previous)

@@ -11,7 +11,7 @@ bounded by the batch size, not by the file size.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 import pyarrow as pa
@@ -21,7 +21,7 @@ from ingestion.filesystem.contract import Chunk, FileColumns, FileContract, conf
 from ingestion.filesystem.csv_reader import read_csv
 from ingestion.filesystem.helpers import compression_problem
 from ingestion.filesystem.jsonl_reader import read_jsonl
-from ingestion.filesystem.listing import LandingZone
+from ingestion.filesystem.listing import LandingReadError, LandingZone
 from ingestion.filesystem.parquet_reader import read_parquet
 
 logger = logging.getLogger(__name__)
@@ -75,20 +75,24 @@ def _chunks(
 
 
 def read_landed(
-    zone: LandingZone, location: str, contract: FileContract
+    zone: LandingZone,
+    location: str,
+    contract: FileContract,
+    on_failure: Callable[[str], None] | None = None,
 ) -> Iterator[tuple[pa.Table | None, list[dict[str, Any]]]]:
     """Read one file of a landing zone as the loader does, never raising for its content.
 
     A compressed file is checked to its end first and refused whole when cut or corrupt. A
-    reader error (a loader bug) is recorded after the last line read, and the run goes on.
+    failure (an I/O error midway, a loader bug) is recorded after the last line read and its
+    reason passed to ``on_failure``; the run goes on, and the file is read again next run.
     """
-    if location.lower().endswith(".gz"):
-        broken = compression_problem(lambda: zone.open(location))
-        if broken:  # refused whole rather than loaded up to the cut
-            yield None, [reject(contract, location, 0, None, broken)]
-            return
     last = 0
     try:
+        if location.lower().endswith(".gz"):
+            broken = compression_problem(lambda: zone.open(location))
+            if broken:  # refused whole rather than loaded up to the cut
+                yield None, [reject(contract, location, 0, None, broken)]
+                return
         with zone.open(location) as stream:
             name = location.rsplit("/", 1)[-1]
             for good, bad in read_file(stream, name, location, contract):
@@ -97,12 +101,17 @@ def read_landed(
                     last = max(last, good.column("_file_line")[-1].as_py())
                 yield good, bad
     except Exception as exc:
-        logger.error("source %s: reading file %s failed", contract.source_name, location,
-                     exc_info=True)  # fmt: skip
-        reason = (
-            f"{FAILED} after line {last} ({type(exc).__name__}: {exc}); the rest of the file is "
-            "not loaded (a loader bug: please report it)"
-        )
+        again = "the rest of the file is not loaded yet: the next run reads the file again"
+        if isinstance(exc, LandingReadError):
+            logger.warning("source %s: %s", contract.source_name, exc)
+            reason = f"{FAILED} after line {last} ({exc}); {again}"
+        else:
+            logger.error("source %s: reading file %s failed", contract.source_name, location,
+                         exc_info=True)  # fmt: skip
+            reason = (f"{FAILED} after line {last} ({type(exc).__name__}: {exc}); {again} "
+                      "(a loader bug: please report it)")  # fmt: skip
+        if on_failure is not None:
+            on_failure(reason)
         position = last + 1 if last else 0
         yield None, [rejects.record(contract.source_name, contract.resource_name, location,
                                     position, None, reason)]  # fmt: skip

@@ -3,10 +3,10 @@
 One row per file (``source_name``, ``location``) with the size, modification time and SHA-256 of
 the content the loader took, and what it did with it (``outcome``): ``read``, ``same_content``
 (the content was already read under another name: a renamed or copied file, not read again),
-``refused`` (a link or a file that must not be read) or ``unreadable`` (it could not be opened;
-tried again by every run). The rows travel in the same load package
-as the file's rows, so a run killed anywhere leaves both or neither (the next run finishes a
-pending package before it lists the folder).
+``refused`` (a link or a file that must not be read), ``unreadable`` (it could not be opened)
+or ``partly_read`` (its reader failed midway); the last two are read again by every run. The
+rows travel in the same load package as the file's rows, so a run killed anywhere leaves both
+or neither (the next run finishes a pending package before it lists the folder).
 
 A run lists the landing zone once, reads the registry once and compares the two as sets: files
 not registered, or registered with another size or time, are candidates; a candidate whose
@@ -28,6 +28,7 @@ from ingestion import warehouse
 TABLE = "file_registry"
 PRIMARY_KEY = ("source_name", "location")
 READ, SAME_CONTENT, REFUSED, UNREADABLE = "read", "same_content", "refused", "unreadable"
+PARTLY_READ = "partly_read"
 
 SCHEMA = pa.schema(
     [

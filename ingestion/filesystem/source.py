@@ -208,22 +208,23 @@ def _resources(name: str, settings: FilesystemSettings, options: RunOptions) -> 
 
     def read_one(
         zone: LandingZone, entry: Listed, batches: _Batches, again: bool
-    ) -> Generator[Any, None, tuple[int, int]]:
-        """Read one file; returns (rows loaded, records rejected).
+    ) -> Generator[Any, None, tuple[str, int, int]]:
+        """Read one file; returns (registry outcome, rows loaded, records rejected).
 
         A path read before (``again``) has its older rejected records superseded by this read's.
         """
         if again:
             counter.reread.add(entry.location)
+        failures: list[str] = []
         loaded = refused = 0
-        for good, bad in read_landed(zone, entry.location, contract):
+        for good, bad in read_landed(zone, entry.location, contract, failures.append):
             if bad:
                 refused += len(bad)
                 yield rejected(bad)
             if good is not None:
                 loaded += good.num_rows
                 yield from batches.add(good)
-        return loaded, refused
+        return (registry.PARTLY_READ if failures else registry.READ), loaded, refused
 
     def take(zone: LandingZone, decision: Decision, entries: registry.Entries,
              batches: _Batches) -> Iterator[Any]:  # fmt: skip
@@ -237,6 +238,8 @@ def _resources(name: str, settings: FilesystemSettings, options: RunOptions) -> 
             outcome = registry.REFUSED if action == "refuse" else registry.UNREADABLE
             entries.add(entry.location, entry.size, entry.mtime_us, outcome)
         elif action == "same_content":
+            if decision.previous is not None:  # a path taken before: its older records go
+                counter.reread.add(entry.location)
             entries.add(entry.location, entry.size, entry.mtime_us, registry.SAME_CONTENT,
                         decision.sha256, decision.same_as)  # fmt: skip
         elif action == "touched":
@@ -252,8 +255,8 @@ def _resources(name: str, settings: FilesystemSettings, options: RunOptions) -> 
             )
         else:
             again = decision.previous is not None
-            loaded, refused = yield from read_one(zone, entry, batches, again)
-            entries.add(entry.location, entry.size, entry.mtime_us, registry.READ,
+            outcome, loaded, refused = yield from read_one(zone, entry, batches, again)
+            entries.add(entry.location, entry.size, entry.mtime_us, outcome,
                         decision.sha256, None, loaded, refused)  # fmt: skip
 
     def landing() -> Iterator[Any]:
