@@ -1,7 +1,8 @@
 """Load the source systems: one dlt pipeline per system into ``raw_<system>``.
 
 For each selected source the loader finishes any load package a killed run left behind,
-extracts and loads what is new, and counts rows before and after. It takes no lock and keeps
+extracts and loads what is new, and counts the rows of the tables it wrote before and after
+(``row_counts``). It takes no lock and keeps
 no ledger: the run script (``orchestration``) holds the one run lock around it and records
 the returned :class:`~ingestion.results.LoadReport`.
 """
@@ -12,6 +13,7 @@ import hashlib
 import logging
 import os
 import time
+from contextlib import nullcontext
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ from ingestion import (
     package_repair,
     rejects,
     reread,
+    row_counts,
     suppression,
     time_limit,
     warehouse,
@@ -37,7 +40,6 @@ from ingestion.errors import describe_error
 from ingestion.redact import install_on_root_handlers, redact
 from ingestion.rest_api.settings import MATERIALIZED_SUFFIX
 from ingestion.results import LoadReport, SourceLoad
-from ingestion.warehouse import table_counts
 from ingestion.window import as_day, check_window
 
 logger = logging.getLogger(__name__)
@@ -96,6 +98,11 @@ def _add_counts(result: SourceLoad, pipeline: Any, info: Any) -> None:
             result.row_counts[table] = result.row_counts.get(table, 0) + count
 
 
+def _all_loaded_new(result: SourceLoad) -> dict[str, int]:
+    """Counts before the load that make every row loaded count as new (when they are unknown)."""
+    return {t: max(0, n - result.row_counts.get(t, 0)) for t, n in result.after.items()}
+
+
 def _trace_text(pipeline: Any) -> str | None:
     trace = pipeline.last_trace
     if trace is None:
@@ -137,26 +144,31 @@ def load_source(
         )
     if not pipeline.has_pending_data and not _remote_state_exists(wh, cfg.dataset, cfg.name):
         pipeline = pipeline.drop()  # the warehouse is new: forget local state from an old one
-    result.before = table_counts(wh, cfg.dataset)
-    if pipeline.has_pending_data:
-        # finish what a killed run left first: dlt would stop after it without extracting
-        logger.info("%s: finishing load packages left by an interrupted run", cfg.name)
-        pipeline.normalize()
-        _add_counts(result, pipeline, pipeline.load())
-    counter = rejects.RejectCounter()
-    source = config_mod.build_source(cfg, counter, start=start, end=end)
-    suppression.apply(source, cfg, suppressions)  # erased people land redacted
-    for resource in source.resources.values():
-        # a run-wide loader_file_format would override the bookkeeping tables' own format
-        if not resource.name.endswith(OWN_FILE_FORMAT):
-            resource.apply_hints(file_format=LOADER_FILE_FORMAT)
-    if warehouse.appends_only(wh):
-        lake.prepare_source(source)
-    if full_refresh or reload:  # from the beginning, merged (reload: onto emptied tables)
-        info = reread.reread(pipeline, source, result.before, reload=reload)
-    else:
-        info = pipeline.run(source)
-    _add_counts(result, pipeline, info)
+    full = full_refresh or reload
+    if full:
+        result.before = row_counts.counts(wh, cfg.dataset)  # the re-read's evidence
+    with nullcontext() if full else row_counts.before_load(wh, cfg.dataset) as counted_before:
+        if pipeline.has_pending_data:
+            # finish what a killed run left first: dlt would stop after it without extracting
+            logger.info("%s: finishing load packages left by an interrupted run", cfg.name)
+            pipeline.normalize()
+            _add_counts(result, pipeline, pipeline.load())
+        counter = rejects.RejectCounter()
+        source = config_mod.build_source(cfg, counter, start=start, end=end)
+        suppression.apply(source, cfg, suppressions)  # erased people land redacted
+        for resource in source.resources.values():
+            # a run-wide loader_file_format would override the bookkeeping tables' own format
+            if not resource.name.endswith(OWN_FILE_FORMAT):
+                resource.apply_hints(file_format=LOADER_FILE_FORMAT)
+        if warehouse.appends_only(wh):
+            lake.prepare_source(source)
+        if full:  # from the beginning, merged (reload: onto emptied tables)
+            info = reread.reread(pipeline, source, result.before, reload=reload)
+        else:
+            info = pipeline.run(source)
+        _add_counts(result, pipeline, info)
+        written = [table for table, rows in result.row_counts.items() if rows]
+        before = counted_before(written) if counted_before is not None else None
     load_id_index.ensure(wh, cfg.dataset)
     if cfg.type == "postgres_cdc":  # the load committed: the slot may let go of its WAL
         from ingestion.postgres_cdc.source import confirm_landed
@@ -167,7 +179,11 @@ def load_source(
     if warehouse.appends_only(wh):
         lake.materialize_empty_tables(wh, pipeline)
     result.rejected = dict(counter)
-    result.after = table_counts(wh, cfg.dataset)
+    result.listed = row_counts.data_tables(wh, cfg.dataset)
+    # a re-read counts every table; a run only those it wrote (a count scans one on PostgreSQL)
+    result.after = row_counts.counts(wh, cfg.dataset, None if full else written)
+    if not full:
+        result.before = before if before is not None else _all_loaded_new(result)
     result.trace = _trace_text(pipeline)
     result.duration_s = time.monotonic() - t0
     return result

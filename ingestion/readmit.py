@@ -22,7 +22,7 @@ import dlt
 import pyarrow as pa
 
 from ingestion import config as config_mod
-from ingestion import lake, rejects, suppression, warehouse
+from ingestion import lake, rejects, row_counts, suppression, warehouse
 from ingestion.errors import describe_error
 from ingestion.filesystem import scratch
 from ingestion.filesystem.contract import FILE_LINE_COLUMN, Chunk, FileContract, conform
@@ -31,7 +31,7 @@ from ingestion.filesystem.jsonl_reader import jsonl_line_chunks
 from ingestion.filesystem.listing import LandingReadError, LandingZone, RefusedFile
 from ingestion.filesystem.readers import file_format, read_file
 from ingestion.filesystem.source import contract_of, landing_zone, prepare, resolved_settings
-from ingestion.pipelines import drop_trace_file, make_pipeline, table_counts
+from ingestion.pipelines import drop_trace_file, make_pipeline
 from ingestion.results import LoadReport, SourceLoad
 
 logger = logging.getLogger(__name__)
@@ -144,7 +144,7 @@ def replay_source(
         )
 
     target = contract.resource_name
-    result.before = {target: table_counts(wh, dataset).get(target, 0)}
+    result.before = {target: row_counts.counts(wh, dataset, [target]).get(target, 0)}
     replayed = replay_source_()
     if warehouse.appends_only(wh):
         lake.prepare_source(replayed)
@@ -169,7 +169,7 @@ def replay_source(
                     location,
                     position,
                 )
-    result.after = {target: table_counts(wh, dataset).get(target, 0)}
+    result.after = {target: row_counts.counts(wh, dataset, [target]).get(target, 0)}
     result.row_counts[target] = data.num_rows
     logger.info("%s: re-admitted %d rejected records", cfg.name, data.num_rows)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ingestion import config, warehouse
+from ingestion import config, row_counts, warehouse
 
 DELETED_RECORDS = "deleted_records"
 
@@ -82,7 +82,7 @@ def plan(wh: warehouse.Warehouse, names: list[str] | None = None) -> ReloadPlan:
     """
     out = ReloadPlan()
     for cfg in config.select(config.load(), names):
-        source = SourcePlan(cfg.name, cfg.dataset, warehouse.table_counts(wh, cfg.dataset))
+        source = SourcePlan(cfg.name, cfg.dataset, row_counts.counts(wh, cfg.dataset))
         if cfg.type == "sql_database" and DELETED_RECORDS in source.rows:
             source.unserved = _hard_deleted(wh, cfg)
         out.sources.append(source)

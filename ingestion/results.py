@@ -43,7 +43,8 @@ class SourceLoad:
     row_counts: dict[str, int] = field(default_factory=dict)
     rejected: dict[str, int] = field(default_factory=dict)
     before: dict[str, int] = field(default_factory=dict)
-    after: dict[str, int] = field(default_factory=dict)
+    after: dict[str, int] = field(default_factory=dict)  # the tables counted (those written)
+    listed: list[str] = field(default_factory=list)  # every table of the dataset
     error: str | None = None
     trace: str | None = None
     duration_s: float = 0.0
@@ -56,10 +57,11 @@ class SourceLoad:
     def tables(self) -> dict[str, TableCounts]:
         """Counts per ``<dataset>.<table>``: loaded, new (by row count), updated, rejected."""
         out: dict[str, TableCounts] = {}
-        for table in sorted(set(self.row_counts) | set(self.after) | set(self.rejected)):
+        tables = set(self.row_counts) | set(self.after) | set(self.rejected) | set(self.listed)
+        for table in sorted(tables):
             loaded = self.row_counts.get(table, 0)
             before = 0 if self.reload else self.before.get(table, 0)
-            new = max(0, self.after.get(table, 0) - before)
+            new = max(0, self.after[table] - before) if table in self.after else 0
             out[f"{self.dataset}.{table}"] = TableCounts(
                 loaded=loaded,
                 new=new,

@@ -266,18 +266,6 @@ def table_exists(wh: Warehouse, schema: str, table: str) -> bool:
     return bool(rows and rows[0][0])
 
 
-def table_counts(wh: Warehouse, dataset: str) -> dict[str, int]:
-    """Row count of every data table in ``dataset`` (dlt's own ``_dlt_*`` tables excluded)."""
-    listed = query(
-        wh, "select table_name from information_schema.tables where table_schema = %s", (dataset,)
-    )
-    names = [str(r[0]) for r in listed if not str(r[0]).startswith("_dlt_")]
-    if not names:
-        return {}
-    union = " union all ".join(f'select \'{n}\', count(*) from "{dataset}"."{n}"' for n in names)
-    return {str(name): int(n) for name, n in query(wh, union)}
-
-
 @contextmanager
 def held_open(warehouse: Warehouse) -> Iterator[None]:
     """Keep one DuckDB connection open for a load, so every further connection is cheap.
