@@ -46,6 +46,7 @@ logger = logging.getLogger(__name__)
 
 LOADER_FILE_FORMAT: TLoaderFileFormat = "parquet"
 MAX_TRACE_CHARS = 1_000_000
+SUPERSEDE_BATCH = 1_000  # locations per statement deleting superseded rejects
 # Resources that keep their own file format (few rows, possibly empty): rejected and deleted
 # records, and tables materialised before their first row.
 OWN_FILE_FORMAT = (f"_{rejects.TABLE}", "_deleted_records", MATERIALIZED_SUFFIX)
@@ -206,11 +207,14 @@ def drop_superseded_rejects(
     with pipeline.sql_client() as client:
         table = client.make_qualified_table_name(rejects.TABLE)
         marks = ", ".join(["%s"] * len(load_ids))
+        ordered = sorted(locations)
         with client.begin_transaction():  # a kill midway leaves every old reject, none half-gone
-            for location in sorted(locations):
+            for start in range(0, len(ordered), SUPERSEDE_BATCH):
+                batch = ordered[start : start + SUPERSEDE_BATCH]
                 client.execute_sql(
-                    f"delete from {table} where location = %s and _dlt_load_id not in ({marks})",
-                    location,
+                    f"delete from {table} where location in ({', '.join(['%s'] * len(batch))})"
+                    f" and _dlt_load_id not in ({marks})",
+                    *batch,
                     *load_ids,
                 )
 

@@ -2,10 +2,10 @@
 
 For every file-based source, the rejected records are re-read from their original file when it
 still exists in the landing zone (opened as the loader opens it: never through a symbolic link;
-else from ``raw_text``) with the current reader and contract. Records of whole files and of
-refused columns (``position`` 0 and below) are left to the loader. Records that now
-pass are merged into their table on its primary key, and only after that load succeeded are
-their ``rejected_records`` rows deleted. A replay killed in between is finished by the next one:
+else from ``raw_text``) with the current reader and contract. Records of whole files, of
+refused columns (``position`` 0 and below) and of reads that stopped midway are left to the
+loader. Records that now pass are merged into their table on its primary key, and only after
+that load succeeded are their ``rejected_records`` rows deleted. A replay killed in between is finished by the next one:
 the merge on the key makes the second admission a no-op, so nothing is admitted twice.
 """
 
@@ -29,7 +29,7 @@ from ingestion.filesystem.contract import FILE_LINE_COLUMN, Chunk, FileContract,
 from ingestion.filesystem.csv_reader import csv_line_chunks
 from ingestion.filesystem.jsonl_reader import jsonl_line_chunks
 from ingestion.filesystem.listing import LandingReadError, LandingZone, RefusedFile
-from ingestion.filesystem.readers import file_format, read_file
+from ingestion.filesystem.readers import FAILED, file_format, read_file
 from ingestion.filesystem.source import contract_of, landing_zone, prepare, resolved_settings
 from ingestion.pipelines import drop_trace_file, make_pipeline
 from ingestion.results import LoadReport, SourceLoad
@@ -94,7 +94,7 @@ def replay_source(
     try:
         rejected = warehouse.query(
             wh,
-            f'select location, position, raw_text from "{dataset}"."{rejects.TABLE}" '
+            f'select location, position, raw_text, reason from "{dataset}"."{rejects.TABLE}" '
             "where source_name = %s",
             (cfg.name,),
         )
@@ -111,8 +111,9 @@ def replay_source(
         prepare(contract, pipeline.schemas[cfg.name])
     zone = landing_zone(cfg.name, settings)
     by_location: dict[str, list[tuple[int, str]]] = defaultdict(list)
-    for location, position, raw_text in rejected:
-        if int(position) > 0:  # a line or row; not a whole file or a refused column
+    for location, position, raw_text, reason in rejected:
+        # a line or row; not a whole file, a refused column or where a read stopped
+        if int(position) > 0 and not str(reason or "").startswith(FAILED):
             by_location[location].append((int(position), raw_text or ""))
     admitted: list[pa.Table] = []
     with scratch.reading():

@@ -18,20 +18,28 @@ from ingestion.filesystem.contract import Chunk, FileContract, reject
 from ingestion.filesystem.lines import printable, text_lines, undecodable
 
 logger = logging.getLogger(__name__)
+HEADER_MAX_BYTES = 1 << 20  # a longer first line is not a header
 
 
 def _read_header(stream: IO[bytes]) -> list[str]:
     """The CSV header's column names (a UTF-8 byte order mark is dropped, as pyarrow does);
-    the stream is rewound to its start."""
-    first = stream.readline()
+    the stream is rewound to its start.
+
+    Raises:
+        pa.ArrowInvalid: the file has no header line.
+        UnicodeDecodeError: the header line is not UTF-8.
+    """
+    first = stream.readline(HEADER_MAX_BYTES)
     stream.seek(0)
-    if not first.strip():
+    lines = first.splitlines()  # a line may end in CR alone, as pyarrow reads it
+    if not lines or not lines[0].strip():
         raise pa.ArrowInvalid("the file has no header line")
-    return next(csv.reader([first.decode("utf-8-sig", errors="replace")]))
+    return next(csv.reader([lines[0].decode("utf-8-sig")]))
 
 
 def header_problem(stream: IO[bytes], contract: FileContract) -> str | None:
-    """Why the CSV header cannot be used (a required column missing from it), or None.
+    """Why the CSV header cannot be used (a required column missing from it, bytes that are
+    not UTF-8), or None.
 
     A file delivered without its header line would otherwise lose its first row unseen (read
     as the header). Empty or repeated names are refused as columns when the rows are typed.
@@ -40,6 +48,8 @@ def header_problem(stream: IO[bytes], contract: FileContract) -> str | None:
         header = _read_header(stream)
     except pa.ArrowInvalid:  # empty file: no header, no rows
         return None
+    except UnicodeDecodeError as exc:
+        return f"CSV header is not valid UTF-8 ({exc}); files must be UTF-8"
     missing = [name for name in contract.required if name not in header]
     if missing:
         return f"CSV header lacks required column(s) {missing} (is the header line missing?)"

@@ -198,11 +198,14 @@ class LandingZone:
 
 
 class _ReadErrors(io.RawIOBase):
-    """A binary stream whose read and seek errors are raised as ``LandingReadError``."""
+    """A binary stream whose storage errors are raised as ``LandingReadError``: an error of
+    read, seek or tell, and an end of file before the size the file had when opened."""
 
     def __init__(self, stream: IO[bytes], location: str) -> None:
         self._stream = stream
         self._location = location
+        self._size = _size_of(stream)
+        self._position = 0
 
     def _failed(self, exc: Exception) -> LandingReadError:
         return LandingReadError(f"reading {self._location} failed ({type(exc).__name__}: {exc})")
@@ -211,28 +214,51 @@ class _ReadErrors(io.RawIOBase):
         return True
 
     def seekable(self) -> bool:
-        return bool(self._stream.seekable())
+        try:
+            return bool(self._stream.seekable())
+        except Exception as exc:
+            raise self._failed(exc) from exc
 
     def readinto(self, buffer: Any) -> int:
         try:
-            return int(self._stream.readinto(buffer))  # type: ignore[attr-defined]
+            read = int(self._stream.readinto(buffer))  # type: ignore[attr-defined]
         except Exception as exc:
             raise self._failed(exc) from exc
+        if not read and len(buffer) and self._size is not None and self._position < self._size:
+            raise LandingReadError(
+                f"reading {self._location} failed: it ended at byte {self._position:,} of "
+                f"{self._size:,}"
+            )
+        self._position += read
+        return read
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
         try:
-            return int(self._stream.seek(offset, whence))
+            self._position = int(self._stream.seek(offset, whence))
         except Exception as exc:
             raise self._failed(exc) from exc
+        return self._position
 
     def tell(self) -> int:
-        return int(self._stream.tell())
+        try:
+            return int(self._stream.tell())
+        except Exception as exc:
+            raise self._failed(exc) from exc
 
     def close(self) -> None:
         try:
             self._stream.close()
         finally:
             super().close()
+
+
+def _size_of(stream: IO[bytes]) -> int | None:
+    """The size of an opened file (fsspec's ``size``, else the descriptor's), None if unknown."""
+    try:
+        size = getattr(stream, "size", None)
+        return int(size) if isinstance(size, int) else os.fstat(stream.fileno()).st_size
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return None
 
 
 class _OwnedGzip(gzip.GzipFile):

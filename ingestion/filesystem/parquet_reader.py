@@ -33,7 +33,7 @@ def read_parquet(
         for part in _parquet_chunks(stream, contract.batch_rows):
             read += part.table.num_rows
             yield part, []
-    except (pa.ArrowException, OSError) as exc:
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:  # a name not UTF-8
         if read:  # damaged past the footer check: the rows before were loaded
             reason = f"unreadable Parquet data from row {read + 1} on; rest not loaded ({exc})"
             yield None, [reject(contract, location, read + 1, None, reason)]

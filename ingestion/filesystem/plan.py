@@ -9,7 +9,7 @@ not read again (a renamed or copied file doubles neither rows nor rejects).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -38,11 +38,14 @@ class Decision:
 
 
 def _known_contents(registered: dict[str, Registered]) -> dict[str, str]:
-    """Content hash -> the path it was read under."""
+    """Content hash -> the path it was read under (in full)."""
     known: dict[str, str] = {}
     for location, entry in sorted(registered.items()):
-        if entry.sha256 and entry.outcome in (READ, SAME_CONTENT):
-            known.setdefault(entry.sha256, entry.same_as or location)
+        read_as = entry.same_as or location
+        whole = registered.get(read_as)
+        if entry.sha256 and entry.outcome in (READ, SAME_CONTENT) and whole is not None \
+                and whole.outcome == READ:  # fmt: skip
+            known.setdefault(entry.sha256, read_as)
     return known
 
 
@@ -51,6 +54,7 @@ def plan(
     listed: list[Listed],
     registered: dict[str, Registered],
     window: Callable[[Listed], bool] | None = None,
+    failed: Collection[str] = (),
 ) -> Iterator[Decision]:
     """Decide, file by file, what to do with the listing (hashing only the candidates).
 
@@ -59,6 +63,7 @@ def plan(
         listed: this run's listing.
         registered: the registry as the run found it (empty for a full refresh).
         window: a backfill's day filter: its files are read again whatever the registry holds.
+        failed: the paths this run failed to read so far (their content is not taken).
     """
     known = _known_contents(registered)
     for entry in listed:
@@ -96,7 +101,8 @@ def plan(
             yield Decision(entry, "read", sha, previous=previous)
             continue
         first = known.setdefault(sha, entry.location)
-        if first != entry.location:
+        if first != entry.location and first not in failed:
             yield Decision(entry, "same_content", sha, same_as=first, previous=previous)
             continue
+        known[sha] = entry.location
         yield Decision(entry, "read", sha, previous=previous)

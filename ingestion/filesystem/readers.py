@@ -83,8 +83,9 @@ def read_landed(
     """Read one file of a landing zone as the loader does, never raising for its content.
 
     A compressed file is checked to its end first and refused whole when cut or corrupt. A
-    failure (an I/O error midway, a loader bug) is recorded after the last line read and its
-    reason passed to ``on_failure``; the run goes on, and the file is read again next run.
+    failure is recorded after the last line read and the run goes on: the storage's (the file
+    cannot be opened or read) is passed to ``on_failure`` (the file is read again next run); any
+    other is a loader bug, which the same content would meet again.
     """
     last = 0
     try:
@@ -101,17 +102,18 @@ def read_landed(
                     last = max(last, good.column("_file_line")[-1].as_py())
                 yield good, bad
     except Exception as exc:
-        again = "the rest of the file is not loaded yet: the next run reads the file again"
-        if isinstance(exc, LandingReadError):
-            logger.warning("source %s: %s", contract.source_name, exc)
-            reason = f"{FAILED} after line {last} ({exc}); {again}"
-        else:
+        if isinstance(exc, (LandingReadError, OSError)):  # the storage: read again next run
+            logger.warning("source %s: reading %s failed: %s", contract.source_name, location, exc)
+            reason = (f"{FAILED} after line {last} ({type(exc).__name__}: {exc}); the rest of the "
+                      "file is not loaded yet: the next run reads the file again")  # fmt: skip
+            if on_failure is not None:
+                on_failure(reason)
+        else:  # the same content would fail again: recorded once, not retried every run
             logger.error("source %s: reading file %s failed", contract.source_name, location,
                          exc_info=True)  # fmt: skip
-            reason = (f"{FAILED} after line {last} ({type(exc).__name__}: {exc}); {again} "
-                      "(a loader bug: please report it)")  # fmt: skip
-        if on_failure is not None:
-            on_failure(reason)
+            reason = (f"{FAILED} after line {last} ({type(exc).__name__}: {exc}); the rest of the "
+                      "file is not loaded (a loader bug: please report it; once fixed, a backfill "
+                      "of the file's day or --full-refresh reads it again)")  # fmt: skip
         position = last + 1 if last else 0
         yield None, [rejects.record(contract.source_name, contract.resource_name, location,
                                     position, None, reason)]  # fmt: skip

@@ -139,8 +139,9 @@ def prepare(contract: FileContract, schema: Any) -> None:
     )
 
 
-def _registered(name: str, contract: FileContract) -> dict[str, registry.Registered]:
-    """The registry this run starts from, the contract set up from the pipeline's schema.
+def _registered(name: str, contract: FileContract) -> tuple[dict[str, registry.Registered], bool]:
+    """The registry this run starts from, the contract set up from the pipeline's schema, and
+    whether every file is read again although some were registered (their older records go).
 
     Empty when the resource's state was wiped (``--full-refresh`` and ``--reload`` re-read every
     file: the state only holds a mark that the registry is in use) and when the resource is
@@ -151,14 +152,15 @@ def _registered(name: str, contract: FileContract) -> dict[str, registry.Registe
     try:
         package = dlt.current.load_package_state()
     except CurrentLoadPackageStateNotAvailable:
-        return {}
+        return {}, False
     prepare(contract, dlt.current.source_schema())
     state = dlt.current.resource_state()
     in_use = state.get(REGISTRY_MARK, False)
     state[REGISTRY_MARK] = True
+    found = registry.read(dlt.current.pipeline().dataset_name, name)
     if package["state"].get("refresh") or not in_use:
-        return {}
-    return registry.read(dlt.current.pipeline().dataset_name, name)
+        return {}, bool(found)
+    return found, False
 
 
 class _Batches:
@@ -226,8 +228,10 @@ def _resources(name: str, settings: FilesystemSettings, options: RunOptions) -> 
                 yield from batches.add(good)
         return (registry.PARTLY_READ if failures else registry.READ), loaded, refused
 
+    failed: set[str] = set()  # paths whose read failed in this run
+
     def take(zone: LandingZone, decision: Decision, entries: registry.Entries,
-             batches: _Batches) -> Iterator[Any]:  # fmt: skip
+             batches: _Batches, every_file_again: bool) -> Iterator[Any]:  # fmt: skip
         entry, action = decision.entry, decision.action
         if action in ("refuse", "unreadable"):
             assert decision.reason is not None
@@ -254,8 +258,10 @@ def _resources(name: str, settings: FilesystemSettings, options: RunOptions) -> 
                 previous.same_as,
             )
         else:
-            again = decision.previous is not None
+            again = decision.previous is not None or every_file_again
             outcome, loaded, refused = yield from read_one(zone, entry, batches, again)
+            if outcome == registry.PARTLY_READ:
+                failed.add(entry.location)  # a later copy of its content is read, not skipped
             entries.add(entry.location, entry.size, entry.mtime_us, outcome,
                         decision.sha256, None, loaded, refused)  # fmt: skip
 
@@ -269,8 +275,9 @@ def _resources(name: str, settings: FilesystemSettings, options: RunOptions) -> 
         entries = registry.Entries(name)
         batches = _Batches(contract.batch_rows, checked)
         with scratch.reading():
-            for decision in plan(zone, listed, _registered(name, contract), window):
-                yield from take(zone, decision, entries, batches)
+            registered, every_file_again = _registered(name, contract)
+            for decision in plan(zone, listed, registered, window, failed):
+                yield from take(zone, decision, entries, batches, every_file_again)
                 if entries.full():
                     yield from (dlt.mark.with_hints(t, registry.hints(), create_table_variant=True)
                                 for t in entries.flush())  # fmt: skip

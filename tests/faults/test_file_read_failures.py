@@ -82,12 +82,15 @@ def _drop(root: Path, rng: random.Random) -> Drop:
 
 
 class _FailingStream:
-    """A file whose storage fails with EIO once ``budget`` bytes were read from it."""
+    """A file whose storage fails once ``budget`` bytes were read from it: with EIO, or (a
+    negative budget) by ending early, as a file cut while it is read."""
 
     def __init__(self, stream: IO[bytes], budget: int) -> None:
-        self._stream, self._budget = stream, budget
+        self._stream, self._budget, self._ends = stream, abs(budget), budget < 0
 
     def readinto(self, buffer: Any) -> int:
+        if self._budget <= 0 and self._ends:
+            return 0
         if self._budget <= 0:
             raise OSError(errno.EIO, "Input/output error")
         view = memoryview(buffer)[: self._budget]
@@ -125,8 +128,9 @@ def _failed_records() -> dict[str, int]:
 
 
 def _faults(rng: random.Random, drop: Drop, among: list[str], least: int) -> dict[str, int]:
+    """Files failing and the byte they fail at (negative: the file ends there)."""
     chosen = rng.sample(among, rng.randint(least, max(least, len(among) // 2)))
-    return {name: rng.randrange(drop.sizes[name]) for name in chosen}
+    return {name: rng.choice((1, -1)) * rng.randrange(1, drop.sizes[name]) for name in chosen}
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -207,3 +211,91 @@ def test_a_failed_file_replaced_by_a_copy_of_another_drops_its_failure_record(
     assert failed == {b: 1}
     assert not _failed_records()
     assert _outcomes()[b] == "same_content"
+
+
+def test_a_copy_of_a_file_whose_read_failed_is_read_itself_and_lands_once_it_is_gone(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "landing"
+    use_landing(tmp_path, monkeypatch, root, batch_rows=100)
+    content = text([jsonl_line(event(n)) for n in range(300)])
+    write(root / DAY / "a.jsonl", content)
+    write(root / DAY / "b.jsonl", content)  # the same content, read after a.jsonl
+    with monkeypatch.context() as faulty:
+        _failing(faulty, {f"{DAY}/a.jsonl": 5_000})
+        assert ingestion.load(sources=["events"]).ok
+    outcomes = _outcomes()
+    (root / DAY / "a.jsonl").unlink()  # moved away by copy and delete
+    assert ingestion.load(sources=["events"]).ok
+
+    assert outcomes == {f"{DAY}/a.jsonl": "partly_read", f"{DAY}/b.jsonl": "read"}
+    assert set(loaded_events()) == {f"evt-{n:06d}" for n in range(300)}
+
+
+def test_a_reader_bug_is_recorded_once_and_not_retried_by_every_run(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ingestion.filesystem import readers
+
+    root = tmp_path / "landing"
+    use_landing(tmp_path, monkeypatch, root, batch_rows=100)
+    write(root / DAY / "a.jsonl", text([jsonl_line(event(n)) for n in range(300)]))
+    real = readers.read_file
+
+    def buggy(*args: Any, **kwargs: Any) -> Any:
+        for number, part in enumerate(real(*args, **kwargs)):
+            if number == 1:
+                raise RuntimeError("a loader bug")
+            yield part
+
+    monkeypatch.setattr(readers, "read_file", buggy)
+    runs = [ingestion.load(sources=["events"]) for _ in range(3)]
+
+    assert all(run.ok for run in runs)
+    assert [run.tables["raw_events.events"].loaded for run in runs] == [100, 0, 0]
+    assert _outcomes() == {f"{DAY}/a.jsonl": "read"}
+    assert [reason for _, _, reason in rejects()] == [
+        "the reader failed after line 100 (RuntimeError: a loader bug); the rest of the file is "
+        "not loaded (a loader bug: please report it; once fixed, a backfill of the file's day or "
+        "--full-refresh reads it again)"
+    ]
+
+    monkeypatch.setattr(readers, "read_file", real)  # the loader fixed
+    fixed = ingestion.load(sources=["events"], full_refresh=True)
+    assert fixed.ok, fixed.errors
+    assert len(loaded_events()) == 300
+    assert not rejects(), "the bug's record outlived the full re-read"
+
+
+def test_content_that_broke_the_readers_is_read_or_rejected_once_with_its_reason(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "landing"
+    use_landing(tmp_path, monkeypatch, root)
+    header = ",".join(COLUMNS)
+    rows = [csv_row(event(n)) for n in range(3)]
+    # a CSV with CR line endings (classic Mac): pyarrow reads it, the header check must too
+    write(root / DAY / "cr.csv", ("\r".join([header, *rows]) + "\r").encode())
+    # a CSV header that is not UTF-8, and a Parquet column name that is not
+    write(root / DAY / "latin1.csv", text([header + ",pr\xe9nom", *(r + ",x" for r in rows)])
+          .replace(b"pr\xc3\xa9nom", b"pr\xe9nom"))  # fmt: skip
+    table = pa.table({"event_id": ["evt-000100"], "occurred_at": ["2026-11-01T10:00:00Z"],
+                      "x\u00e9": ["v"]})  # fmt: skip
+    data = parquet_bytes(table).replace("x\u00e9".encode(), b"x\xff\xfe")
+    write(root / DAY / "name.parquet", data)
+
+    runs = [ingestion.load(sources=["events"]) for _ in range(2)]
+
+    assert all(run.ok for run in runs), [run.errors for run in runs]
+    assert {i for i, row in loaded_events().items() if row[0].endswith("cr.csv")} == {
+        f"evt-{n:06d}" for n in range(3)
+    }
+    found = rejects()
+    assert not [r for r in found if FAILED in r[2]], found
+    assert {(f.rsplit("/", 1)[1], p) for f, p, _ in found} == {
+        ("latin1.csv", 1), ("latin1.csv", 2), ("latin1.csv", 3), ("latin1.csv", 4),
+        ("name.parquet", 0),
+    }  # fmt: skip
+    assert "not valid UTF-8" in next(r for f, p, r in found if p == 1)
+    assert set(_outcomes().values()) == {"read"}
+    assert runs[1].tables["raw_events.events"].loaded == 0
