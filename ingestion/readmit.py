@@ -5,8 +5,9 @@ still exists in the landing zone (opened as the loader opens it: never through a
 else from ``raw_text``) with the current reader and contract. Records of whole files, of
 refused columns (``position`` 0 and below) and of reads that stopped midway are left to the
 loader. Records that now pass are merged into their table on its primary key, and only after
-that load succeeded are their ``rejected_records`` rows deleted. A replay killed in between is finished by the next one:
-the merge on the key makes the second admission a no-op, so nothing is admitted twice.
+that load succeeded are their ``rejected_records`` rows deleted. A replay killed in between is
+finished by the next one: the merge on the key makes the second admission a no-op, so nothing
+is admitted twice.
 """
 
 from __future__ import annotations

@@ -145,6 +145,28 @@ class LandingZone:
     def _inside(self, path: str) -> bool:
         return os.path.commonpath([self.root, path]) == self.root
 
+    def check_unchanged(self, entry: Listed) -> None:
+        """Raise ``LandingReadError`` when a listed file's size or modification time is no longer
+        what the listing saw (rewritten, cut or replaced since)."""
+        try:
+            if self.local:
+                info = os.stat(os.path.join(self.root, entry.location), follow_symlinks=False)
+                now = (info.st_size, info.st_mtime_ns // 1000)
+            else:
+                from dlt.common.storages.fsspec_filesystem import MTIME_DISPATCH
+
+                details = self.fs.info(posixpath.join(self.root, entry.location))
+                modified = MTIME_DISPATCH.get(self.scheme, MTIME_DISPATCH["file"])(details)
+                now = (int(details.get("size") or 0),
+                       int(modified.timestamp() * 1_000_000) if modified else 0)  # fmt: skip
+        except Exception as exc:
+            raise LandingReadError(f"{entry.location} cannot be looked at ({exc})") from exc
+        if now != (entry.size, entry.mtime_us):
+            raise LandingReadError(
+                f"{entry.location} changed since it was listed (size {entry.size:,} -> "
+                f"{now[0]:,}, modified {entry.mtime_us} -> {now[1]} µs)"
+            )
+
     def _list_bucket(self) -> list[Listed]:
         from dlt.common.storages.fsspec_filesystem import MTIME_DISPATCH
 

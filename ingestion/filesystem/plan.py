@@ -88,7 +88,7 @@ def plan(
         except RefusedFile as exc:
             yield Decision(entry, "refuse", reason=f"{exc}: refused, not read", previous=previous)
             continue
-        except OSError as exc:
+        except Exception as exc:  # the storage's error, whatever its type: tried again next run
             reason = f"cannot open the file, nothing loaded from it ({type(exc).__name__}: {exc})"
             yield Decision(entry, "unreadable", reason=reason, previous=previous)
             continue

@@ -21,7 +21,7 @@ from ingestion.filesystem.contract import Chunk, FileColumns, FileContract, conf
 from ingestion.filesystem.csv_reader import read_csv
 from ingestion.filesystem.helpers import compression_problem
 from ingestion.filesystem.jsonl_reader import read_jsonl
-from ingestion.filesystem.listing import LandingReadError, LandingZone
+from ingestion.filesystem.listing import LandingReadError, LandingZone, Listed
 from ingestion.filesystem.parquet_reader import read_parquet
 
 logger = logging.getLogger(__name__)
@@ -79,16 +79,20 @@ def read_landed(
     location: str,
     contract: FileContract,
     on_failure: Callable[[str], None] | None = None,
+    listed: Listed | None = None,
 ) -> Iterator[tuple[pa.Table | None, list[dict[str, Any]]]]:
     """Read one file of a landing zone as the loader does, never raising for its content.
 
     A compressed file is checked to its end first and refused whole when cut or corrupt. A
     failure is recorded after the last line read and the run goes on: the storage's (the file
     cannot be opened or read) is passed to ``on_failure`` (the file is read again next run); any
-    other is a loader bug, which the same content would meet again.
+    other is a loader bug, which the same content would meet again. A file that is no longer as
+    ``listed`` (size, modification time) before or after the read is a storage failure too.
     """
     last = 0
     try:
+        if listed is not None:
+            zone.check_unchanged(listed)
         if location.lower().endswith(".gz"):
             broken = compression_problem(lambda: zone.open(location))
             if broken:  # refused whole rather than loaded up to the cut
@@ -101,6 +105,8 @@ def read_landed(
                 if good is not None and good.num_rows:
                     last = max(last, good.column("_file_line")[-1].as_py())
                 yield good, bad
+        if listed is not None:  # rewritten while it was read: what was read may be mixed
+            zone.check_unchanged(listed)
     except Exception as exc:
         if isinstance(exc, (LandingReadError, OSError)):  # the storage: read again next run
             logger.warning("source %s: reading %s failed: %s", contract.source_name, location, exc)

@@ -219,7 +219,7 @@ def _resources(name: str, settings: FilesystemSettings, options: RunOptions) -> 
             counter.reread.add(entry.location)
         failures: list[str] = []
         loaded = refused = 0
-        for good, bad in read_landed(zone, entry.location, contract, failures.append):
+        for good, bad in read_landed(zone, entry.location, contract, failures.append, entry):
             if bad:
                 refused += len(bad)
                 yield rejected(bad)

@@ -299,3 +299,43 @@ def test_content_that_broke_the_readers_is_read_or_rejected_once_with_its_reason
     assert "not valid UTF-8" in next(r for f, p, r in found if p == 1)
     assert set(_outcomes().values()) == {"read"}
     assert runs[1].tables["raw_events.events"].loaded == 0
+
+
+@pytest.mark.parametrize("suffix", FORMATS)
+@pytest.mark.parametrize("restored_mtime", ["old", "new"])
+def test_a_file_cut_between_hashing_and_reading_is_read_again_once_restored(
+    kind: str, suffix: str, restored_mtime: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ingestion.filesystem import plan
+
+    root = tmp_path / "landing"
+    use_landing(tmp_path, monkeypatch, root, batch_rows=50)
+    rows = [event(n) for n in range(200)]
+    if suffix == "parquet":
+        typed = [dict(r, properties=json.dumps(r["properties"])) for r in rows]
+        data = parquet_bytes(pa.Table.from_pylist(typed))
+    elif suffix == "csv":
+        data = text([",".join(COLUMNS), *map(csv_row, rows)])
+    else:
+        data = text([jsonl_line(r) for r in rows])
+    path = write(root / DAY / f"a.{suffix}", data, 1_700_000_000)
+    whole = path.read_bytes()
+    hashed = plan.content_hash
+
+    def hash_then_cut(stream: IO[bytes]) -> str:  # the producer rewrites it right after
+        digest = hashed(stream)
+        path.write_bytes(whole[: len(whole) // 2])
+        return digest
+
+    with monkeypatch.context() as racing:
+        racing.setattr(plan, "content_hash", hash_then_cut)
+        cut = ingestion.load(sources=["events"])
+    path.write_bytes(whole)
+    if restored_mtime == "old":  # cp -p, rsync -t
+        os.utime(path, (1_700_000_000, 1_700_000_000))
+    again = ingestion.load(sources=["events"])
+
+    assert cut.ok and again.ok, (cut.errors, again.errors)
+    assert set(loaded_events()) == {r["event_id"] for r in rows}
+    assert not rejects(), rejects()
+    assert _outcomes() == {f"{DAY}/a.{suffix}": "read"}
