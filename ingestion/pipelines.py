@@ -13,6 +13,7 @@ import hashlib
 import logging
 import os
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -99,6 +100,18 @@ def _add_counts(result: SourceLoad, pipeline: Any, info: Any) -> None:
             result.row_counts[table] = result.row_counts.get(table, 0) + count
 
 
+def _replaced(source: Any) -> Callable[[str], bool]:
+    """Whether a table is one of the source's ``replace`` tables (or a nested table of one)."""
+    names = set()
+    for resource in source.resources.selected.values():
+        disposition = resource.write_disposition
+        if isinstance(disposition, dict):
+            disposition = disposition.get("disposition")
+        if disposition == "replace" and isinstance(resource.table_name, str):
+            names.add(source.schema.naming.normalize_table_identifier(resource.table_name))
+    return lambda table: any(table == n or table.startswith(f"{n}__") for n in names)
+
+
 def _all_loaded_new(result: SourceLoad) -> dict[str, int]:
     """Counts before the load that make every row loaded count as new (when they are unknown)."""
     return {t: max(0, n - result.row_counts.get(t, 0)) for t, n in result.after.items()}
@@ -146,9 +159,12 @@ def load_source(
     if not pipeline.has_pending_data and not _remote_state_exists(wh, cfg.dataset, cfg.name):
         pipeline = pipeline.drop()  # the warehouse is new: forget local state from an old one
     full = full_refresh or reload
-    if full:
-        result.before = row_counts.counts(wh, cfg.dataset)  # the re-read's evidence
-    with nullcontext() if full else row_counts.before_load(wh, cfg.dataset) as counted_before:
+    # every table is counted for a re-read (its evidence) and when a killed run left a package
+    # (its rows are known only once loaded); else only the tables the run writes
+    count_all = full or pipeline.has_pending_data
+    if count_all:
+        result.before = row_counts.counts(wh, cfg.dataset)
+    with nullcontext() if count_all else row_counts.before_load(wh, cfg.dataset) as counted_before:
         if pipeline.has_pending_data:
             # finish what a killed run left first: dlt would stop after it without extracting
             logger.info("%s: finishing load packages left by an interrupted run", cfg.name)
@@ -163,6 +179,8 @@ def load_source(
                 resource.apply_hints(file_format=LOADER_FILE_FORMAT)
         if warehouse.appends_only(wh):
             lake.prepare_source(source)
+        # a replaced table is emptied by TRUNCATE, which a snapshot taken before does not see
+        replaced = {} if count_all else row_counts.counts(wh, cfg.dataset, _replaced(source))
         if full:  # from the beginning, merged (reload: onto emptied tables)
             info = reread.reread(pipeline, source, result.before, reload=reload)
         else:
@@ -170,6 +188,8 @@ def load_source(
         _add_counts(result, pipeline, info)
         written = [table for table, rows in result.row_counts.items() if rows]
         before = counted_before(written) if counted_before is not None else None
+        if before is not None:
+            before.update({t: n for t, n in replaced.items() if t in written})
     load_id_index.ensure(wh, cfg.dataset)
     if cfg.type == "postgres_cdc":  # the load committed: the slot may let go of its WAL
         from ingestion.postgres_cdc.source import confirm_landed
@@ -181,9 +201,9 @@ def load_source(
         lake.materialize_empty_tables(wh, pipeline)
     result.rejected = dict(counter)
     result.listed = row_counts.data_tables(wh, cfg.dataset)
-    # a re-read counts every table; a run only those it wrote (a count scans one on PostgreSQL)
-    result.after = row_counts.counts(wh, cfg.dataset, None if full else written)
-    if not full:
+    # a run counts only the tables it wrote: a count scans the table on PostgreSQL
+    result.after = row_counts.counts(wh, cfg.dataset, None if count_all else written)
+    if not count_all:
         result.before = before if before is not None else _all_loaded_new(result)
     result.trace = _trace_text(pipeline)
     result.duration_s = time.monotonic() - t0

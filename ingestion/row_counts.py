@@ -38,10 +38,13 @@ def _counts_sql(dataset: str, names: list[str]) -> str:
 
 
 def counts(
-    wh: warehouse.Warehouse, dataset: str, tables: Collection[str] | None = None
+    wh: warehouse.Warehouse,
+    dataset: str,
+    tables: Collection[str] | Callable[[str], bool] | None = None,
 ) -> dict[str, int]:
-    """Row count of every data table of ``dataset``, or of those of ``tables`` it holds."""
-    names = [n for n in data_tables(wh, dataset) if tables is None or n in tables]
+    """Row count of every data table of ``dataset``, or of those ``tables`` names or selects."""
+    chosen = tables if callable(tables) else (lambda name: tables is None or name in tables)
+    names = [n for n in data_tables(wh, dataset) if chosen(n)]
     if not names:
         return {}
     rows = warehouse.query(wh, _counts_sql(dataset, names), names)
@@ -54,8 +57,8 @@ def before_load(wh: warehouse.Warehouse, dataset: str) -> Iterator[Counter]:
 
     PostgreSQL: a read-only ``REPEATABLE READ`` transaction is opened at the start, and the
     counter counts in its snapshot, so only the tables named are scanned (a table created since
-    is left out: it held no row). If that transaction is lost (a server's idle-in-transaction
-    timeout), the counter returns None.
+    is left out: it held no row). The server's idle-in-transaction timeout is lifted for that
+    session; if the transaction is lost anyway, the counter returns None.
     """
     if wh.kind != "postgres":
         counted = counts(wh, dataset)
@@ -65,7 +68,8 @@ def before_load(wh: warehouse.Warehouse, dataset: str) -> Iterator[Counter]:
     try:
         conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
         snapshot = conn.cursor()
-        snapshot.execute("select 1")  # the snapshot is taken at the first statement
+        snapshot.execute("set idle_in_transaction_session_timeout = 0")  # it waits for the load
+        snapshot.execute("select 1")  # the snapshot is taken at the first query
 
         def counter(tables: Collection[str]) -> dict[str, int] | None:
             try:

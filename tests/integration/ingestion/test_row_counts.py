@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import psycopg2
 import pytest
+import yaml
 
 import ingestion
-from ingestion import warehouse
+from ingestion import config, pipelines, rejects, warehouse
 from tests.faults.file_drop_support import (
     DAY,
     event,
@@ -80,3 +86,82 @@ def test_a_run_that_writes_nothing_to_a_table_does_not_read_it(
 
     assert noop.ok, noop.errors
     assert _counts(noop, "events") == (0, 0, 0)
+
+
+def test_a_package_a_killed_run_normalized_is_counted_when_the_next_run_loads_it(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "landing"
+    use_landing(tmp_path, monkeypatch, root)
+    write(root / DAY / "a.jsonl", text([jsonl_line(event(n)) for n in range(5)]))
+    assert ingestion.load(sources=["events"]).ok
+    lines = [jsonl_line(event(n)) for n in range(5, 9)] + ["{cut"]
+    write(root / DAY / "b.jsonl", text(lines))
+    cfg = config.select(config.load(), ["events"])[0]
+    pipeline = pipelines.make_pipeline(cfg.name, cfg.dataset, warehouse.current(warehouse.LOADER))
+    pipeline.extract(config.build_source(cfg, rejects.RejectCounter()))
+    pipeline.normalize()  # then killed before its load step
+
+    finished = ingestion.load(sources=["events"])
+
+    assert finished.ok, finished.errors
+    assert finished.tables["raw_events.events"].new == 4
+    assert finished.tables["raw_events.rejected_records"].new == 1
+
+
+class _Api:
+    """A REST API of the test's own serving ``data[name]`` at ``/<name>``."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, list[dict[str, Any]]] = {}
+        data = self.data
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                body = json.dumps({"data": data.get(self.path.strip("/"), [])}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+
+
+@pytest.fixture
+def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[_Api]:
+    server = _Api()
+    resources = [
+        {"name": "items", "write_disposition": "merge", "primary_key": "id",
+         "endpoint": {"path": "items"}},
+        {"name": "lookup", "write_disposition": "replace", "endpoint": {"path": "lookup"}},
+    ]  # fmt: skip
+    sources = {"tix": {
+        "type": "rest_api", "dataset": "raw_tix",
+        "client": {"base_url": server.url, "paginator": "single_page"},
+        "resource_defaults": {"endpoint": {"data_selector": "data"}},
+        "resources": resources,
+    }}  # fmt: skip
+    path = tmp_path / "sources_api.yml"
+    path.write_text(yaml.safe_dump(sources, sort_keys=False))
+    monkeypatch.setenv("INGESTION_SOURCES", str(path))
+    yield server
+    server.server.shutdown()
+
+
+def test_a_replaced_table_counts_what_it_held_before_the_load(kind: str, api: _Api) -> None:
+    api.data.update(items=[{"id": n} for n in range(3)], lookup=[{"k": n} for n in range(3)])
+    assert ingestion.load(sources=["tix"]).ok
+    api.data.update(items=[{"id": n} for n in range(1, 5)], lookup=[{"k": n} for n in range(4)])
+
+    second = ingestion.load(sources=["tix"])
+
+    assert second.ok, second.errors
+    counts = {t: (c.loaded, c.new, c.updated) for t, c in second.tables.items()}
+    assert counts["raw_tix.items"] == (4, 2, 2)
+    assert counts["raw_tix.lookup"] == (4, 1, 3)  # PostgreSQL's TRUNCATE is not MVCC-safe
