@@ -117,7 +117,7 @@ class _Api:
         data = self.data
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 body = json.dumps({"data": data.get(self.path.strip("/"), [])}).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
