@@ -2,9 +2,9 @@
 
 For each selected source the loader finishes any load package a killed run left behind,
 extracts and loads what is new, and counts the rows of the tables it wrote before and after
-(``row_counts``). It takes no lock and keeps
-no ledger: the run script (``orchestration``) holds the one run lock around it and records
-the returned :class:`~ingestion.results.LoadReport`.
+(``row_counts``). It takes no lock and keeps no ledger: the run script (``orchestration``)
+holds the one run lock around it and records the returned
+:class:`~ingestion.results.LoadReport`.
 """
 
 from __future__ import annotations
