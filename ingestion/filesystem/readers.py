@@ -87,15 +87,15 @@ def read_landed(
     failure is recorded after the last line read and the run goes on: the storage's (the file
     cannot be opened or read) is passed to ``on_failure`` (the file is read again next run); any
     other is a loader bug, which the same content would meet again. A file that is no longer as
-    ``listed`` (size, modification time) before or after the read is a storage failure too.
+    ``listed`` (size, modification time) once read is a storage failure too.
     """
     last = 0
     try:
-        if listed is not None:
-            zone.check_unchanged(listed)
         if location.lower().endswith(".gz"):
             broken = compression_problem(lambda: zone.open(location))
             if broken:  # refused whole rather than loaded up to the cut
+                if listed is not None:  # unless cut since it was listed
+                    zone.check_unchanged(listed)
                 yield None, [reject(contract, location, 0, None, broken)]
                 return
         with zone.open(location) as stream:
@@ -105,7 +105,7 @@ def read_landed(
                 if good is not None and good.num_rows:
                     last = max(last, good.column("_file_line")[-1].as_py())
                 yield good, bad
-        if listed is not None:  # rewritten while it was read: what was read may be mixed
+        if listed is not None:  # rewritten or cut since it was listed: what was read may not last
             zone.check_unchanged(listed)
     except Exception as exc:
         if isinstance(exc, (LandingReadError, OSError)):  # the storage: read again next run
