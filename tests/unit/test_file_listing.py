@@ -9,7 +9,12 @@ from pathlib import Path
 import fsspec
 import pytest
 
-from ingestion.filesystem.listing import LandingZone, LandingZoneMissing, RefusedFile
+from ingestion.filesystem.listing import (
+    LandingReadError,
+    LandingZone,
+    LandingZoneMissing,
+    RefusedFile,
+)
 
 GLOBS = ["**/*.jsonl", "**/*.jsonl.gz"]
 
@@ -76,3 +81,32 @@ def test_a_bucket_is_listed_once_and_a_missing_prefix_is_an_error() -> None:
             LandingZone("memory://landing-test/nothing", GLOBS).listing()
     finally:
         fs.rm("/landing-test", recursive=True)
+
+
+@pytest.mark.parametrize("bucket", [False, True])
+def test_a_file_changed_since_its_listing_or_cut_while_read_is_a_read_error(
+    bucket: bool, tmp_path: Path
+) -> None:
+    name = "date=2026-11-01/a.jsonl"
+    if bucket:
+        fs = fsspec.filesystem("memory")
+        put = lambda data: fs.pipe(f"/landing-check/events/{name}", data)  # noqa: E731
+        url = "memory://landing-check/events"
+    else:
+        (tmp_path / "date=2026-11-01").mkdir()
+        put = (tmp_path / name).write_bytes
+        url = str(tmp_path)
+    try:
+        put(b'{"a": 1}\n' * 100)
+        zone = LandingZone(url, GLOBS)
+        (entry,) = zone.listing()
+        zone.check_unchanged(entry)  # as listed
+        with zone.open(name) as stream:
+            assert stream.read() == b'{"a": 1}\n' * 100
+
+        put(b'{"a": 1}\n' * 50)  # cut since the listing
+        with pytest.raises(LandingReadError, match="changed since it was listed"):
+            zone.check_unchanged(entry)
+    finally:
+        if bucket:
+            fs.rm("/landing-check", recursive=True)
